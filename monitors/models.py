@@ -1,0 +1,78 @@
+"""The Monitor: what to probe, how often, and where its schedule stands."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.db import models
+from django.db.models import Q
+
+from monitors.durations import parse_duration
+from monitors.engine import CheckRequest
+
+
+class Monitor(models.Model):
+    """One user-defined check, run on its own interval by the workers."""
+
+    class Kind(models.TextChoices):
+        HTTP = "http", "HTTP"
+        TCP = "tcp", "TCP"
+        PING = "ping", "Ping"
+        DNS = "dns", "DNS"
+
+    name = models.CharField(max_length=200, help_text="Stored exactly as written.")
+    kind = models.CharField("type", max_length=16, choices=Kind.choices)
+    target = models.CharField(max_length=2048, help_text="URL, host:port or host, by type.")
+    interval = models.CharField(
+        max_length=64, help_text="Go-style duration as written: 30s, 1m, 1.5h, 1h30m."
+    )
+    interval_duration = models.DurationField(
+        editable=False, help_text="The interval parsed; kept in step with `interval` on save."
+    )
+    rule = models.TextField(blank=True, max_length=4096)
+    enabled = models.BooleanField(default=True)
+    properties = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    # Scheduling. `next_run_at` is the next slot the dispatcher will claim (null: disabled).
+    # A claim stamps `run_token` and holds the monitor until `lease_until`, so runs never
+    # overlap and a lost task is re-claimed once the lease has passed.
+    next_run_at = models.DateTimeField(null=True, blank=True, editable=False)
+    lease_until = models.DateTimeField(null=True, blank=True, editable=False)
+    run_token = models.UUIDField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["name", "id"]
+        indexes = [
+            # The dispatcher's query: enabled monitors whose next slot has come.
+            models.Index(fields=["next_run_at"], condition=Q(enabled=True), name="monitor_due_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def save(self, *args, **kwargs) -> None:
+        self.interval_duration = timedelta(seconds=parse_duration(self.interval))
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and "interval" in update_fields:
+            kwargs["update_fields"] = {*update_fields, "interval_duration"}
+        super().save(*args, **kwargs)
+
+    def check_request(self) -> CheckRequest:
+        """This monitor's definition as the engine takes it."""
+        return CheckRequest(
+            kind=self.kind, target=self.target, properties=self.properties or {}, rule=self.rule
+        )
+
+    def clean(self) -> None:
+        from monitors.validation import check_monitor_definition
+
+        check_monitor_definition(
+            name=self.name,
+            kind=self.kind,
+            interval=self.interval,
+            target=self.target,
+            rule=self.rule,
+            properties=self.properties,
+        )

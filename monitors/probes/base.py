@@ -1,0 +1,175 @@
+"""The plain-data vocabulary every probe speaks: declarations in, a ProbeResult out.
+
+Probes know nothing about Django or the ORM. Each probe module declares one ``ProbeType``
+(its properties with defaults and parsers, its outputs, a target check and the coroutine that
+probes); the registry in ``monitors.probes`` maps the kind to it. The API, the forms, the docs
+and the engine all read these declarations, so a property is described in exactly one place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+from monitors.durations import format_seconds, parse_duration
+
+OutputValue = float | str
+
+
+class ProbeFailure(Exception):
+    """Raised inside a probe for an expected failure; its text is the result's message.
+
+    Keep messages short and human: ``connection refused``, ``could not resolve host``,
+    ``timed out after 5s``.
+    """
+
+
+class PropertyError(ValueError):
+    """A property name or value that a probe type does not accept. The text names it."""
+
+    def __init__(self, name: str, message: str) -> None:
+        super().__init__(f"property '{name}': {message}")
+        self.name = name
+
+
+@dataclass(frozen=True)
+class PropertySpec:
+    """One property a probe type accepts. Values arrive as strings (the contract)."""
+
+    name: str
+    help: str
+    default: str | None = None  # None: optional with no default (absent means "not set")
+    parse: Callable[[str], object] = str  # raises ValueError with a short reason
+    choices: tuple[str, ...] = ()
+    secret: bool = False  # may hold credentials: masked for users who may not change it
+
+    def convert(self, raw: str) -> object:
+        if not isinstance(raw, str):
+            raise PropertyError(self.name, "value must be a string")
+        if self.choices and raw not in self.choices:
+            raise PropertyError(self.name, f"must be one of {', '.join(self.choices)}, got {raw!r}")
+        try:
+            return self.parse(raw)
+        except ValueError as error:
+            raise PropertyError(self.name, str(error)) from None
+
+
+@dataclass(frozen=True)
+class OutputSpec:
+    """One output a probe type produces (usable in rules, shown in the UI)."""
+
+    name: str
+    kind: Literal["number", "string"]
+    help: str
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    """What a probe measured: a value (usually ms) and named outputs.
+
+    ``outputs`` may hold values that are used by the rule but never stored
+    (see ``ProbeType.transient_outputs``, e.g. the HTTP body).
+    """
+
+    value: float
+    outputs: dict[str, OutputValue] = field(default_factory=dict)
+
+
+ProbeCoroutine = Callable[[str, Mapping[str, object]], Awaitable[ProbeResult]]
+
+
+@dataclass(frozen=True)
+class ProbeType:
+    """Everything the rest of the system knows about one monitor type."""
+
+    kind: str
+    label: str
+    target_help: str
+    properties: tuple[PropertySpec, ...]
+    outputs: tuple[OutputSpec, ...]
+    check_target: Callable[[str], None]  # raises ValueError with a short reason
+    probe: ProbeCoroutine  # probe(target, parsed_properties) -> ProbeResult | raises ProbeFailure
+    transient_outputs: frozenset[str] = frozenset()  # used by rules, never stored
+    # Total seconds from the parsed properties when it is not simply ``timeout`` (ping).
+    deadline_for: Callable[[Mapping[str, object]], float] | None = None
+
+    def property(self, name: str) -> PropertySpec:
+        for spec in self.properties:
+            if spec.name == name:
+                return spec
+        raise PropertyError(name, f"unknown property for type {self.kind}")
+
+    def parse_properties(self, raw: Mapping[str, str]) -> dict[str, object]:
+        """Validate raw string properties and return parsed values with defaults filled in.
+
+        Raises ``PropertyError`` naming the first unknown property or bad value (in the
+        declaration order, then unknown names in sorted order, so the message is stable).
+        """
+        known = {spec.name for spec in self.properties}
+        for name in sorted(raw):
+            if name not in known:
+                raise PropertyError(name, f"unknown property for type {self.kind}")
+        parsed: dict[str, object] = {}
+        for spec in self.properties:
+            if name_value := raw.get(spec.name):
+                parsed[spec.name] = spec.convert(name_value)
+            elif spec.default is not None:
+                parsed[spec.name] = spec.convert(spec.default)
+            else:
+                parsed[spec.name] = None
+        return parsed
+
+    def deadline(self, parsed: Mapping[str, object]) -> float:
+        """Seconds the whole probe may take: ``deadline_for(parsed)`` if declared, else its
+        ``timeout`` property."""
+        if self.deadline_for is not None:
+            return self.deadline_for(parsed)
+        return float(parsed["timeout"])
+
+
+# Parsers shared by several probe types. Each raises ValueError with a short reason.
+
+
+def parse_timeout(text: str) -> float:
+    """A positive Go duration, at most one hour (``500ms``, ``5s``); a bare number is refused."""
+    try:
+        seconds = parse_duration(text)
+    except ValueError:
+        raise ValueError(f"must be a duration such as 500ms or 5s, got {text!r}") from None
+    if seconds <= 0:
+        raise ValueError("must be greater than zero")
+    if seconds > 3600:
+        raise ValueError(f"must be at most 1h, got {format_seconds(seconds)}")
+    return seconds
+
+
+def parse_bool(text: str) -> bool:
+    """``true``/``false`` (any case), also ``1``/``0``, ``yes``/``no``, as Go's ParseBool-ish."""
+    lowered = text.strip().lower()
+    if lowered in {"true", "1", "yes", "on", "t"}:
+        return True
+    if lowered in {"false", "0", "no", "off", "f"}:
+        return False
+    raise ValueError(f"must be true or false, got {text!r}")
+
+
+def int_parser(minimum: int, maximum: int) -> Callable[[str], int]:
+    """A parser for a whole number within [minimum, maximum]."""
+
+    def parse(text: str) -> int:
+        try:
+            number = int(text.strip())
+        except ValueError:
+            raise ValueError(f"must be a whole number, got {text!r}") from None
+        if not minimum <= number <= maximum:
+            raise ValueError(f"must be between {minimum} and {maximum}, got {number}")
+        return number
+
+    return parse
+
+
+def describe_error(error: BaseException) -> str:
+    """Fallback short message for an unexpected exception inside a probe."""
+    text = str(error).strip()
+    return text.splitlines()[0][:200] if text else type(error).__name__

@@ -1,0 +1,110 @@
+"""Which monitors are due, and claiming them so no monitor runs twice or overlaps itself.
+
+Slots: each monitor runs at ``phase + k * interval`` (seconds since the epoch), where the
+phase is a stable fraction of the interval derived from the monitor's id. Monitors with the
+same interval are spread evenly over it, and each next slot is computed from the slot grid,
+not from when the run happened, so schedules never drift. A monitor saved just now runs
+at once (``next_run_at = now``), then joins its grid.
+
+Claiming: one transaction selects due, unleased monitors (``FOR UPDATE SKIP LOCKED`` on
+PostgreSQL; SQLite's IMMEDIATE transactions serialise instead), moves each to its next slot
+and stamps a batch token plus a lease. Workers ``start`` a batch by extending the lease
+for the rows that still carry its token: an update or delete in between clears the token,
+so a stale task runs nothing and records nothing.
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from django.db import transaction
+from django.db.models import Q
+
+from monitors.engine import deadline_for
+from monitors.models import Monitor
+
+# Knuth's multiplicative hash spreads consecutive ids evenly over [0, 1).
+_GOLDEN = 2654435761
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def phase_fraction(monitor_id: int) -> float:
+    """A stable number in [0, 1) for this monitor: where in its interval its slots fall."""
+    return ((monitor_id * _GOLDEN) % 2**32) / 2**32
+
+
+def next_slot(monitor_id: int, interval_seconds: float, after: datetime) -> datetime:
+    """The first slot of this monitor's grid strictly after ``after``."""
+    phase = phase_fraction(monitor_id) * interval_seconds
+    elapsed = (after - _EPOCH).total_seconds() - phase
+    index = math.floor(elapsed / interval_seconds) + 1
+    return _EPOCH + timedelta(seconds=round(phase + index * interval_seconds, 6))
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A monitor claimed for one run of the slot it was due in."""
+
+    monitor_id: int
+    scheduled_for: datetime
+
+
+def claim_due_monitors(
+    *, now: datetime, limit: int, lease: timedelta
+) -> tuple[uuid.UUID, list[Claim]]:
+    """Claim up to ``limit`` due monitors, oldest slot first; return the batch token and claims."""
+    token = uuid.uuid4()
+    with transaction.atomic():
+        due = list(
+            Monitor.objects.filter(enabled=True, next_run_at__lte=now)
+            .filter(Q(lease_until__isnull=True) | Q(lease_until__lte=now))
+            .order_by("next_run_at")
+            .select_for_update(skip_locked=True)
+            .only("id", "next_run_at", "interval_duration")[:limit]
+        )
+        claims = []
+        for monitor in due:
+            claims.append(Claim(monitor.id, monitor.next_run_at))
+            monitor.next_run_at = next_slot(
+                monitor.id, monitor.interval_duration.total_seconds(), now
+            )
+            monitor.lease_until = now + lease
+            monitor.run_token = token
+        Monitor.objects.bulk_update(
+            due, ["next_run_at", "lease_until", "run_token"], batch_size=1000
+        )
+    return token, claims
+
+
+def start_claimed_batch(
+    *, token: uuid.UUID, monitor_ids: Iterable[int], now: datetime, grace: timedelta
+) -> list[Monitor]:
+    """Return the monitors still held by ``token``, with their lease extended over the run.
+
+    Monitors updated, disabled or deleted since the claim no longer carry the token and are
+    left out. The new lease is the batch's longest deadline plus ``grace``, so a re-claim
+    can only happen after this run has certainly ended: runs never overlap.
+    """
+    with transaction.atomic():
+        monitors = list(
+            Monitor.objects.select_for_update().filter(
+                pk__in=list(monitor_ids), run_token=token, enabled=True
+            )
+        )
+        if monitors:
+            longest = max(deadline_for(monitor.check_request()) for monitor in monitors)
+            Monitor.objects.filter(pk__in=[monitor.id for monitor in monitors]).update(
+                lease_until=now + timedelta(seconds=longest) + grace
+            )
+    return monitors
+
+
+def release_claims(token: uuid.UUID, monitor_ids: Sequence[int]) -> None:
+    """Free monitors whose run ended (recorded or abandoned) so their next slot can be claimed."""
+    Monitor.objects.filter(pk__in=monitor_ids, run_token=token).update(
+        run_token=None, lease_until=None
+    )

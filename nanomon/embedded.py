@@ -1,0 +1,117 @@
+"""The embedded shape: one command runs web + worker + beat, with no PostgreSQL or Redis.
+
+``python -m nanomon.embedded`` (what ``bin/nanomon run`` starts) migrates the database,
+creates an admin user the first time (printing a generated password unless
+``DJANGO_SUPERUSER_PASSWORD`` is set), then supervises three children: gunicorn on
+``127.0.0.1:$PORT``, a Celery worker and Celery beat. Ctrl-C (or SIGTERM) stops them all;
+if one of them dies, the others are stopped too and the command exits non-zero. Running it
+again reuses the data folder (``NANOMON_DATA_DIR``).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+STOP_TIMEOUT_SECONDS = 15
+
+
+def prepare() -> None:
+    """Migrate, collect static files, and make sure an admin exists (once)."""
+    import django
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "nanomon.settings")
+    django.setup()
+    from django.contrib.auth import get_user_model
+    from django.core.management import call_command
+
+    call_command("migrate", interactive=False, verbosity=0)
+    # Hashed static file names (cache busting) need the manifest collectstatic writes.
+    call_command("collectstatic", interactive=False, verbosity=0)
+    users = get_user_model()
+    if users.objects.filter(is_superuser=True).exists():
+        return
+    username = os.environ.get("DJANGO_SUPERUSER_USERNAME", "admin")
+    password = os.environ.get("DJANGO_SUPERUSER_PASSWORD") or secrets.token_urlsafe(12)
+    email = os.environ.get("DJANGO_SUPERUSER_EMAIL", "")
+    users.objects.create_superuser(username=username, email=email, password=password)
+    if "DJANGO_SUPERUSER_PASSWORD" in os.environ:
+        print(f"Created admin user {username!r} with the password from DJANGO_SUPERUSER_PASSWORD.")
+    else:
+        print(f"Created admin user {username!r} with password: {password}")
+        print("Keep it: it is shown only once (change it in /admin).")
+
+
+def child_commands(port: int, bind: str) -> dict[str, list[str]]:
+    python = sys.executable
+    concurrency = os.environ.get("NANOMON_WORKER_CONCURRENCY", "4")
+    return {
+        "web": [
+            python, "-m", "gunicorn", "nanomon.wsgi",
+            "--bind", f"{bind}:{port}",
+            "--workers", os.environ.get("WEB_CONCURRENCY", "2"),
+            "--access-logfile", "-",
+        ],
+        "worker": [
+            python, "-m", "celery", "-A", "nanomon", "worker",
+            "--pool", "threads", "--concurrency", concurrency,
+            "--loglevel", "INFO", "--without-gossip", "--without-mingle",
+        ],
+        "beat": [python, "-m", "celery", "-A", "nanomon", "beat", "--loglevel", "INFO"],
+    }  # fmt: skip
+
+
+def supervise(commands: dict[str, list[str]], cwd: Path) -> int:
+    """Run the children until a signal or until one exits; then stop all. Returns exit code."""
+    children = {
+        name: subprocess.Popen(command, cwd=cwd, start_new_session=True)  # noqa: S603
+        for name, command in commands.items()
+    }
+    stopping = False
+
+    def request_stop(signum: int, frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+    exit_code = 0
+    while not stopping:
+        for name, child in children.items():
+            if child.poll() is not None:
+                print(f"nanomon: {name} exited with code {child.returncode}; stopping the rest")
+                exit_code = 1
+                stopping = True
+                break
+        time.sleep(0.2)
+    for child in children.values():
+        if child.poll() is None:
+            child.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + STOP_TIMEOUT_SECONDS
+    for child in children.values():
+        try:
+            child.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+    print("nanomon: stopped")
+    return exit_code
+
+
+def main() -> int:
+    from nanomon.env import env_int, env_str
+
+    port = env_int("PORT", 8000, minimum=1, maximum=65535)
+    bind = env_str("NANOMON_BIND", "127.0.0.1")
+    prepare()
+    print(f"NanoMon is starting at http://{bind}:{port}/  (Ctrl-C stops it)")
+    return supervise(child_commands(port, bind), Path(__file__).resolve().parent.parent)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,71 @@
+"""Typed readers for environment variables that fail loudly on bad values.
+
+Settings read every value through these, so a typo such as ``ALERT_FAIL_COUNT=three`` stops
+the process at start with a message naming the variable, instead of surfacing later.
+"""
+
+from __future__ import annotations
+
+import os
+
+from monitors.durations import parse_duration
+
+
+class ConfigError(ValueError):
+    """An environment variable holds a value its setting cannot use."""
+
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def env_str(name: str, default: str = "") -> str:
+    return os.environ.get(name, default)
+
+
+def env_bool(name: str, default: bool = False) -> bool:
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    lowered = raw.strip().lower()
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    raise ConfigError(f"{name} must be true or false, got {raw!r}")
+
+
+def env_int(
+    name: str, default: int, *, minimum: int | None = None, maximum: int | None = None
+) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        value = default
+    else:
+        try:
+            value = int(raw.strip())
+        except ValueError:
+            raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
+    if minimum is not None and value < minimum:
+        raise ConfigError(f"{name} must be at least {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        raise ConfigError(f"{name} must be at most {maximum}, got {value}")
+    return value
+
+
+def env_seconds(name: str, default: str) -> float:
+    """A Go-style duration (``30s``, ``1m``, ``500ms``) in seconds; must be positive."""
+    raw = os.environ.get(name) or default
+    try:
+        seconds = parse_duration(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a duration such as 30s or 1m, got {raw!r}") from None
+    if seconds <= 0:
+        raise ConfigError(f"{name} must be greater than zero, got {raw!r}")
+    return seconds
+
+
+def env_list(name: str, default: str = "") -> list[str]:
+    """A comma-separated list; blanks dropped."""
+    raw = os.environ.get(name, default)
+    return [item.strip() for item in raw.split(",") if item.strip()]

@@ -1,0 +1,72 @@
+"""Results of runs, and the current state each monitor is in."""
+
+from __future__ import annotations
+
+from django.db import models
+
+from monitors.models import Monitor
+
+
+class Status(models.IntegerChoices):
+    """Outcome of a run (NanoMon's numbers). The one map of status → label."""
+
+    OK = 0, "OK"
+    ERROR = 1, "Error"
+    FAILED = 2, "Failed"
+
+
+class Result(models.Model):
+    """One run of one monitor, with a snapshot of the monitor's name and target at run time."""
+
+    Status = Status
+
+    id = models.BigAutoField(primary_key=True)
+    monitor = models.ForeignKey(Monitor, on_delete=models.CASCADE, related_name="results")
+    monitor_name = models.CharField(max_length=200)
+    monitor_target = models.CharField(max_length=2048)
+    date = models.DateTimeField(help_text="When the run started.")
+    scheduled_for = models.DateTimeField(help_text="The slot the run was dispatched for.")
+    status = models.PositiveSmallIntegerField(choices=Status.choices)
+    value = models.FloatField(default=0)
+    message = models.TextField(blank=True)
+    outputs = models.JSONField(null=True, blank=True)
+    duration_ms = models.FloatField(default=0, help_text="Wall time the probe took.")
+
+    class Meta:
+        ordering = ["-date", "-id"]
+        indexes = [
+            # A monitor's results newest first (/api/monitors/{id}/results, detail page).
+            models.Index(fields=["monitor", "-date"], name="result_monitor_date_idx"),
+            # The latest results across monitors (/api/results, results page).
+            models.Index(fields=["-date"], name="result_date_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.monitor_name} {self.get_status_display()} at {self.date:%Y-%m-%d %H:%M:%S}"
+
+    @property
+    def schedule_lag_seconds(self) -> float:
+        """How late the run started against its slot."""
+        return (self.date - self.scheduled_for).total_seconds()
+
+
+class MonitorState(models.Model):
+    """Where a monitor stands now: its last run and its current streak of non-OK runs."""
+
+    monitor = models.OneToOneField(
+        Monitor, on_delete=models.CASCADE, primary_key=True, related_name="state"
+    )
+    last_status = models.PositiveSmallIntegerField(choices=Status.choices, null=True, blank=True)
+    last_run_at = models.DateTimeField(null=True, blank=True)
+    last_value = models.FloatField(null=True, blank=True)
+    last_message = models.TextField(blank=True)
+    last_outputs = models.JSONField(null=True, blank=True)
+    consecutive_failures = models.PositiveIntegerField(
+        default=0, help_text="Non-OK (Error or Failed) runs in a row since the last OK or update."
+    )
+
+    class Meta:
+        verbose_name = "monitor state"
+
+    def __str__(self) -> str:
+        return f"state of monitor {self.monitor_id}"

@@ -1,0 +1,244 @@
+"""The dispatcher's claims: immediate runs, drift-free slots, leases, and no double runs."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.db import connection
+
+from monitors.engine import CheckResult, CheckStatus
+from monitors.models import Monitor
+from monitors.scheduling import (
+    claim_due_monitors,
+    next_slot,
+    phase_fraction,
+    start_claimed_batch,
+)
+from monitors.services import monitor_delete, monitor_update
+from results.models import MonitorState, Result
+from results.services import RunRecord, results_record
+
+LEASE = timedelta(seconds=30)
+pytestmark = pytest.mark.django_db
+
+
+def claim(now, limit=1000):
+    return claim_due_monitors(now=now, limit=limit, lease=LEASE)
+
+
+def ok_result(now, status=CheckStatus.OK):
+    return CheckResult(
+        status=status,
+        value=12.5,
+        message="" if status == CheckStatus.OK else "connection refused",
+        outputs={"respTime": 12.5, "body": "secret"},
+        stored_outputs={"respTime": 12.5},
+        started_at=now,
+        duration_seconds=0.0125,
+    )
+
+
+def test_a_new_monitor_is_due_at_once(make_monitor, now):
+    monitor = make_monitor()
+
+    token, claims = claim(now)
+
+    assert [(c.monitor_id, c.scheduled_for) for c in claims] == [(monitor.id, now)]
+    monitor.refresh_from_db()
+    assert now < monitor.next_run_at <= now + timedelta(seconds=30)
+    assert monitor.run_token == token
+
+
+def test_a_disabled_monitor_is_never_claimed(make_monitor, now):
+    make_monitor(enabled=False)
+
+    assert claim(now + timedelta(days=1))[1] == []
+
+
+def test_next_slot_is_on_the_grid_whenever_the_run_happened():
+    first = next_slot(7, 60.0, after=datetime(2026, 1, 1, tzinfo=UTC))
+    late = next_slot(7, 60.0, after=first + timedelta(seconds=0.9))
+
+    assert late - first == timedelta(seconds=60)
+    assert next_slot(7, 60.0, after=first) == first + timedelta(seconds=60)
+
+
+def test_a_late_claim_does_not_shift_the_following_slots(make_monitor, now):
+    monitor = make_monitor()
+    claim(now)
+    monitor.refresh_from_db()
+    slot = monitor.next_run_at
+    Monitor.objects.filter(pk=monitor.pk).update(run_token=None, lease_until=None)
+
+    _, claims = claim(slot + timedelta(seconds=0.7))
+
+    monitor.refresh_from_db()
+    assert claims[0].scheduled_for == slot
+    assert monitor.next_run_at == slot + timedelta(seconds=30)
+
+
+def test_monitors_with_one_interval_are_spread_over_it():
+    fractions = sorted(phase_fraction(monitor_id) for monitor_id in range(1, 101))
+
+    # 100 ids cover every tenth of the interval.
+    assert {int(fraction * 10) for fraction in fractions} == set(range(10))
+
+
+def test_a_claimed_monitor_waits_for_its_lease_before_it_is_claimed_again(make_monitor, now):
+    monitor = make_monitor(interval="1s")
+    first_token, _ = claim(now)
+
+    assert claim(now + timedelta(seconds=5))[1] == []
+    second_token, claims = claim(now + LEASE + timedelta(seconds=1))
+
+    assert [c.monitor_id for c in claims] == [monitor.id]
+    assert second_token != first_token
+    # The lost task, if it ever arrives, finds its claim gone and runs nothing.
+    assert (
+        start_claimed_batch(token=first_token, monitor_ids=[monitor.id], now=now, grace=LEASE) == []
+    )
+
+
+def test_starting_a_batch_extends_the_lease_over_the_probe_deadline(make_monitor, now):
+    monitor = make_monitor(properties={"timeout": "20s"})
+    token, _ = claim(now)
+
+    started = start_claimed_batch(token=token, monitor_ids=[monitor.id], now=now, grace=LEASE)
+
+    assert [m.id for m in started] == [monitor.id]
+    monitor.refresh_from_db()
+    assert monitor.lease_until >= now + timedelta(seconds=20) + LEASE
+
+
+def test_an_update_resets_the_schedule_and_the_failure_streak(make_monitor, now):
+    monitor = make_monitor()
+    token, _ = claim(now)
+    start_claimed_batch(token=token, monitor_ids=[monitor.id], now=now, grace=LEASE)
+    results_record(
+        token=token,
+        runs=[
+            RunRecord(monitor.id, "web", monitor.target, now, ok_result(now, CheckStatus.FAILED))
+        ],
+    )
+    assert MonitorState.objects.get(monitor=monitor).consecutive_failures == 1
+
+    later = now + timedelta(seconds=3)
+    monitor_update(
+        monitor, now=later, name="renamed", kind="http", target=monitor.target,
+        interval="1m", rule="", enabled=True, properties={},
+    )  # fmt: skip
+
+    monitor.refresh_from_db()
+    assert monitor.next_run_at == later
+    assert monitor.run_token is None
+    assert MonitorState.objects.get(monitor=monitor).consecutive_failures == 0
+
+
+def test_a_result_of_a_run_started_before_an_update_is_dropped(make_monitor, now):
+    monitor = make_monitor()
+    token, _ = claim(now)
+    start_claimed_batch(token=token, monitor_ids=[monitor.id], now=now, grace=LEASE)
+    monitor_update(
+        monitor, now=now, name="new name", kind="http", target=monitor.target,
+        interval="30s", rule="", enabled=True, properties={},
+    )  # fmt: skip
+
+    stored = results_record(
+        token=token, runs=[RunRecord(monitor.id, "web", monitor.target, now, ok_result(now))]
+    )
+
+    assert stored == []
+    assert not Result.objects.exists()
+
+
+def test_a_deleted_monitors_result_in_flight_is_dropped_without_error(make_monitor, now):
+    monitor = make_monitor()
+    token, _ = claim(now)
+    start_claimed_batch(token=token, monitor_ids=[monitor.id], now=now, grace=LEASE)
+    monitor_id = monitor.id
+    monitor_delete(monitor)
+
+    stored = results_record(
+        token=token, runs=[RunRecord(monitor_id, "web", "http://x/", now, ok_result(now))]
+    )
+
+    assert stored == []
+
+
+def test_recording_stores_the_snapshot_and_updates_the_state(make_monitor, now):
+    monitor = make_monitor(name="web ")
+    token, _ = claim(now)
+    start_claimed_batch(token=token, monitor_ids=[monitor.id], now=now, grace=LEASE)
+
+    results_record(
+        token=token, runs=[RunRecord(monitor.id, "web ", monitor.target, now, ok_result(now))]
+    )
+
+    result = Result.objects.get()
+    assert (result.monitor_name, result.status, result.value) == ("web ", 0, 12.5)
+    assert result.outputs == {"respTime": 12.5}  # the body is never stored
+    assert result.scheduled_for == now
+    state = MonitorState.objects.get(monitor=monitor)
+    assert (state.last_status, state.last_run_at, state.consecutive_failures) == (0, now, 0)
+    monitor.refresh_from_db()
+    assert monitor.run_token is None
+    assert monitor.lease_until is None
+
+
+def test_the_failure_streak_counts_non_ok_runs_and_an_ok_run_ends_it(make_monitor, now):
+    monitor = make_monitor(interval="1s")
+    streaks = []
+    for step, status in enumerate(
+        [
+            CheckStatus.ERROR,
+            CheckStatus.FAILED,
+            CheckStatus.ERROR,
+            CheckStatus.OK,
+            CheckStatus.FAILED,
+        ]
+    ):
+        at = now + timedelta(seconds=2 * step)
+        token, claims = claim(at)
+        assert [c.monitor_id for c in claims] == [monitor.id]
+        start_claimed_batch(token=token, monitor_ids=[monitor.id], now=at, grace=LEASE)
+        results_record(
+            token=token,
+            runs=[RunRecord(monitor.id, "web", monitor.target, at, ok_result(at, status))],
+        )
+        streaks.append(MonitorState.objects.get(monitor=monitor).consecutive_failures)
+
+    assert streaks == [1, 2, 3, 0, 1]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_dispatchers_never_claim_a_monitor_twice(make_monitor, now):
+    for number in range(120):
+        make_monitor(name=f"m{number}")
+    claimed: list[int] = []
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(4)
+
+    def dispatcher() -> None:
+        try:
+            barrier.wait()
+            while True:
+                _, claims = claim(now, limit=7)
+                if not claims:
+                    return
+                claimed.extend(c.monitor_id for c in claims)
+        except BaseException as error:  # surfaced below
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=dispatcher) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert errors == []
+    assert len(claimed) == 120
+    assert len(set(claimed)) == 120
