@@ -9,6 +9,7 @@ from datetime import datetime
 from django.db import transaction
 from django.utils import timezone
 
+from monitors.engine import CheckRequest, CheckResult, run_checks_sync
 from monitors.models import Monitor
 from results.models import MonitorState
 
@@ -82,3 +83,9 @@ def _editable(fields: Mapping[str, object]) -> dict[str, object]:
     if unknown:
         raise TypeError(f"not editable monitor fields: {', '.join(sorted(unknown))}")
     return dict(fields)
+
+
+def check_once(request: CheckRequest) -> CheckResult:
+    """Run one check through the engine now, without storing anything (one-off checks:
+    ``manage.py probe``, the API's test action, the dashboard's "test now" button)."""
+    return run_checks_sync([request], concurrency=1)[0]

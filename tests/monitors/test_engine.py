@@ -1,0 +1,188 @@
+"""The engine: rule outcomes, deadlines, isolation of failures, and the one-off command."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+
+import pytest
+from django.core.management import call_command
+
+from monitors.engine import (
+    DEADLINE_GRACE_SECONDS,
+    CheckRequest,
+    CheckStatus,
+    apply_rule,
+    deadline_for,
+    run_check,
+    run_checks_sync,
+)
+from monitors.probes import REGISTRY
+from monitors.probes.base import ProbeResult, ProbeType
+from tests.support.http_servers import build_test_app, refused_port, serve_app
+
+
+@pytest.mark.parametrize(
+    ("rule", "outputs", "status", "message"),
+    [
+        ("", {"status": 500}, CheckStatus.OK, ""),
+        ("status == 200", {"status": 200}, CheckStatus.OK, ""),
+        ("status == 200", {"status": 404}, CheckStatus.ERROR, "Rule violated: status == 200"),
+        ("status ==", {"status": 200}, CheckStatus.FAILED, "rule expression error: "),
+        ("missing > 1", {"status": 200}, CheckStatus.FAILED, "rule eval error: "),
+        ("status + 1", {"status": 200}, CheckStatus.FAILED, "rule didn't return a bool"),
+        ("body =~ 'some words'", {"body": "has some words"}, CheckStatus.OK, ""),
+    ],
+)
+def test_rules_set_the_status_and_message_of_the_contract(rule, outputs, status, message):
+    got_status, got_message = apply_rule(rule, outputs)
+
+    assert got_status == status
+    assert got_message.startswith(message)
+    if not message:
+        assert got_message == ""
+
+
+def test_an_unknown_type_fails_the_check_instead_of_raising():
+    result = asyncio.run(run_check(CheckRequest(kind="carrier-pigeon", target="x")))
+
+    assert (result.status, result.outputs) == (CheckStatus.FAILED, None)
+    assert "unknown monitor type" in result.message
+
+
+def test_bad_properties_fail_the_check_with_a_message_naming_the_property():
+    result = asyncio.run(
+        run_check(CheckRequest(kind="http", target="http://x/", properties={"timeout": "5"}))
+    )
+
+    assert result.status == CheckStatus.FAILED
+    assert result.message.startswith("property 'timeout'")
+
+
+def test_a_failed_run_has_value_zero_and_no_outputs():
+    result = asyncio.run(
+        run_check(CheckRequest(kind="http", target=f"http://127.0.0.1:{refused_port()}/"))
+    )
+
+    assert (result.status, result.value, result.outputs, result.message) == (
+        CheckStatus.FAILED,
+        0.0,
+        None,
+        "connection refused",
+    )
+
+
+@pytest.fixture
+def misbehaving_probe(monkeypatch):
+    """A probe type that ignores its deadline, or crashes, registered for one test."""
+
+    async def probe(target, properties):
+        if target == "crash":
+            raise RuntimeError("bug in probe")
+        await asyncio.sleep(30)
+        return ProbeResult(value=1.0)
+
+    http = REGISTRY["http"]
+    fake = ProbeType(
+        kind="slow", label="Slow", target_help="", properties=http.properties[1:2],
+        outputs=(), check_target=lambda target: None, probe=probe,
+    )  # fmt: skip
+    monkeypatch.setitem(REGISTRY, "slow", fake)
+    return fake
+
+
+def test_the_engine_cancels_a_probe_that_outlives_its_deadline(misbehaving_probe):
+    started = time.monotonic()
+    result = asyncio.run(
+        run_check(CheckRequest(kind="slow", target="x", properties={"timeout": "200ms"}))
+    )
+
+    assert result.status == CheckStatus.FAILED
+    assert result.message == "timed out after 200ms"
+    # Functional guarantee (not a benchmark): cancelled at the deadline plus the grace.
+    assert time.monotonic() - started < 0.2 + DEADLINE_GRACE_SECONDS + 1
+
+
+def test_one_crashing_probe_costs_one_result_not_the_batch(misbehaving_probe):
+    with serve_app(build_test_app()) as server:
+        results = run_checks_sync(
+            [
+                CheckRequest(kind="slow", target="crash"),
+                CheckRequest(kind="http", target=server.url("/ok")),
+            ],
+            concurrency=10,
+        )
+
+    assert [r.status for r in results] == [CheckStatus.FAILED, CheckStatus.OK]
+    assert results[0].message == "bug in probe"
+
+
+def test_the_deadline_of_a_request_is_its_timeout_plus_the_grace():
+    request = CheckRequest(kind="http", target="http://x/", properties={"timeout": "2s"})
+
+    assert deadline_for(request) == 2 + DEADLINE_GRACE_SECONDS
+    assert deadline_for(CheckRequest(kind="nope", target="x")) == 0
+
+
+def test_many_checks_run_concurrently_and_keep_their_order():
+    with serve_app(build_test_app()) as server:
+        requests = [
+            CheckRequest(kind="http", target=server.url(f"/status/{200 + n}")) for n in range(30)
+        ]
+        started = time.monotonic()
+        results = run_checks_sync(
+            [
+                *requests,
+                CheckRequest(kind="http", target=server.url("/sleep?seconds=1")),
+                CheckRequest(kind="http", target=server.url("/sleep?seconds=1")),
+            ],
+            concurrency=50,
+        )
+        elapsed = time.monotonic() - started
+
+    assert [r.outputs["status"] for r in results[:30]] == [200 + n for n in range(30)]
+    # The two sleeps overlapped: the whole batch took less than the two of them in a row.
+    assert elapsed < results[-1].duration_seconds + results[-2].duration_seconds
+
+
+def run_probe_command(capsys, *arguments):
+    with pytest.raises(SystemExit) as exit_info:
+        call_command("probe", *arguments)
+    captured = capsys.readouterr()
+    return exit_info.value.code, captured.out, captured.err
+
+
+def test_the_probe_command_prints_an_ok_result_and_exits_zero(capsys):
+    with serve_app(build_test_app()) as server:
+        code, out, _ = run_probe_command(capsys, server.url("/ok"), "--json")
+
+    printed = json.loads(out)
+    assert code == 0
+    assert (printed["type"], printed["status"], printed["outputs"]["status"]) == ("http", 0, 200)
+    assert "body" not in printed["outputs"]
+
+
+def test_the_probe_command_exits_one_for_a_violated_rule(capsys):
+    with serve_app(build_test_app()) as server:
+        code, out, _ = run_probe_command(
+            capsys, server.url("/status/404"), "--rule", "status == 200"
+        )
+
+    assert code == 1
+    assert "Rule violated: status == 200" in out
+
+
+def test_the_probe_command_detects_tcp_and_exits_two_when_it_fails(capsys):
+    code, out, _ = run_probe_command(capsys, f"127.0.0.1:{refused_port()}")
+
+    assert code == 2
+    assert out.startswith("FAILED tcp")
+    assert "connection refused" in out
+
+
+def test_the_probe_command_rejects_a_bad_property_naming_it(capsys):
+    code, _, err = run_probe_command(capsys, "127.0.0.1", "--type", "ping", "--prop", "count=abc")
+
+    assert code == 3
+    assert "property 'count'" in err
