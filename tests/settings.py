@@ -16,3 +16,7 @@ STORAGES = {
     **STORAGES,  # noqa: F405
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+
+# One test database per run, so concurrent runs (several engineers, CI) never drop each
+# other's database.
+DATABASES["default"]["TEST"] = {"NAME": f"test_nanomon_{os.getpid()}"}  # noqa: F405

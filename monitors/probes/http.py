@@ -1,0 +1,576 @@
+"""The ``http`` monitor type: one HTTP(S) request, measured, under one total deadline.
+
+Contract (``nanomon-contract.md`` §2, http row), plain data in and out:
+
+* Target: an ``http://`` or ``https://`` URL with a host (IPv6 as ``http://[::1]:8080/``).
+* Properties (all strings, declared in ``PROPERTIES``): ``method`` (GET), ``timeout`` (5s),
+  ``validateTLS`` (true), ``body``, ``headers`` (a JSON object of strings), ``bodyRegex``,
+  ``userAgent`` (``DEFAULT_USER_AGENT``).
+* Any HTTP response, 404 and 500 included, is a successful probe; rules judge status codes.
+* Outputs (declared in ``OUTPUTS``): ``respTime`` (ms, also the value), ``status``, ``body``
+  (transient: usable in rules, never stored), ``bodyLen``, ``certExpiryDays`` (https only) and
+  ``regexMatch`` (when ``bodyRegex`` matched; a number replaces ``respTime`` as the value).
+* Expected failures raise ``ProbeFailure`` with a short message (see ``describe_failure``).
+
+Edge cases, decided here once:
+
+* ``timeout`` is ONE deadline for everything: DNS, connect, TLS, sending, headers, redirects
+  and the body. A server that drips one byte at a time cannot stretch it.
+* The body read stops after ``MAX_BODY_BYTES`` (1 MiB, or ``NANOMON_HTTP_MAX_BODY_BYTES``
+  read once at import). That is not an error: ``bodyLen`` is the bytes read (so it equals the
+  cap when the body was longer), ``body`` and ``bodyRegex`` see only those bytes, and
+  ``respTime`` stops when the cap is reached. The cap counts decoded bytes (after gzip).
+* Redirects are followed exactly as Go's default client (which NanoMon used) does: a chain of
+  up to 9 redirects is followed, and the 10th redirect response fails with ``too many
+  redirects``. The outputs describe the final response, including its certificate.
+* ``validateTLS=false`` skips verification for this request only, through a separate
+  module-level context; nothing global changes.
+* ``certExpiryDays`` is the leaf certificate's ``notAfter`` minus now, in days as a float
+  rounded to 2 decimals (about 15 minutes): integer days would hide "expires in 6 hours".
+  It is reported with ``validateTLS=false`` too, negative for an expired certificate.
+* Trust: the system store, plus the PEM bundle named by ``NANOMON_HTTP_CA_BUNDLE`` (see
+  ``verifying_context``). Proxy variables (``HTTP_PROXY``…) and ``.netrc`` are ignored: the
+  probe measures the target itself.
+* ``bodyRegex`` runs with Python's ``re`` on the (capped) decoded body, in the event loop
+  thread; a pathological pattern can hold the loop, so the cap also bounds that cost.
+* ``User-Agent``: the ``userAgent`` property, else one given in ``headers``, else
+  ``DEFAULT_USER_AGENT``. A ``body`` is sent as UTF-8 with only the Content-Type given in
+  ``headers`` (none is invented, as in Go).
+* ``respTime`` is a float in ms rounded to 0.001; ``status`` and ``bodyLen`` are floats too
+  (rules compare numbers as floats).
+* No TLS connection outlives the probe: those it opened are aborted when it ends.
+
+Performance: each probe gets its own ``ClientSession`` and a fresh ``TCPConnector`` with
+``force_close=True``, so every probe measures a real DNS lookup, connect and TLS handshake and
+nothing outlives the probe (the engine runs batches on short-lived loops, so a shared session
+would have no safe owner). The costly parts are shared: both SSL contexts are built once per
+process (loading the CA store takes milliseconds), and the connector's DNS cache is off
+because a fresh connector could never hit it. Measured on loopback, plain HTTP: about 0.35 ms
+of CPU per probe, of which creating and closing the session and connector is under a tenth.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import codecs
+import contextlib
+import errno
+import functools
+import json
+import math
+import os
+import re
+import socket
+import ssl
+import time
+from collections.abc import Mapping
+from contextvars import ContextVar
+from datetime import UTC, datetime
+from urllib.parse import urlsplit
+
+import aiohttp
+from cryptography import x509
+from multidict import CIMultiDict
+
+from monitors.durations import format_seconds
+from monitors.probes.base import (
+    OutputSpec,
+    OutputValue,
+    ProbeFailure,
+    ProbeResult,
+    ProbeType,
+    PropertySpec,
+    describe_error,
+    parse_bool,
+    parse_timeout,
+)
+
+DEFAULT_USER_AGENT = "NanoMon/0.1"
+
+MAX_BODY_BYTES_ENV = "NANOMON_HTTP_MAX_BODY_BYTES"
+DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+
+# Extra trusted CAs (a PEM file) added to the system store for validating probes.
+CA_BUNDLE_ENV = "NANOMON_HTTP_CA_BUNDLE"
+
+# Passed to aiohttp as ``max_redirects``: the 10th redirect response fails, as in Go.
+MAX_REDIRECTS = 10
+
+# aiohttp refuses header lines over 8190 bytes by default; real sites send longer ones
+# (Content-Security-Policy, cookies), and Go accepts up to 1 MB of headers. 64 KiB per line
+# keeps such sites measurable without letting a hostile server make us buffer much.
+MAX_HEADER_LINE_BYTES = 64 * 1024
+
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # RFC 9110 token: method, header name
+_LINE_BREAK = re.compile(r"[\r\n\x00]")
+# A plain decimal number (what Go's ParseFloat accepts, minus hex, inf and nan).
+_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+
+_SECONDS_PER_DAY = 86400.0
+
+
+def max_body_bytes_from_environ(environ: Mapping[str, str]) -> int:
+    """The body read cap: ``NANOMON_HTTP_MAX_BODY_BYTES`` if set, else 1 MiB.
+
+    A value that is not a whole number greater than zero raises ``ValueError`` naming the
+    variable: a typo must stop the worker at start-up, not silently change every probe.
+    """
+    raw = environ.get(MAX_BODY_BYTES_ENV, "").strip()
+    if not raw:
+        return DEFAULT_MAX_BODY_BYTES
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if value <= 0:
+        raise ValueError(
+            f"{MAX_BODY_BYTES_ENV} must be a whole number of bytes greater than 0, got {raw!r}"
+        )
+    return value
+
+
+MAX_BODY_BYTES = max_body_bytes_from_environ(os.environ)
+
+
+# --- Property parsers: each raises ValueError with a short reason ------------------------------
+
+
+def parse_method(text: str) -> str:
+    """An HTTP method token, uppercased (``get`` -> ``GET``)."""
+    method = text.strip()
+    if not _TOKEN.fullmatch(method):
+        raise ValueError(f"must be an HTTP method such as GET or POST, got {text!r}")
+    return method.upper()
+
+
+def parse_headers(text: str) -> dict[str, str]:
+    """A JSON object of header name -> value strings, e.g. ``{"Accept": "text/html"}``.
+
+    Messages never quote values: this property may hold an Authorization secret.
+    """
+    problem = "must be a JSON object of strings"
+    try:
+        decoded = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{problem} (invalid JSON: {error.msg} at char {error.pos})") from None
+    if not isinstance(decoded, dict):
+        raise ValueError(f"{problem}, got a JSON {type(decoded).__name__}")
+    headers: dict[str, str] = {}
+    for name, value in decoded.items():
+        if not isinstance(value, str):
+            raise ValueError(f"{problem}: the value of {name!r} is not a string")
+        if not _TOKEN.fullmatch(name):
+            raise ValueError(f"{problem}: {name!r} is not a valid header name")
+        if _LINE_BREAK.search(value):
+            raise ValueError(f"{problem}: the value of {name!r} contains a line break")
+        headers[name] = value
+    return headers
+
+
+def parse_body_regex(text: str) -> re.Pattern[str]:
+    """A Python regular expression, compiled once at parse time."""
+    try:
+        return re.compile(text)
+    except re.error as error:
+        raise ValueError(f"invalid regular expression: {error}") from None
+
+
+def parse_user_agent(text: str) -> str:
+    """Any single-line string."""
+    if _LINE_BREAK.search(text):
+        raise ValueError("must not contain a line break")
+    return text
+
+
+def check_target(target: str) -> None:
+    """Raise ``ValueError`` unless ``target`` is an http:// or https:// URL with a host."""
+    try:
+        parts = urlsplit(target)
+        parts.port  # noqa: B018  (raises ValueError for a port that is not 0-65535)
+    except ValueError as error:
+        raise ValueError(f"invalid URL: {error}") from None
+    if parts.scheme.lower() not in {"http", "https"}:
+        raise ValueError("must be an http:// or https:// URL")
+    if not parts.hostname:
+        raise ValueError("URL has no host")
+
+
+# --- TLS contexts, shared by all probes ---------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=4)
+def verifying_context(ca_bundle: str | None = None) -> ssl.SSLContext:
+    """The verifying client context: system CAs, plus ``ca_bundle`` (a PEM file) if given.
+
+    Built once per bundle path and shared (loading the CA store costs milliseconds). The probe
+    passes ``os.environ.get("NANOMON_HTTP_CA_BUNDLE")`` on every call, so setting the variable
+    adds a private CA to the system store (for internal services and tests) without a restart
+    hook. Python's default context also honours OpenSSL's ``SSL_CERT_FILE``, but that variable
+    *replaces* the system store for the whole process; this one only adds. The file is read
+    once per path: to pick up a changed file, restart the worker.
+    """
+    context = ssl.create_default_context()
+    if ca_bundle:
+        context.load_verify_locations(cafile=ca_bundle)
+    return context
+
+
+@functools.lru_cache(maxsize=1)
+def insecure_context() -> ssl.SSLContext:
+    """The context for ``validateTLS=false``: no chain or hostname check, same protocols."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False  # must be turned off before verify_mode
+    context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+def _ssl_context(validate: bool) -> ssl.SSLContext:
+    if not validate:
+        return insecure_context()
+    bundle = os.environ.get(CA_BUNDLE_ENV) or None
+    try:
+        return verifying_context(bundle)
+    except (OSError, ssl.SSLError) as error:
+        # Not cached (lru_cache keeps no exceptions): fixing the file fixes the next probe.
+        raise ProbeFailure(f"cannot load {CA_BUNDLE_ENV}: {describe_error(error)}") from error
+
+
+# The TLS transports the running probe opened (one list per probe call), so that ``probe`` can
+# abort them when it ends. Released connections get a graceful TLS close that waits (up to 30 s)
+# for the peer's close_notify; a dripping or silent server would keep that socket open past the
+# probe, and past the short-lived event loop the engine runs batches on (an unclosed socket).
+# Aborting is what aiohttp itself does to TLS connections when a connector closes.
+_TLS_TRANSPORTS: ContextVar[list[asyncio.BaseTransport] | None] = ContextVar(
+    "nanomon_http_tls_transports", default=None
+)
+
+
+class _Response(aiohttp.ClientResponse):
+    """A response that keeps the server's certificate (DER) from its own connection.
+
+    Taken in ``start`` because that is the one moment the connection is certainly attached:
+    aiohttp releases it as soon as the body is at EOF, which for HEAD, 204 or an empty body is
+    before the caller ever sees the response. ``start`` runs once per hop of a redirect chain.
+    """
+
+    peer_certificate: bytes | None = None
+
+    async def start(self, connection: aiohttp.connector.Connection) -> aiohttp.ClientResponse:
+        transport = connection.transport
+        ssl_object = transport.get_extra_info("ssl_object") if transport is not None else None
+        if ssl_object is not None:
+            # binary_form works with verification off, where getpeercert() returns {}.
+            self.peer_certificate = ssl_object.getpeercert(binary_form=True)
+            opened = _TLS_TRANSPORTS.get()
+            if opened is not None and transport is not None:
+                opened.append(transport)
+        return await super().start(connection)
+
+
+# --- Failure messages ------------------------------------------------------------------------
+
+# OpenSSL X509_V_ERR_* codes (ssl.SSLCertVerificationError.verify_code).
+_CERT_EXPIRED = 10
+_CERT_NOT_YET_VALID = 9
+_CERT_REVOKED = 23
+_CERT_UNTRUSTED = frozenset(
+    {
+        2,  # unable to get issuer certificate
+        18,  # self-signed certificate
+        19,  # self-signed certificate in chain
+        20,  # unable to get local issuer certificate
+        21,  # unable to verify the first certificate
+        24,  # invalid CA certificate
+        27,  # certificate not trusted
+        28,  # certificate rejected
+    }
+)
+_HOST_MISMATCH = frozenset({62, 64})  # hostname mismatch, IP address mismatch
+
+_CONNECT_ERRNOS = {
+    errno.ECONNREFUSED: "connection refused",
+    errno.ECONNRESET: "connection reset",
+    errno.EHOSTUNREACH: "host unreachable",
+    errno.ENETUNREACH: "network unreachable",
+    errno.ETIMEDOUT: "connection timed out",
+}
+
+
+def _describe_certificate_error(error: Exception) -> str:
+    code = getattr(error, "verify_code", None)
+    if code == _CERT_EXPIRED:
+        return "TLS certificate expired"
+    if code == _CERT_NOT_YET_VALID:
+        return "TLS certificate not yet valid"
+    if code == _CERT_REVOKED:
+        return "TLS certificate revoked"
+    if code in _CERT_UNTRUSTED:
+        return "TLS certificate not trusted"
+    if code in _HOST_MISMATCH:
+        return "TLS hostname mismatch"
+    reason = getattr(error, "verify_message", None) or describe_error(error)
+    return f"TLS certificate invalid: {reason}"
+
+
+def describe_failure(error: BaseException, timeout: float) -> str:
+    """The short human message for an exception raised while probing (order matters).
+
+    ==========================================  =====================================
+    exception                                   message
+    ==========================================  =====================================
+    any TimeoutError (ours or aiohttp's)        ``timed out after <timeout>``
+    TooManyRedirects                            ``too many redirects``
+    NonHttpUrlRedirectClientError               ``redirect to a non-HTTP URL``
+    InvalidUrlRedirectClientError               ``invalid redirect URL``
+    InvalidURL, NonHttpUrlClientError,          ``invalid URL``
+    UnicodeError (a host IDNA cannot encode)
+    ClientConnectorCertificateError             by verify_code: ``TLS certificate
+                                                expired`` / ``not yet valid`` /
+                                                ``revoked`` / ``not trusted``,
+                                                ``TLS hostname mismatch``, else
+                                                ``TLS certificate invalid: <reason>``
+    ClientConnectorSSLError                     ``TLS handshake failed``
+    ssl.SSLError (after the handshake)          ``TLS error``
+    ClientConnectorDNSError, gaierror           ``could not resolve host``
+    ClientConnectorError by errno               ``connection refused`` / ``reset``,
+                                                ``host unreachable``, ``network
+                                                unreachable``, ``connection timed out``,
+                                                else ``could not connect: <reason>``
+    ServerDisconnectedError                     ``server closed the connection``
+    ConnectionResetError, ECONNRESET            ``connection reset``
+    ClientPayloadError                          ``incomplete response body``
+    ClientResponseError (unparsable reply)      ``invalid HTTP response``
+    anything else                               ``describe_error`` (first line)
+    ==========================================  =====================================
+    """
+    if isinstance(error, TimeoutError):
+        return f"timed out after {format_seconds(timeout)}"
+    if isinstance(error, aiohttp.TooManyRedirects):
+        return "too many redirects"
+    if isinstance(error, aiohttp.NonHttpUrlRedirectClientError):
+        return "redirect to a non-HTTP URL"
+    if isinstance(error, aiohttp.InvalidUrlRedirectClientError):
+        return "invalid redirect URL"
+    if isinstance(error, aiohttp.InvalidURL | aiohttp.NonHttpUrlClientError | UnicodeError):
+        return "invalid URL"
+    if isinstance(error, aiohttp.ClientConnectorCertificateError):
+        return _describe_certificate_error(error.certificate_error)
+    if isinstance(error, aiohttp.ClientConnectorSSLError):
+        return "TLS handshake failed"
+    if isinstance(error, ssl.SSLError):  # after the handshake: a broken TLS stream
+        return "TLS error"
+    if isinstance(error, aiohttp.ClientConnectorDNSError):
+        return "could not resolve host"
+    if isinstance(error, aiohttp.ClientConnectorError):
+        if isinstance(error.os_error, socket.gaierror):
+            return "could not resolve host"
+        if error.errno in _CONNECT_ERRNOS:
+            return _CONNECT_ERRNOS[error.errno]
+        return f"could not connect: {error.strerror or describe_error(error.os_error)}"
+    if isinstance(error, aiohttp.ServerDisconnectedError):
+        return "server closed the connection"
+    if isinstance(error, ConnectionResetError) or (
+        isinstance(error, OSError) and error.errno == errno.ECONNRESET
+    ):
+        return "connection reset"
+    if isinstance(error, aiohttp.ClientPayloadError):
+        return "incomplete response body"
+    if isinstance(error, aiohttp.ClientResponseError):
+        return "invalid HTTP response"
+    return describe_error(error)
+
+
+# --- The probe ---------------------------------------------------------------------------------
+
+
+async def _read_capped(content: aiohttp.StreamReader, limit: int) -> bytes:
+    """Up to ``limit`` bytes of the body; stops reading (without error) at the cap."""
+    chunks: list[bytes] = []
+    remaining = limit
+    while remaining > 0:
+        chunk = await content.read(remaining)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        remaining -= len(chunk)
+    return b"".join(chunks)
+
+
+def _decode(raw: bytes, charset: str | None) -> str:
+    """The body as text: the declared charset if Python knows it, else UTF-8; never fails."""
+    encoding = "utf-8"  # also for unknown labels: the best guess on the web
+    if charset:
+        with contextlib.suppress(LookupError):
+            encoding = codecs.lookup(charset).name
+    return raw.decode(encoding, errors="replace")
+
+
+def _regex_match(pattern: re.Pattern[str], body: str) -> OutputValue | None:
+    """Group 1 of the first match (the whole match without groups); a float if numeric.
+
+    A group that did not take part in the match gives ``""`` (as Go's FindStringSubmatch).
+    Numbers are plain decimals, surrounding whitespace allowed; ``inf``/``nan`` stay strings.
+    """
+    match = pattern.search(body)
+    if match is None:
+        return None
+    text = (match.group(1) if pattern.groups else match.group(0)) or ""
+    candidate = text.strip()
+    if _NUMBER.fullmatch(candidate):
+        number = float(candidate)
+        if math.isfinite(number):
+            return number
+    return text
+
+
+def _cert_expiry_days(der: bytes) -> float:
+    not_after = x509.load_der_x509_certificate(der).not_valid_after_utc
+    return round((not_after - datetime.now(UTC)).total_seconds() / _SECONDS_PER_DAY, 2)
+
+
+async def probe(target: str, properties: Mapping[str, object]) -> ProbeResult:
+    """Request ``target`` once with ``properties`` as returned by ``PROBE.parse_properties``.
+
+    Returns the outputs described in the module docstring; raises ``ProbeFailure`` with a
+    short message for network, DNS, TLS, protocol and timeout errors. Never takes longer than
+    the ``timeout`` property (plus the time to close the sockets).
+    """
+    timeout = float(properties["timeout"])  # type: ignore[arg-type]
+    method = str(properties["method"])
+    request_body = properties.get("body")
+    pattern = properties.get("bodyRegex")
+    headers: CIMultiDict[str] = CIMultiDict(properties.get("headers") or {})  # type: ignore[arg-type]
+    # Precedence: the userAgent property, then a User-Agent in headers, then ours.
+    if user_agent := properties.get("userAgent"):
+        headers["User-Agent"] = str(user_agent)
+    elif "User-Agent" not in headers:
+        headers["User-Agent"] = DEFAULT_USER_AGENT
+
+    opened_tls: list[asyncio.BaseTransport] = []
+    opened_token = _TLS_TRANSPORTS.set(opened_tls)
+    try:
+        ssl_context = _ssl_context(bool(properties["validateTLS"]))
+        async with asyncio.timeout(timeout):
+            connector = aiohttp.TCPConnector(
+                ssl=ssl_context, force_close=True, limit=0, use_dns_cache=False
+            )
+            async with aiohttp.ClientSession(
+                connector=connector,
+                # aiohttp's own total timeout as well: its errors then carry the same meaning.
+                timeout=aiohttp.ClientTimeout(total=timeout),
+                response_class=_Response,
+                # Send only the Content-Type the user declared, as Go does (no octet-stream).
+                skip_auto_headers=("Content-Type",),
+                max_line_size=MAX_HEADER_LINE_BYTES,
+                max_field_size=MAX_HEADER_LINE_BYTES,
+            ) as session:
+                started = time.perf_counter()
+                async with session.request(
+                    method,
+                    target,
+                    headers=headers,
+                    data=str(request_body).encode() if request_body is not None else None,
+                    max_redirects=MAX_REDIRECTS,
+                ) as response:
+                    raw = await _read_capped(response.content, MAX_BODY_BYTES)
+                    elapsed_ms = (time.perf_counter() - started) * 1000.0
+                    status = response.status
+                    charset = response.charset
+                    certificate = response.peer_certificate  # type: ignore[attr-defined]
+    except ProbeFailure:
+        raise
+    # TimeoutError and SSLError are OSErrors; UnicodeError comes from IDNA-encoding the host.
+    except (aiohttp.ClientError, OSError, UnicodeError) as error:
+        raise ProbeFailure(describe_failure(error, timeout)) from error
+    finally:
+        _TLS_TRANSPORTS.reset(opened_token)
+        for transport in opened_tls:
+            transport.abort()  # a no-op for one that already finished closing
+
+    body = _decode(raw, charset)
+    outputs: dict[str, OutputValue] = {
+        "respTime": round(elapsed_ms, 3),
+        "status": float(status),
+        "body": body,
+        "bodyLen": float(len(raw)),
+    }
+    if certificate:
+        outputs["certExpiryDays"] = _cert_expiry_days(certificate)
+    value = outputs["respTime"]
+    if isinstance(pattern, re.Pattern):
+        matched = _regex_match(pattern, body)
+        if matched is not None:
+            outputs["regexMatch"] = matched
+            if isinstance(matched, float):
+                value = matched
+    return ProbeResult(value=float(value), outputs=outputs)
+
+
+PROPERTIES = (
+    PropertySpec(
+        "method",
+        "HTTP method to send, e.g. GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS.",
+        default="GET",
+        parse=parse_method,
+    ),
+    PropertySpec(
+        "timeout",
+        "Deadline for the whole request, body included, as a duration (500ms, 5s).",
+        default="5s",
+        parse=parse_timeout,
+    ),
+    PropertySpec(
+        "validateTLS",
+        "Check the server certificate (true/false). false skips it for this monitor only.",
+        default="true",
+        parse=parse_bool,
+    ),
+    PropertySpec("body", "Request body to send, as text (UTF-8)."),
+    PropertySpec(
+        "headers",
+        'Request headers as a JSON object of strings, e.g. {"Authorization": "Bearer …"}.',
+        parse=parse_headers,
+        secret=True,
+    ),
+    PropertySpec(
+        "bodyRegex",
+        "Regular expression searched in the body; group 1 (or the whole match) becomes "
+        "the regexMatch output, and the result value when it is a number.",
+        parse=parse_body_regex,
+    ),
+    PropertySpec(
+        "userAgent",
+        f"User-Agent header to send (default {DEFAULT_USER_AGENT}).",
+        parse=parse_user_agent,
+    ),
+)
+
+OUTPUTS = (
+    OutputSpec("respTime", "number", "Milliseconds from the start until the body was read."),
+    OutputSpec("status", "number", "HTTP status code of the final response."),
+    OutputSpec("body", "string", "Response body as text (capped; usable in rules, not stored)."),
+    OutputSpec("bodyLen", "number", "Bytes of body read (at most the configured cap)."),
+    OutputSpec(
+        "certExpiryDays",
+        "number",
+        "https only: days until the server certificate expires (2 decimals; negative if "
+        "expired), also when validateTLS is false.",
+    ),
+    OutputSpec(
+        "regexMatch",
+        "string",
+        "Group 1 (or the whole match) of bodyRegex; a number when it parses as one. "
+        "Absent when bodyRegex did not match.",
+    ),
+)
+
+PROBE = ProbeType(
+    kind="http",
+    label="HTTP",
+    target_help="URL to request, http:// or https://, e.g. https://example.net/health",
+    properties=PROPERTIES,
+    outputs=OUTPUTS,
+    check_target=check_target,
+    probe=probe,
+    transient_outputs=frozenset({"body"}),
+)

@@ -1,0 +1,143 @@
+"""The ``tcp`` monitor type: open one TCP connection, measure the connect, close it at once.
+
+Contract (``nanomon-contract.md`` §2, tcp row), plain data in and out:
+
+* Target: ``host:port``, IPv6 as ``[addr]:port`` (``check_target`` validates the shape and the
+  port 1–65535; an unbracketed ``::1:80`` is refused as ambiguous).
+* Property: ``timeout`` (5s): ONE deadline for name resolution and the connect together.
+* Outputs: ``respTime`` (ms to connect, also the value) and ``ipAddress`` (the address actually
+  connected, as text: ``127.0.0.1``, ``::1``).
+* Expected failures raise ``ProbeFailure``: ``connection refused``, ``timed out after 5s``
+  (a filtered port: SYNs dropped), ``could not resolve host``, ``network unreachable``,
+  ``host unreachable``.
+
+Edge cases, decided here once:
+
+* A name with several addresses is tried address by address in resolver order (RFC 6724, as
+  ``getaddrinfo`` sorts them) until one connects, all within the one deadline. When all fail,
+  the first address's error is reported: it is the one the operator expects to work.
+* ``respTime`` covers the successful connect only (the three-way handshake), not the name
+  lookup or failed attempts on earlier addresses.
+* The connection is closed with a normal FIN straight after the handshake; nothing is sent.
+
+Performance: an address literal is turned into a socket address without the thread pool
+(``getaddrinfo`` with ``AI_NUMERICHOST`` never blocks); only host names go through
+``loop.getaddrinfo``. The connect uses a bare non-blocking socket and ``loop.sock_connect``:
+no transport, protocol or stream objects are built for a connection that is closed at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import socket
+import time
+from collections.abc import Mapping
+
+from monitors.durations import format_seconds
+from monitors.probes.base import (
+    OutputSpec,
+    ProbeFailure,
+    ProbeResult,
+    ProbeType,
+    PropertySpec,
+    describe_error,
+    parse_timeout,
+)
+from monitors.targets import is_ip_address, split_host_port
+
+PROPERTIES = (
+    PropertySpec(
+        "timeout",
+        "Deadline for resolving the host and connecting, e.g. 5s or 500ms.",
+        default="5s",
+        parse=parse_timeout,
+    ),
+)
+
+OUTPUTS = (
+    OutputSpec("respTime", "number", "Milliseconds to establish the connection."),
+    OutputSpec("ipAddress", "string", "The address connected to, e.g. 192.0.2.7 or ::1."),
+)
+
+# (family, type, proto, canonname, sockaddr), as socket.getaddrinfo returns them.
+AddressInfo = tuple[int, int, int, str, tuple]
+
+_ERRNO_MESSAGES = {
+    errno.ECONNREFUSED: "connection refused",
+    errno.ENETUNREACH: "network unreachable",
+    errno.EHOSTUNREACH: "host unreachable",
+    errno.ETIMEDOUT: "connection timed out",
+    errno.ECONNRESET: "connection reset",
+    errno.EACCES: "connection not permitted",
+}
+
+
+def check_target(target: str) -> None:
+    """Raise ``ValueError`` unless ``target`` is ``host:port`` or ``[ipv6]:port``."""
+    split_host_port(target)
+
+
+async def probe(target: str, properties: Mapping[str, object]) -> ProbeResult:
+    """Connect to ``target`` once under the ``timeout`` deadline; see the module docstring."""
+    host, port = split_host_port(target)
+    timeout = float(properties["timeout"])
+    try:
+        async with asyncio.timeout(timeout):
+            addresses = await _resolve(host, port)
+            return await _connect_first(addresses)
+    except TimeoutError:
+        raise ProbeFailure(f"timed out after {format_seconds(timeout)}") from None
+
+
+async def _resolve(host: str, port: int) -> list[AddressInfo]:
+    if is_ip_address(host):
+        return socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_NUMERICHOST)
+    try:
+        return await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror:
+        raise ProbeFailure("could not resolve host") from None
+
+
+async def _connect_first(addresses: list[AddressInfo]) -> ProbeResult:
+    first_error: OSError | None = None
+    for family, kind, proto, _canonical, sockaddr in addresses:
+        try:
+            milliseconds = await _connect(family, kind, proto, sockaddr)
+        except OSError as error:
+            first_error = first_error or error
+            continue
+        return ProbeResult(
+            value=milliseconds,
+            outputs={"respTime": milliseconds, "ipAddress": sockaddr[0]},
+        )
+    if first_error is None:
+        raise ProbeFailure("could not resolve host")
+    raise ProbeFailure(_describe_connect_error(first_error))
+
+
+async def _connect(family: int, kind: int, proto: int, sockaddr: tuple) -> float:
+    """Milliseconds to connect to ``sockaddr``; the socket is closed before returning."""
+    loop = asyncio.get_running_loop()
+    with socket.socket(family, kind, proto) as sock:
+        sock.setblocking(False)
+        started = time.perf_counter()
+        await loop.sock_connect(sock, sockaddr)
+        return round((time.perf_counter() - started) * 1000, 3)
+
+
+def _describe_connect_error(error: OSError) -> str:
+    if error.errno in _ERRNO_MESSAGES:
+        return _ERRNO_MESSAGES[error.errno]
+    return describe_error(error)
+
+
+PROBE = ProbeType(
+    kind="tcp",
+    label="TCP port",
+    target_help="host:port to connect to, IPv6 as [addr]:port, e.g. db.example.net:5432",
+    properties=PROPERTIES,
+    outputs=OUTPUTS,
+    check_target=check_target,
+    probe=probe,
+)
