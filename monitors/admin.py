@@ -6,7 +6,6 @@ from django import forms
 from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
-from django.utils.html import format_html
 
 from monitors.models import Monitor
 from monitors.services import monitor_delete, monitor_save
@@ -76,9 +75,7 @@ class MonitorAdmin(admin.ModelAdmin):
     @admin.display(description="status", ordering="state__last_status")
     def current_status(self, monitor: Monitor) -> str:
         state = getattr(monitor, "state", None)
-        if not monitor.enabled:
-            return format_html('<span class="nm-status">Disabled</span>')
-        return status_badge(state.last_status if state else None)
+        return status_badge(state.last_status if state else None, enabled=monitor.enabled)
 
     @admin.display(description="last run", ordering="state__last_run_at")
     def last_run(self, monitor: Monitor):
