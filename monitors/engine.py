@@ -142,17 +142,38 @@ def deadline_for(request: CheckRequest) -> float:
         return 0.0
 
 
-async def run_checks(requests: Sequence[CheckRequest], concurrency: int) -> list[CheckResult]:
-    """Run many checks on this loop with at most ``concurrency`` in flight; keeps order."""
-    gate = asyncio.Semaphore(max(1, concurrency))
+async def run_checks(
+    requests: Sequence[CheckRequest],
+    concurrency: int,
+    not_before: Sequence[datetime | None] | None = None,
+) -> list[CheckResult]:
+    """Run many checks on this loop with at most ``concurrency`` in flight; keeps order.
 
-    async def gated(request: CheckRequest) -> CheckResult:
+    ``not_before`` (one aware datetime or None per request) holds a check back until that
+    time: the dispatcher claims monitors slightly ahead of their slot, and each one starts on
+    its slot, not on the dispatcher's tick. A waiting check takes no place in flight.
+    """
+    gate = asyncio.Semaphore(max(1, concurrency))
+    starts = list(not_before) if not_before is not None else [None] * len(requests)
+
+    async def gated(request: CheckRequest, start: datetime | None) -> CheckResult:
+        if start is not None:
+            while (wait := (start - datetime.now(UTC)).total_seconds()) > 0:
+                await asyncio.sleep(wait)
         async with gate:
             return await run_check(request)
 
-    return list(await asyncio.gather(*(gated(request) for request in requests)))
+    return list(
+        await asyncio.gather(
+            *(gated(request, start) for request, start in zip(requests, starts, strict=True))
+        )
+    )
 
 
-def run_checks_sync(requests: Iterable[CheckRequest], concurrency: int) -> list[CheckResult]:
+def run_checks_sync(
+    requests: Iterable[CheckRequest],
+    concurrency: int,
+    not_before: Sequence[datetime | None] | None = None,
+) -> list[CheckResult]:
     """Blocking wrapper for callers outside an event loop (Celery tasks, commands, views)."""
-    return asyncio.run(run_checks(list(requests), concurrency))
+    return asyncio.run(run_checks(list(requests), concurrency, not_before))

@@ -41,7 +41,10 @@ def next_slot(monitor_id: int, interval_seconds: float, after: datetime) -> date
     """The first slot of this monitor's grid strictly after ``after``."""
     phase = phase_fraction(monitor_id) * interval_seconds
     elapsed = (after - _EPOCH).total_seconds() - phase
-    index = math.floor(elapsed / interval_seconds) + 1
+    # Slots are stored to the microsecond, so float rounding can put a slot a hair below
+    # itself: ``after`` within a microsecond of a slot counts as that slot (the next one is
+    # returned, never the same one again).
+    index = math.floor((elapsed + 1e-6) / interval_seconds) + 1
     return _EPOCH + timedelta(seconds=round(phase + index * interval_seconds, 6))
 
 
@@ -54,13 +57,18 @@ class Claim:
 
 
 def claim_due_monitors(
-    *, now: datetime, limit: int, lease: timedelta
+    *, now: datetime, limit: int, lease: timedelta, lookahead: timedelta = timedelta(0)
 ) -> tuple[uuid.UUID, list[Claim]]:
-    """Claim up to ``limit`` due monitors, oldest slot first; return the batch token and claims."""
+    """Claim up to ``limit`` due monitors, oldest slot first; return the batch token and claims.
+
+    ``lookahead`` also claims monitors whose slot comes within that time, so the worker can
+    start them on their slot (``run_checks(not_before=...)``) instead of up to one dispatcher
+    tick late; each claimed monitor moves to the first slot after the one it was claimed for.
+    """
     token = uuid.uuid4()
     with transaction.atomic():
         due = list(
-            Monitor.objects.filter(enabled=True, next_run_at__lte=now)
+            Monitor.objects.filter(enabled=True, next_run_at__lte=now + lookahead)
             .filter(Q(lease_until__isnull=True) | Q(lease_until__lte=now))
             .order_by("next_run_at")
             .select_for_update(skip_locked=True)
@@ -70,9 +78,9 @@ def claim_due_monitors(
         for monitor in due:
             claims.append(Claim(monitor.id, monitor.next_run_at))
             monitor.next_run_at = next_slot(
-                monitor.id, monitor.interval_duration.total_seconds(), now
+                monitor.id, monitor.interval_duration.total_seconds(), max(now, monitor.next_run_at)
             )
-            monitor.lease_until = now + lease
+            monitor.lease_until = now + lookahead + lease
             monitor.run_token = token
         Monitor.objects.bulk_update(
             due, ["next_run_at", "lease_until", "run_token"], batch_size=1000

@@ -38,9 +38,12 @@ def _schedule_now(monitor: Monitor, now: datetime) -> None:
     monitor.run_token = None
 
 
-def monitor_save(monitor: Monitor, *, now: datetime | None = None) -> Monitor:
+def monitor_save(
+    monitor: Monitor, *, now: datetime | None = None, dispatch: bool = True
+) -> Monitor:
     """Validate and store a new or changed monitor, reset its schedule and failure streak,
-    and have it run at once (after commit) when enabled.
+    and have it run at once (after commit) when enabled. Bulk callers pass
+    ``dispatch=False`` and call ``request_dispatch`` once after commit themselves.
 
     Raises ``django.core.exceptions.ValidationError`` (contract order first) and stores nothing.
     """
@@ -50,7 +53,7 @@ def monitor_save(monitor: Monitor, *, now: datetime | None = None) -> Monitor:
     with transaction.atomic():
         monitor.save()
         MonitorState.objects.update_or_create(monitor=monitor, defaults={"consecutive_failures": 0})
-        if monitor.enabled:
+        if monitor.enabled and dispatch:
             transaction.on_commit(request_dispatch)
     return monitor
 

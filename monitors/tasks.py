@@ -10,6 +10,7 @@ from celery import shared_task
 from django.conf import settings
 from django.utils import timezone
 
+from metrics.services import worker_heartbeat
 from monitors.engine import run_checks_sync
 from monitors.scheduling import claim_due_monitors, release_claims, start_claimed_batch
 from results.services import RunRecord, results_record
@@ -20,10 +21,12 @@ logger = logging.getLogger(__name__)
 @shared_task(ignore_result=True)
 def dispatch_due_monitors() -> int:
     """Claim every due monitor and enqueue them in batches on the ``probes`` queue."""
+    worker_heartbeat()  # /api/status "workers seen"; writes at most every 15 s
     token, claims = claim_due_monitors(
         now=timezone.now(),
         limit=settings.NANOMON_DISPATCH_LIMIT,
         lease=timedelta(seconds=settings.NANOMON_LEASE_GRACE_SECONDS),
+        lookahead=timedelta(seconds=settings.NANOMON_DISPATCH_LOOKAHEAD_SECONDS),
     )
     size = settings.NANOMON_DISPATCH_BATCH_SIZE
     for start in range(0, len(claims), size):
@@ -53,6 +56,7 @@ def run_probe_batch(token: str, items: list[list]) -> int:
         checks = run_checks_sync(
             [monitor.check_request() for monitor in monitors],
             concurrency=settings.NANOMON_PROBE_CONCURRENCY,
+            not_before=[scheduled[monitor.id] for monitor in monitors],  # claimed ahead
         )
     except BaseException:
         release_claims(batch_token, [monitor.id for monitor in monitors])
@@ -66,6 +70,7 @@ def run_probe_batch(token: str, items: list[list]) -> int:
                 monitor_target=monitor.target,
                 scheduled_for=scheduled[monitor.id],
                 check=check,
+                monitor_kind=monitor.kind,
             )
             for monitor, check in zip(monitors, checks, strict=True)
         ],

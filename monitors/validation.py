@@ -2,7 +2,12 @@
 
 Order and messages follow NanoMon's contract (first failure wins): name, type, known type,
 interval present, target present, interval parses, interval >= 1s, rule parses; then this
-project's improvements: the properties per type and the target's shape.
+project's improvement: the properties per type.
+
+A target's shape (``host:port`` for tcp, a URL for http) is NOT checked on save: NanoMon
+accepts any target and fails the run instead, and its own API suite relies on that (a tcp
+monitor on ``example.net``). Such a monitor's runs fail with ``invalid target: …``. One-off
+checks, which run at once, use ``check_target_shape`` to refuse it up front.
 """
 
 from __future__ import annotations
@@ -69,7 +74,13 @@ def check_monitor_definition(
         probe_type.parse_properties(properties)
     except PropertyError as error:
         fail("properties", str(error))
+
+
+def check_target_shape(*, kind: str, target: str) -> None:
+    """Raise ``ValidationError({"target": …})`` when ``target`` cannot be probed as ``kind``."""
     try:
-        probe_type.check_target(target)
+        REGISTRY[kind].check_target(target)
     except ValueError as error:
-        fail("target", f"invalid monitor target: {error}")
+        raise ValidationError(
+            {"target": f"invalid monitor target: {error}"}, code="invalid"
+        ) from None

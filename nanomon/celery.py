@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 from celery import Celery
+from celery.signals import task_prerun
 from kombu import Queue
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "nanomon.settings")
@@ -12,9 +13,20 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "nanomon.settings")
 app = Celery("nanomon")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 # Declared here so a plain `celery -A nanomon worker` consumes every queue; a fleet can still
-# split them with `-Q probes` / `-Q celery`.
+# split them with `-Q probes` / `-Q celery` / `-Q alerts`.
 app.conf.task_queues = (
     Queue("celery", routing_key="celery"),
     Queue("probes", routing_key="probes"),
+    Queue("alerts", routing_key="alerts"),
 )
 app.autodiscover_tasks()
+
+
+@task_prerun.connect
+def _drop_stale_connections(**kwargs: object) -> None:
+    """Before a task, close a database connection that broke or outlived CONN_MAX_AGE, as
+    Django does before each request (workers keep theirs between tasks: CELERY_DB_REUSE_MAX).
+    """
+    from django.db import close_old_connections
+
+    close_old_connections()

@@ -8,6 +8,7 @@ With no variables set this is the embedded shape: SQLite and a file-system Celer
 from __future__ import annotations
 
 import secrets
+from email.utils import parseaddr
 from pathlib import Path
 
 import dj_database_url
@@ -48,9 +49,15 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "rest_framework.authtoken",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_celery_beat",
     "monitors",
     "results",
+    "metrics",
+    "alerts",
+    "web",
 ]
 
 MIDDLEWARE = [
@@ -61,6 +68,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "web.middleware.ViewerTimezoneMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -77,6 +85,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "web.context_processors.nanomon",
             ],
         },
     },
@@ -89,6 +98,9 @@ if _database_url:
         _default_db = dj_database_url.parse(_database_url, conn_max_age=60, conn_health_checks=True)
     except ValueError as error:
         raise ConfigError(f"DATABASE_URL is not a database URL: {error}") from None
+    if _default_db["ENGINE"] == "django.db.backends.postgresql":
+        # A database host that stops answering must fail a request (and /api/health) quickly.
+        _default_db.setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)
 else:
     _default_db = {
         "ENGINE": "django.db.backends.sqlite3",
@@ -128,14 +140,40 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
 
-LOGIN_URL = "admin:login"
+# The dashboard's own sign-in page (web/urls.py), for every page that needs a signed-in user.
+LOGIN_URL = "web:login"
+LOGIN_REDIRECT_URL = "monitors:list"
+LOGOUT_REDIRECT_URL = "web:login"
 
+# The API (README "API"). Token first: its WWW-Authenticate header makes "not signed in" a 401.
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.SessionAuthentication",
         "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.DjangoModelPermissions"],
+    "DEFAULT_PARSER_CLASSES": ["monitors.api.parsers.JSONParser"],
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "monitors.api.problems.problem_exception_handler",
+}
+# Reads (GET) without signing in, as NanoMon allowed; secrets stay masked for anonymous readers.
+NANOMON_PUBLIC_READ = env_bool("NANOMON_PUBLIC_READ", False)
+SPECTACULAR_SETTINGS = {
+    "TITLE": "NanoMon API",
+    "DESCRIPTION": "NanoMon-compatible monitors and results API. Errors are RFC 7807 problems.",
+    "VERSION": VERSION,
+    "OAS_VERSION": "3.1.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "monitors.api.schema.require_response_fields",
+    ],
+    # Interactive docs from local files (drf-spectacular-sidecar): no CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 # Celery: Redis (or RabbitMQ) from CELERY_BROKER_URL; otherwise a file-system broker in the data
@@ -153,6 +191,12 @@ if CELERY_BROKER_URL == "filesystem://":
         "store_processed": False,
         "polling_interval": 0.1,
     }
+elif CELERY_BROKER_URL.startswith(("redis://", "rediss://", "redis+socket://")):
+    # Several NanoMon installations (or test runs) can share one Redis database when each
+    # prefixes its keys.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "global_keyprefix": env_str("NANOMON_BROKER_KEY_PREFIX"),
+    }
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_RESULT_BACKEND = None
 CELERY_TIMEZONE = "UTC"
@@ -163,9 +207,18 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = env_int("NANOMON_WORKER_PREFETCH", 1, minimu
 CELERY_TASK_ACKS_LATE = False
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Workers keep their database connection from one task to the next: Celery's Django fixup
+# otherwise closes it after every task, so every probe batch paid for a new PostgreSQL
+# backend (bench/README.md). It is still recycled about every 100 tasks, and nanomon.celery
+# drops an unusable or CONN_MAX_AGE-old one before each task, as Django does per request.
+CELERY_DB_REUSE_MAX = 100
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TASK_DEFAULT_QUEUE = "celery"
-CELERY_TASK_ROUTES = {"monitors.tasks.run_probe_batch": {"queue": "probes"}}
+CELERY_TASK_ROUTES = {
+    "monitors.tasks.run_probe_batch": {"queue": "probes"},
+    # Deliveries never wait behind probe batches, and a slow SMTP server never delays a probe.
+    "alerts.tasks.*": {"queue": "alerts"},
+}
 
 # The monitoring loop (see README "Architecture").
 NANOMON_DISPATCH_EVERY_SECONDS = 1.0
@@ -173,6 +226,37 @@ NANOMON_DISPATCH_LIMIT = env_int("NANOMON_DISPATCH_LIMIT", 5000, minimum=1)
 NANOMON_DISPATCH_BATCH_SIZE = env_int("NANOMON_DISPATCH_BATCH_SIZE", 50, minimum=1, maximum=5000)
 NANOMON_PROBE_CONCURRENCY = env_int("NANOMON_PROBE_CONCURRENCY", 200, minimum=1, maximum=10000)
 NANOMON_LEASE_GRACE_SECONDS = env_seconds("NANOMON_LEASE_GRACE", "30s")
+# Claim monitors whose slot comes within this time; the worker starts each on its slot, so
+# schedule lag is not up to one dispatcher tick (bench/README.md, "schedule lag").
+NANOMON_DISPATCH_LOOKAHEAD_SECONDS = env_seconds("NANOMON_DISPATCH_LOOKAHEAD", "2s")
+
+# Alerting (README "Alerting"). The ALERT_SMTP_* variables configure the built-in email
+# channel; it is active once ALERT_SMTP_FROM and ALERT_SMTP_TO are set.
+ALERT_SMTP_HOST = env_str("ALERT_SMTP_HOST", "smtp.gmail.com")
+ALERT_SMTP_PORT = env_int("ALERT_SMTP_PORT", 587, minimum=1, maximum=65535)
+ALERT_SMTP_FROM = env_str("ALERT_SMTP_FROM")
+ALERT_SMTP_USERNAME = env_str("ALERT_SMTP_USERNAME") or parseaddr(ALERT_SMTP_FROM)[1]
+ALERT_SMTP_PASSWORD = env_str("ALERT_SMTP_PASSWORD")
+ALERT_SMTP_TO = env_list("ALERT_SMTP_TO")
+if any("@" not in address for address in ALERT_SMTP_TO):
+    raise ConfigError(f"ALERT_SMTP_TO must be comma-separated email addresses, got {ALERT_SMTP_TO}")
+ALERT_SMTP_SECURITY = env_str(
+    "ALERT_SMTP_SECURITY", "tls" if ALERT_SMTP_PORT == 465 else "starttls"
+).lower()
+if ALERT_SMTP_SECURITY not in {"starttls", "tls", "none"}:
+    raise ConfigError(
+        f"ALERT_SMTP_SECURITY must be starttls, tls or none, got {ALERT_SMTP_SECURITY!r}"
+    )
+ALERT_SMTP_VERIFY_TLS = env_bool("ALERT_SMTP_VERIFY_TLS", True)
+ALERT_SMTP_CA_BUNDLE = env_str("ALERT_SMTP_CA_BUNDLE")
+ALERT_FAIL_COUNT = env_int("ALERT_FAIL_COUNT", 3, minimum=1)
+ALERT_RECOVER_COUNT = env_int("ALERT_RECOVER_COUNT", 1, minimum=1)
+ALERT_REMINDER_MINUTES = env_int("ALERT_REMINDER_MINUTES", 0, minimum=0)
+ALERT_LINK_BASEURL = env_str("ALERT_LINK_BASEURL", "http://localhost:8000")
+ALERT_DELIVERY_TIMEOUT = env_seconds("ALERT_DELIVERY_TIMEOUT", "10s")
+ALERT_DELIVERY_ATTEMPTS = env_int("ALERT_DELIVERY_ATTEMPTS", 10, minimum=1, maximum=100)
+ALERT_RETRY_BASE_SECONDS = env_seconds("ALERT_RETRY_BASE", "30s")
+ALERT_SWEEP_INTERVAL_SECONDS = env_seconds("ALERT_SWEEP_INTERVAL", "30s")
 
 CELERY_BEAT_SCHEDULE = {
     "nanomon-dispatch": {
@@ -181,7 +265,37 @@ CELERY_BEAT_SCHEDULE = {
         # A tick nobody took within a few seconds is stale: the next tick claims the same work.
         "options": {"expires": 5},
     },
+    "nanomon-alerts-sweep": {
+        "task": "alerts.tasks.sweep_alerts",
+        "schedule": ALERT_SWEEP_INTERVAL_SECONDS,
+        "options": {"expires": ALERT_SWEEP_INTERVAL_SECONDS},
+    },
 }
+
+# Prometheus (README "Prometheus metrics"): /metrics when PROMETHEUS_ENABLE (NanoMon's README
+# name) or PROMETHEUS_ENABLED (NanoMon's code) is true; optionally behind a token or basic auth.
+PROMETHEUS_ENABLED = env_bool("PROMETHEUS_ENABLE", env_bool("PROMETHEUS_ENABLED", False))
+PROMETHEUS_BEARER_TOKEN = env_str("PROMETHEUS_BEARER_TOKEN")
+PROMETHEUS_BASIC_AUTH = env_str("PROMETHEUS_BASIC_AUTH")
+if PROMETHEUS_BASIC_AUTH and ":" not in PROMETHEUS_BASIC_AUTH:
+    raise ConfigError("PROMETHEUS_BASIC_AUTH must be user:password")
+PROMETHEUS_MULTIPROC_DIR = None
+if PROMETHEUS_ENABLED:
+    from metrics.multiprocess import multiprocess_dir
+
+    # Decided before prometheus_client is first imported (by django_prometheus, below).
+    PROMETHEUS_MULTIPROC_DIR = multiprocess_dir(DATA_DIR)
+    INSTALLED_APPS.append("django_prometheus")
+    MIDDLEWARE = [
+        "django_prometheus.middleware.PrometheusBeforeMiddleware",
+        *MIDDLEWARE,
+        "django_prometheus.middleware.PrometheusAfterMiddleware",
+    ]
+    # Query counts and latencies by database (django_db_* families).
+    DATABASES["default"]["ENGINE"] = {
+        "django.db.backends.postgresql": "django_prometheus.db.backends.postgresql",
+        "django.db.backends.sqlite3": "django_prometheus.db.backends.sqlite3",
+    }.get(DATABASES["default"]["ENGINE"], DATABASES["default"]["ENGINE"])
 
 LOG_LEVEL = env_str("NANOMON_LOG_LEVEL", "INFO").upper()
 if LOG_LEVEL not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
@@ -192,5 +306,10 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # Their DEBUG lines quote request URLs, which may hold webhook or Apprise tokens.
+        "urllib3": {"level": "WARNING"},
+        "apprise": {"level": "WARNING"},
+    },
 }

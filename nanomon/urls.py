@@ -1,10 +1,21 @@
-"""URL map. The API and dashboard arrive with their own issues; the admin is here now."""
+"""URL map: Django admin, /metrics, the API under /api/, and the dashboard pages."""
 
 from django.contrib import admin
-from django.urls import path
-from django.views.generic import RedirectView
+from django.urls import include, path
 
 urlpatterns = [
     path("admin/", admin.site.urls),
-    path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
+    # /metrics, /api/health and /api/status: before the api/ include so they win.
+    path("", include("metrics.urls")),
+    path("api/", include("nanomon.api_urls")),
+    # The dashboard: / is the monitors page, /monitors/<id> the page alerts link to.
+    path("", include("web.urls")),
+    path("", include("monitors.urls")),
+    path("", include("results.urls")),
 ]
+
+# Errors under /api/ are RFC 7807 problems (JSON); every other page keeps Django's own.
+handler400 = "monitors.api.problems.api_bad_request"
+handler403 = "monitors.api.problems.api_permission_denied"
+handler404 = "monitors.api.problems.api_page_not_found"
+handler500 = "monitors.api.problems.api_server_error"

@@ -8,7 +8,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import transaction
+from django.utils import timezone
 
+from alerts.services import transitions_record
+from metrics.services import engine_stats_record
 from monitors.engine import CheckResult
 from monitors.models import Monitor
 from monitors.scheduling import release_claims
@@ -24,6 +27,7 @@ class RunRecord:
     monitor_target: str
     scheduled_for: datetime
     check: CheckResult
+    monitor_kind: str = ""  # the monitor's type, for the engine's counters
 
 
 def results_record(*, token: uuid.UUID, runs: Sequence[RunRecord]) -> list[Result]:
@@ -64,21 +68,22 @@ def results_record(*, token: uuid.UUID, runs: Sequence[RunRecord]) -> list[Resul
             ],
             batch_size=1000,
         )
+        states = [
+            MonitorState(
+                monitor_id=run.monitor_id,
+                last_status=int(run.check.status),
+                last_run_at=run.check.started_at,
+                last_value=run.check.value,
+                last_message=run.check.message,
+                last_outputs=run.check.stored_outputs,
+                consecutive_failures=0
+                if run.check.status == Status.OK
+                else streaks.get(run.monitor_id, 0) + 1,
+            )
+            for run in kept
+        ]
         MonitorState.objects.bulk_create(
-            [
-                MonitorState(
-                    monitor_id=run.monitor_id,
-                    last_status=int(run.check.status),
-                    last_run_at=run.check.started_at,
-                    last_value=run.check.value,
-                    last_message=run.check.message,
-                    last_outputs=run.check.stored_outputs,
-                    consecutive_failures=0
-                    if run.check.status == Status.OK
-                    else streaks.get(run.monitor_id, 0) + 1,
-                )
-                for run in kept
-            ],
+            states,
             update_conflicts=True,
             unique_fields=["monitor"],
             update_fields=[
@@ -90,6 +95,13 @@ def results_record(*, token: uuid.UUID, runs: Sequence[RunRecord]) -> list[Resul
                 "consecutive_failures",
             ],
             batch_size=1000,
+        )
+        engine_stats_record(runs=runs, written=kept)  # Prometheus counters, same transaction
+        # Alerting: transitions and their outbox rows commit with the results, or not at all.
+        transitions_record(
+            results=results,
+            failure_streaks={state.monitor_id: state.consecutive_failures for state in states},
+            now=timezone.now(),
         )
         release_claims(token, list(held))
     return results

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import uuid
 from datetime import UTC, datetime
 
 import pytest
+import redis
+from django.conf import settings
 
 from monitors.services import monitor_create
 
@@ -33,3 +37,29 @@ def make_monitor(now):
         return monitor_create(now=saved_at, **defaults)
 
     return make
+
+
+E2E_BROKER_URL = "redis://127.0.0.1:6379/14"
+
+
+@pytest.fixture
+def service_env(transactional_db, tmp_path):
+    """Environment for real NanoMon processes (worker, beat, gunicorn) started by a test: the
+    test database, a Redis broker under a key prefix of this test's own (concurrent test runs
+    sharing Redis never see each other's tasks), and a data folder of its own."""
+    prefix = f"nanomon-e2e-{uuid.uuid4().hex[:12]}:"
+    database = settings.DATABASES["default"]
+    yield {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "nanomon.settings",
+        "DATABASE_URL": (
+            f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']}"
+        ),
+        "CELERY_BROKER_URL": E2E_BROKER_URL,
+        "NANOMON_BROKER_KEY_PREFIX": prefix,
+        "NANOMON_DATA_DIR": str(tmp_path),
+    }
+    client = redis.Redis.from_url(E2E_BROKER_URL)
+    keys = list(client.scan_iter(f"{prefix}*"))
+    if keys:
+        client.delete(*keys)

@@ -21,8 +21,6 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-import redis
-from django.conf import settings
 from django.db import connection
 
 from monitors.services import monitor_create, monitor_update
@@ -60,42 +58,33 @@ def stop(process: subprocess.Popen, sig: int = signal.SIGTERM) -> str:
 
 
 @pytest.fixture
-def broker_url():
-    url = "redis://127.0.0.1:6379/14"
-    redis.Redis.from_url(url).flushdb()
-    yield url
-    redis.Redis.from_url(url).flushdb()
+def celery_processes(service_env, tmp_path):
+    """A real worker and a real beat against the test database and an isolated broker."""
+    env = service_env
 
-
-@pytest.fixture
-def celery_processes(transactional_db, broker_url, tmp_path):
-    """A real worker and a real beat against the test database and a scratch Redis db."""
-    database = settings.DATABASES["default"]
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "nanomon.settings",
-        "DATABASE_URL": (
-            f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']}"
-        ),
-        "CELERY_BROKER_URL": broker_url,
-        "NANOMON_DATA_DIR": str(tmp_path),
-    }
-
-    def start(*arguments: str) -> subprocess.Popen:
-        return subprocess.Popen(
+    def start(name: str, *arguments: str) -> tuple[subprocess.Popen, Path]:
+        log = tmp_path / f"{name}.log"
+        process = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "nanomon", *arguments, "--loglevel", "INFO"],
             cwd=ROOT,
             env=env,
-            stdout=subprocess.PIPE,
+            stdout=log.open("w"),
             stderr=subprocess.STDOUT,
-            text=True,
         )
+        return process, log
 
-    worker = start("worker", "--concurrency", "2", "--without-gossip", "--without-mingle")
-    beat = start("beat")
+    worker, worker_log = start(
+        "worker", "worker", "--concurrency", "2", "--without-gossip", "--without-mingle"
+    )
+    beat, beat_log = start("beat", "beat")
+    # Measure from a running system, not from process start-up.
+    wait_for(lambda: "ready." in worker_log.read_text(), what="the worker to be ready")
+    wait_for(lambda: "Scheduler: Sending" in beat_log.read_text(), what="beat's first tick")
     yield worker, beat
-    logs = stop(beat) + stop(worker)
+    for process in (beat, worker):
+        stop(process)
     connection.close()
+    logs = worker_log.read_text() + beat_log.read_text()
     assert "Traceback" not in logs, logs[-4000:]
 
 

@@ -94,3 +94,10 @@ def test_results_are_read_only_in_the_admin(admin_client, make_monitor, now):
     assert change.status_code == 403
     result.refresh_from_db()
     assert result.message == "connection refused"
+
+
+def test_a_target_of_the_wrong_shape_is_saved_as_nanomon_does(make_monitor):
+    # NanoMon's own API suite saves a tcp monitor on "example.net"; its runs fail instead.
+    monitor = make_monitor(kind="tcp", target="example.net")
+
+    assert Monitor.objects.filter(pk=monitor.pk, target="example.net").exists()

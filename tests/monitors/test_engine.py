@@ -186,3 +186,17 @@ def test_the_probe_command_rejects_a_bad_property_naming_it(capsys):
 
     assert code == 3
     assert "property 'count'" in err
+
+
+def test_the_probe_command_refuses_a_target_it_cannot_probe(capsys):
+    code, _, err = run_probe_command(capsys, "example.net", "--type", "tcp")
+
+    assert code == 3
+    assert "invalid monitor target: missing port" in err
+
+
+def test_a_target_of_the_wrong_shape_fails_the_run_with_a_clear_message():
+    result = asyncio.run(run_check(CheckRequest(kind="tcp", target="example.net")))
+
+    assert result.status == CheckStatus.FAILED
+    assert result.message.startswith("invalid target: missing port")

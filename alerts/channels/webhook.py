@@ -1,0 +1,229 @@
+"""Webhooks: gosrvmon's GET URL with placeholders, or a POST with a JSON body and headers.
+
+Placeholders, in the URL and in a POST body template, are gosrvmon's
+
+=============  =====================================================================
+``{HOST}``     the monitor's target
+``{STATE}``    ``down`` or ``up`` (``test`` for a test notification)
+``{TIME}``     when it happened, as gosrvmon writes it: ``2026-11-21 12:00:00 +0000 UTC``
+``{TIMESTAMP}`` the same as Unix seconds
+``{RTT}``      the run's value in ms (0 for a failed run)
+``{RTTSTR}``   the same with a unit: ``12.5ms``
+``{UP}``       ``true`` when up, else ``false``
+``{DOWN}``     ``true`` when down, else ``false``
+=============  =====================================================================
+
+plus NanoMon's ``{NAME}``, ``{REASON}``, ``{EVENT}`` (down, up, reminder, test), ``{LINK}``,
+``{FAILURES}`` and ``{ID}``. In the URL the values are URL-encoded; in a POST body they are
+JSON-string-escaped (write ``"{NAME}"`` with the quotes). A POST without a body template sends
+the default payload of ``default_payload``. Any 2xx answer is success.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+import ssl
+from collections.abc import Mapping
+from datetime import UTC
+from urllib.parse import quote, urlsplit
+
+import requests
+from django.conf import settings
+
+from alerts.channels.base import (
+    AlertMessage,
+    ConfigField,
+    DeliveryError,
+    Transport,
+    describe_network_error,
+    mask_url,
+)
+from monitors.durations import format_seconds
+
+PLACEHOLDER = re.compile(
+    r"\{(HOST|STATE|TIME|TIMESTAMP|RTT|RTTSTR|UP|DOWN|NAME|REASON|EVENT|LINK|FAILURES|ID)\}"
+)
+MAX_REDIRECTS = 3
+RESPONSE_SNIPPET = 200
+
+
+def placeholder_values(message: AlertMessage) -> dict[str, str]:
+    """The value of each placeholder for ``message`` (not yet encoded)."""
+    when = message.happened_at.astimezone(UTC)
+    value = message.value or 0.0
+    return {
+        "HOST": message.target,
+        "STATE": message.state,
+        "TIME": f"{when:%Y-%m-%d %H:%M:%S} +0000 UTC",
+        "TIMESTAMP": str(int(when.timestamp())),
+        "RTT": f"{value:g}",
+        "RTTSTR": format_seconds(value / 1000),
+        "UP": "true" if message.state == "up" else "false",
+        "DOWN": "true" if message.state == "down" else "false",
+        "NAME": message.monitor_name,
+        "REASON": message.reason,
+        "EVENT": message.event,
+        "LINK": message.link,
+        "FAILURES": str(message.failures),
+        "ID": "" if message.monitor_id is None else str(message.monitor_id),
+    }
+
+
+def render_url(template: str, message: AlertMessage) -> str:
+    values = placeholder_values(message)
+    return PLACEHOLDER.sub(lambda match: quote(values[match.group(1)], safe=""), template)
+
+
+def render_body(template: str, message: AlertMessage) -> str:
+    values = placeholder_values(message)
+    return PLACEHOLDER.sub(lambda match: json.dumps(values[match.group(1)])[1:-1], template)
+
+
+def default_payload(message: AlertMessage) -> dict[str, object]:
+    """The JSON a POST webhook gets without a body template."""
+    when = message.happened_at.astimezone(UTC)
+    return {
+        "event": message.event,
+        "state": message.state,
+        "up": message.state == "up",
+        "down": message.state == "down",
+        "text": message.summary,
+        "monitor": {
+            "id": message.monitor_id,
+            "name": message.monitor_name,
+            "type": message.kind,
+            "target": message.target,
+            "interval": message.interval,
+            "rule": message.rule,
+            "properties": dict(message.properties),
+            "url": message.link,
+        },
+        "failures": message.failures,
+        "reason": message.reason,
+        "time": when.isoformat().replace("+00:00", "Z"),
+        "timestamp": int(when.timestamp()),
+        "rtt": message.value,
+        "reminder": message.reminder_number,
+    }
+
+
+class WebhookTransport(Transport):
+    kind = "webhook"
+    label = "Webhook"
+    fields = (
+        ConfigField(
+            "url",
+            "URL",
+            "url",
+            required=True,
+            secret=True,
+            help="http(s) URL; may hold placeholders such as {HOST} and {STATE}.",
+        ),
+        ConfigField("method", "Method", "choice", default="GET", choices=("GET", "POST")),
+        ConfigField(
+            "body",
+            "Body template (POST)",
+            "template",
+            help='JSON with placeholders, e.g. {"text": "{NAME} is {STATE}"}. '
+            "Empty: the default payload.",
+        ),
+        ConfigField(
+            "headers",
+            "Headers",
+            "headers",
+            secret=True,
+            help='A JSON object, e.g. {"Authorization": "Bearer …"}.',
+        ),
+        ConfigField("verify_tls", "Verify TLS certificate", "bool", default=True),
+    )
+
+    @classmethod
+    def check_config(cls, config: Mapping[str, object]) -> dict[str, str]:
+        errors: dict[str, str] = {}
+        try:
+            parts = urlsplit(PLACEHOLDER.sub("x", str(config.get("url", ""))))
+            valid = parts.scheme in {"http", "https"} and bool(parts.hostname)
+        except ValueError:
+            valid = False
+        if not valid:
+            errors["url"] = "URL must be an http:// or https:// URL with a host"
+        if config.get("body") and config.get("method") != "POST":
+            errors["body"] = "a body template is sent only with POST"
+        return errors
+
+    @classmethod
+    def summary(cls, config: Mapping[str, object]) -> str:
+        return f"{config.get('method', 'GET')} {mask_url(str(config.get('url', '')))}"
+
+    def send(self, message: AlertMessage, *, timeout: float) -> None:
+        config = self.config
+        method = str(config.get("method") or "GET")
+        url = render_url(str(config["url"]), message)
+        headers = {"User-Agent": f"NanoMon/{settings.VERSION}"}
+        headers.update(dict(config.get("headers") or {}))
+        data: bytes | None = None
+        if method == "POST":
+            template = str(config.get("body") or "")
+            body = (
+                render_body(template, message) if template else json.dumps(default_payload(message))
+            )
+            data = body.encode()
+            if not any(name.lower() == "content-type" for name in headers):
+                headers["Content-Type"] = "application/json"
+        with requests.Session() as session:
+            session.max_redirects = MAX_REDIRECTS
+            session.trust_env = True  # honours REQUESTS_CA_BUNDLE and proxy variables
+            try:
+                response = session.request(
+                    method,
+                    url,
+                    data=data,
+                    headers=headers,
+                    timeout=(timeout, timeout),
+                    verify=bool(config.get("verify_tls", True)),
+                    stream=True,
+                )
+            except requests.Timeout:
+                raise DeliveryError(f"timed out after {timeout:g}s") from None
+            except requests.TooManyRedirects:
+                raise DeliveryError(f"more than {MAX_REDIRECTS} redirects") from None
+            except requests.ConnectionError as error:
+                raise DeliveryError(_connection_error(error, timeout)) from None
+            except requests.RequestException as error:
+                raise DeliveryError(f"request failed: {error.__class__.__name__}") from None
+            with response:
+                if 200 <= response.status_code < 300:
+                    return
+                try:
+                    snippet = response.raw.read(RESPONSE_SNIPPET, decode_content=True)
+                except Exception:  # a broken body does not change the verdict
+                    snippet = b""
+                text = " ".join(snippet.decode(errors="replace").split())
+                raise DeliveryError(f"HTTP {response.status_code}" + (f": {text}" if text else ""))
+
+
+def _connection_error(error: requests.ConnectionError, timeout: float) -> str:
+    """The root cause of a requests connection error, without the URL its text carries."""
+    for cause in _causes(error):
+        if isinstance(cause, ssl.SSLError | ConnectionError | socket.gaierror | TimeoutError):
+            return describe_network_error(cause, timeout=timeout)
+        if cause.__class__.__name__ == "NameResolutionError":
+            return "could not resolve host"
+    return "connection failed"
+
+
+def _causes(error: BaseException) -> list[BaseException]:
+    """``error`` and everything it wraps (args, causes, urllib3's ``reason``), each once."""
+    found: list[BaseException] = []
+    stack: list[BaseException] = [error]
+    while stack:
+        current = stack.pop()
+        if any(current is seen for seen in found):
+            continue
+        found.append(current)
+        linked = [*getattr(current, "args", ()), current.__cause__, current.__context__]
+        linked.append(getattr(current, "reason", None))
+        stack.extend(item for item in linked if isinstance(item, BaseException))
+    return found

@@ -1,0 +1,157 @@
+"""A dedicated PostgreSQL database (and broker) for a benchmark, and Django pointed at it.
+
+The scale and read-path benchmarks never touch the project's own databases: each works in a
+database of its own (``nanomon_bench``, ``nanomon_bench_read``, …) that it creates, migrates
+and, unless asked to keep it, drops.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from types import TracebackType
+
+import psycopg
+from psycopg import sql
+
+from bench.common import REPOSITORY
+
+DEFAULT_SERVER_URL = "postgres://postgres@127.0.0.1:5432"
+_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+
+def database_url(server_url: str, database: str) -> str:
+    return f"{server_url.rstrip('/')}/{database}"
+
+
+def _admin(server_url: str) -> psycopg.Connection:
+    return psycopg.connect(database_url(server_url, "postgres"), autocommit=True)
+
+
+def check_name(database: str) -> str:
+    if not _NAME.match(database):
+        raise ValueError(f"not a plain database name: {database!r}")
+    return database
+
+
+def database_exists(server_url: str, database: str) -> bool:
+    with _admin(server_url) as connection:
+        row = connection.execute(
+            "SELECT 1 FROM pg_database WHERE datname = %s", [check_name(database)]
+        ).fetchone()
+    return row is not None
+
+
+def drop_database(server_url: str, database: str) -> None:
+    with _admin(server_url) as connection:
+        connection.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                sql.Identifier(check_name(database))
+            )
+        )
+
+
+def create_database(server_url: str, database: str) -> None:
+    drop_database(server_url, database)
+    with _admin(server_url) as connection:
+        connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database)))
+
+
+def process_environment(*, database_url: str, broker_url: str, data_dir: Path) -> dict[str, str]:
+    """The environment for NanoMon processes (and this one) working on the bench database."""
+    return {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "nanomon.settings",
+        "DATABASE_URL": database_url,
+        "CELERY_BROKER_URL": broker_url,
+        "NANOMON_DATA_DIR": str(data_dir),
+        "NANOMON_LOG_LEVEL": os.environ.get("NANOMON_LOG_LEVEL", "WARNING"),
+        "DJANGO_SECRET_KEY": "bench-only-secret-key-not-for-production-use-0123456789",
+        "PYTHONUNBUFFERED": "1",
+    }
+
+
+def migrate(environment: dict[str, str]) -> None:
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--verbosity", "0"],
+        cwd=REPOSITORY,
+        env=environment,
+        check=True,
+        timeout=600,
+    )
+
+
+def setup_django(environment: dict[str, str]) -> None:
+    """Configure Django in this process for the bench database (once per process)."""
+    import django
+
+    for name in ("DJANGO_SETTINGS_MODULE", "DATABASE_URL", "CELERY_BROKER_URL",
+                 "NANOMON_DATA_DIR", "DJANGO_SECRET_KEY", "NANOMON_LOG_LEVEL"):  # fmt: skip
+        os.environ[name] = environment[name]
+    django.setup()
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+class PrivateRedis:
+    """A throw-away ``redis-server`` on a free loopback port, without persistence.
+
+    For quick runs (the smoke test): concurrent test runs on a shared machine then never
+    share a broker database.
+    """
+
+    def __init__(self) -> None:
+        self.binary = shutil.which("redis-server")
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process: subprocess.Popen | None = None
+        self._directory = tempfile.TemporaryDirectory(prefix="nanomon-bench-redis-")
+
+    def __enter__(self) -> PrivateRedis:
+        if not self.binary:
+            raise RuntimeError("redis-server is not installed (needed for a private broker)")
+        self.process = subprocess.Popen(
+            [self.binary, "--bind", "127.0.0.1", "--port", str(self.port), "--save", "",
+             "--appendonly", "no", "--dir", self._directory.name],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                    return self
+            except OSError:
+                time.sleep(0.05)
+        self.__exit__(None, None, None)
+        raise RuntimeError("the private redis-server did not start")
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid if self.process else 0
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self._directory.cleanup()

@@ -1,0 +1,1 @@
+"""Prometheus metrics, health and status: what NanoMon tells the tools that watch it."""

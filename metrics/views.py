@@ -1,0 +1,183 @@
+"""``/metrics`` (Prometheus), ``/api/health`` and ``/api/status``. Thin: checks and collectors
+live in ``metrics.health`` and ``metrics.collectors``."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+import logging
+import os
+import platform
+import socket
+import time
+
+from django.conf import settings
+from django.db import connection
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_safe
+from prometheus_client import REGISTRY, CollectorRegistry, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
+from prometheus_client.multiprocess import MultiProcessCollector
+
+from metrics import apps
+from metrics.collectors import NanoMonCollector
+from metrics.health import Check, broker_check, broker_transport, database_check
+from metrics.multiprocess import compact_dead_processes, folder_lock
+from metrics.selectors import WORKERS_SEEN_WINDOW, monitor_counts, workers_seen
+
+logger = logging.getLogger(__name__)
+
+REALM = "NanoMon metrics"
+
+
+class _FolderCollector:
+    """The multi-process files of all web workers, read under the folder's shared lock.
+
+    Exited workers' files are folded first (usually there are none: a glob and a liveness
+    check per file), so the folder stays small even with ``--preload`` or ``--max-requests``.
+    """
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def collect(self):
+        compact_dead_processes(self.path)
+        with folder_lock(self.path, exclusive=False):
+            return list(MultiProcessCollector(None, path=self.path).collect())
+
+
+def _authorized(request: HttpRequest) -> bool:
+    """No protection configured, or a matching bearer token or basic credentials."""
+    token = settings.PROMETHEUS_BEARER_TOKEN
+    basic = settings.PROMETHEUS_BASIC_AUTH
+    if not token and not basic:
+        return True
+    scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
+    credentials = credentials.strip()
+    if token and scheme.lower() == "bearer":
+        return hmac.compare_digest(credentials.encode(), token.encode())
+    if basic and scheme.lower() == "basic":
+        try:
+            decoded = base64.b64decode(credentials, validate=True)
+        except (binascii.Error, ValueError):
+            return False
+        return hmac.compare_digest(decoded, basic.encode())
+    return False
+
+
+def _challenge() -> str:
+    challenges = []
+    if settings.PROMETHEUS_BASIC_AUTH:
+        challenges.append(f'Basic realm="{REALM}", charset="UTF-8"')
+    if settings.PROMETHEUS_BEARER_TOKEN:
+        challenges.append(f'Bearer realm="{REALM}"')
+    return ", ".join(challenges)
+
+
+def scrape() -> bytes:
+    """The whole exposition: the web server's own metrics (django-prometheus, all workers in
+    multi-process mode) followed by NanoMon's."""
+    registry = CollectorRegistry(auto_describe=False)
+    if settings.PROMETHEUS_MULTIPROC_DIR:
+        registry.register(_FolderCollector(settings.PROMETHEUS_MULTIPROC_DIR))
+    else:
+        registry.register(REGISTRY)
+    registry.register(NanoMonCollector())
+    return generate_latest(registry)
+
+
+@require_safe
+@never_cache
+def metrics(request: HttpRequest) -> HttpResponse:
+    """Prometheus text exposition, when ``PROMETHEUS_ENABLE`` is on (404 otherwise)."""
+    if not settings.PROMETHEUS_ENABLED:
+        raise Http404("Prometheus metrics are disabled (PROMETHEUS_ENABLE)")
+    if not _authorized(request):
+        response = HttpResponse("Unauthorized\n", status=401, content_type="text/plain")
+        response["WWW-Authenticate"] = _challenge()
+        return response
+    return HttpResponse(scrape(), content_type=CONTENT_TYPE_PLAIN_0_0_4)
+
+
+def _checks() -> tuple[Check, Check]:
+    database, broker = database_check(), broker_check()
+    if not database.ok:
+        logger.warning("health: database unreachable: %s", database.detail)
+    if not broker.ok:
+        logger.warning("health: broker unreachable: %s", broker.detail)
+    return database, broker
+
+
+@csrf_exempt
+@never_cache
+def health(request: HttpRequest) -> HttpResponse:
+    """Any method. 200 ``OK: Service is healthy``, or 503 naming what is unreachable."""
+    database, broker = _checks()
+    if database.ok and broker.ok:
+        return HttpResponse("OK: Service is healthy", content_type="text/plain; charset=utf-8")
+    down = [name for name, check in (("database", database), ("broker", broker)) if not check.ok]
+    return HttpResponse(
+        f"Error: Service is not healthy: {' and '.join(down)} unreachable",
+        status=503,
+        content_type="text/plain; charset=utf-8",
+    )
+
+
+def go_duration(seconds: float) -> str:
+    """Whole seconds the way Go prints a duration: ``45s``, ``2m5s``, ``1h0m5s``."""
+    total = int(seconds)
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h{minutes}m{secs}s"
+    if minutes:
+        return f"{minutes}m{secs}s"
+    return f"{secs}s"
+
+
+@csrf_exempt
+@never_cache
+def status(request: HttpRequest) -> JsonResponse:
+    """Any method. Always 200: the service, its process and what it can reach (``healthy``)."""
+    database, broker = _checks()
+    now = timezone.now()
+    uptime = time.monotonic() - apps.STARTED_MONOTONIC
+    monitors = workers = None
+    if database.ok:
+        try:
+            monitors = monitor_counts()
+            seen = workers_seen(since=now - WORKERS_SEEN_WINDOW)
+            workers = {
+                "seen": len(seen),
+                "names": [name for name, _ in seen],
+                "window": go_duration(WORKERS_SEEN_WINDOW.total_seconds()),
+            }
+        except Exception:  # e.g. not migrated yet: report what we can, never a 500
+            logger.warning("status: could not read monitors or workers", exc_info=True)
+    return JsonResponse(
+        {
+            "service": "NanoMon",
+            "healthy": database.ok and broker.ok,
+            "version": settings.VERSION,
+            "buildInfo": settings.BUILD_INFO,
+            "hostname": socket.gethostname(),
+            "os": platform.system().lower(),
+            "architecture": platform.machine(),
+            "cpuCount": os.cpu_count(),
+            "pythonVersion": platform.python_version(),
+            "clientAddr": request.META.get("REMOTE_ADDR", ""),
+            "serverHost": request.get_host(),
+            "uptime": go_duration(uptime),
+            "uptimeSeconds": round(uptime, 3),
+            "startedAt": apps.STARTED_AT.isoformat().replace("+00:00", "Z"),
+            "database": {"reachable": database.ok, "vendor": connection.vendor},
+            "broker": {"reachable": broker.ok, "transport": broker_transport()},
+            "monitors": monitors,
+            "workers": workers,
+            "metricsEnabled": settings.PROMETHEUS_ENABLED,
+        }
+    )

@@ -1,0 +1,1 @@
+"""The REST API for monitors (NanoMon-compatible; README "API")."""

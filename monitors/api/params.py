@@ -1,0 +1,77 @@
+"""Path and query parameters, read strictly: a bad value is a 400 with a clear ``detail``."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+from django.utils.dateparse import parse_datetime
+from rest_framework.exceptions import ValidationError
+
+# Whole numbers as Go's strconv.Atoi reads them: an optional sign and ASCII digits.
+_INTEGER = re.compile(r"[+-]?[0-9]+")
+# Longer numbers are out of every range here; refusing them early keeps int() cheap.
+_MAX_DIGITS = 30
+
+MAX_DEFAULT = 100
+MAX_LIMIT = 1000
+
+
+def parse_integer(text: str) -> int | None:
+    """The integer ``text`` spells, or None."""
+    if not _INTEGER.fullmatch(text) or len(text) > _MAX_DIGITS:
+        return None
+    return int(text)
+
+
+def monitor_id(text: str) -> int:
+    """A monitor id from the path: not an integer → 400 (NanoMon), not a monitor → the
+    caller's business (404, or an empty list of results)."""
+    value = parse_integer(text)
+    if value is None:
+        if _INTEGER.fullmatch(text):
+            return 0  # a valid number too large to be an id: no such monitor
+        raise ValidationError(f"monitor id must be an integer, got {text[:40]!r}")
+    return value
+
+
+def max_results(raw: str | None) -> int:
+    """``max``: default 100, 1–1000 (NanoMon's limits and message)."""
+    if raw is None or raw == "":
+        return MAX_DEFAULT
+    value = parse_integer(raw)
+    if value is None:
+        if _INTEGER.fullmatch(raw):
+            raise ValidationError(f"max must be between 1 and {MAX_LIMIT}")
+        raise ValidationError("max must be an integer")
+    if not 1 <= value <= MAX_LIMIT:
+        raise ValidationError(f"max must be between 1 and {MAX_LIMIT}")
+    return value
+
+
+def before_date(raw: str | None) -> datetime | None:
+    """``before``: an RFC 3339 date (``2026-11-21T12:00:00Z``); without an offset it is UTC."""
+    if raw is None or raw == "":
+        return None
+    try:
+        value = parse_datetime(raw)
+    except ValueError:
+        value = None
+    if value is None:
+        raise ValidationError("before must be an RFC 3339 date, e.g. 2026-11-21T12:00:00Z")
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # e.g. 0001-01-01T00:00:00+05:00 is before year 1 in UTC
+        raise ValidationError("before is out of range") from None
+
+
+def before_id(raw: str | None) -> int | None:
+    """``before_id``: the id part of the paging cursor (see ``results_latest``)."""
+    if raw is None or raw == "":
+        return None
+    value = parse_integer(raw)
+    if value is None or not 0 < value < 2**63:
+        raise ValidationError("before_id must be a positive integer")
+    return value

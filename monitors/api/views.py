@@ -1,0 +1,259 @@
+"""Monitor endpoints (README "API"): NanoMon's routes, plus filters, export and a test action.
+
+Thin: parameters and JSON are read here, the work is done by services and selectors. NanoMon
+answers 200 (not 201) to a create and 204 to deletes and imports; so does this API.
+"""
+
+from __future__ import annotations
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import status, viewsets
+from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from monitors.api import params
+from monitors.api.filters import MonitorFilter
+from monitors.api.permissions import ReadOrModelPermission, may_see_secrets
+from monitors.api.problems import PROBLEM_CONTENT_TYPE, first_message
+from monitors.api.serializers import (
+    CheckResultSerializer,
+    CheckSerializer,
+    ExportedMonitorSerializer,
+    MonitorSerializer,
+    ProblemSerializer,
+    check_test_deadline,
+)
+from monitors.engine import CheckRequest, CheckResult
+from monitors.imports import monitors_import
+from monitors.models import Monitor
+from monitors.selectors import monitor_get, monitors_for_export, monitors_list
+from monitors.services import check_once, monitor_delete, monitors_delete_all
+
+ADD, CHANGE, DELETE = "monitors.add_monitor", "monitors.change_monitor", "monitors.delete_monitor"
+
+_PROBLEM_MEANINGS = {
+    400: "Invalid input; detail says what (the first problem found).",
+    401: "Not signed in (no or bad token, no session).",
+    403: "Signed in without the permission this needs.",
+    404: "No such monitor.",
+    413: "Request body too large.",
+    415: "Body is not application/json.",
+}
+
+
+def problems(*codes: int) -> dict:
+    """Schema entries for the error responses an operation may give (RFC 7807 bodies)."""
+    return {
+        (code, PROBLEM_CONTENT_TYPE): OpenApiResponse(ProblemSerializer, _PROBLEM_MEANINGS[code])
+        for code in codes
+    }
+
+
+ID_PARAMETER = OpenApiParameter(
+    "id", OpenApiTypes.INT, OpenApiParameter.PATH, description="Monitor id (not an integer: 400)."
+)
+READ_PROBLEMS = problems(400, 401)
+WRITE_PROBLEMS = problems(400, 401, 403, 413, 415)
+
+
+def check_result_data(
+    result: CheckResult, request: CheckRequest, monitor: Monitor | None, name: str
+) -> dict[str, object]:
+    """A one-off check's result in a stored result's shape (plus the type that ran)."""
+    return {
+        "date": result.started_at,
+        "status": int(result.status),
+        "value": result.value,
+        "message": result.message,
+        "monitor_id": monitor.id if monitor else None,
+        "monitor_name": name,
+        "monitor_target": request.target,
+        # As stored results: transient outputs (the HTTP body) are never sent back.
+        "outputs": result.stored_outputs,
+        "type": request.kind,
+    }
+
+
+class MonitorViewSet(viewsets.GenericViewSet):
+    """Monitors: list, create, read, replace, delete; bulk import/export; one-off tests."""
+
+    queryset = Monitor.objects.select_related("state")  # for introspection; reads: selectors
+    serializer_class = MonitorSerializer
+    filterset_class = MonitorFilter
+    permission_classes = [ReadOrModelPermission]
+    action_permissions = {
+        "create": (ADD,),
+        "update": (CHANGE,),
+        "destroy": (DELETE,),
+        "destroy_all": (DELETE,),
+        "import_monitors": (ADD,),
+        # A test makes outbound requests from the server: for people who may define monitors.
+        "test": (ADD, CHANGE),
+        "test_monitor": (ADD, CHANGE),
+    }
+
+    def get_queryset(self):
+        return monitors_list()
+
+    def get_serializer_context(self) -> dict[str, object]:
+        reveal_secrets = may_see_secrets(self.request.user)
+        return {**super().get_serializer_context(), "reveal_secrets": reveal_secrets}
+
+    def get_object(self) -> Monitor:
+        try:
+            return monitor_get(params.monitor_id(self.kwargs["id"]))
+        except Monitor.DoesNotExist:
+            raise NotFound("monitor not found") from None
+
+    @extend_schema(
+        operation_id="monitors_list",
+        summary="List monitors",
+        description="Every monitor; filters: type, enabled, status (of the last run) and "
+        "search (in the name or the target).",
+        responses={200: MonitorSerializer(many=True), **READ_PROBLEMS},
+    )
+    def list(self, request: Request, *args, **kwargs) -> Response:
+        monitors = self.filter_queryset(self.get_queryset())
+        return Response(self.get_serializer(monitors, many=True).data)
+
+    @extend_schema(
+        operation_id="monitors_create",
+        summary="Create a monitor",
+        description="Validated in NanoMon's order, with its messages; an absent enabled is "
+        "false. Answers 200 with the monitor, which runs at once when enabled.",
+        responses={200: MonitorSerializer, **WRITE_PROBLEMS},
+    )
+    def create(self, request: Request, *args, **kwargs) -> Response:
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        serializer.save()
+        return Response(serializer.data)
+
+    @extend_schema(
+        operation_id="monitors_delete_all",
+        summary="Delete every monitor and its results",
+        description="Stops their runs too.",
+        request=None,
+        responses={204: None, **problems(401, 403)},
+    )
+    def destroy_all(self, request: Request, *args, **kwargs) -> Response:
+        monitors_delete_all()
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(
+        operation_id="monitors_retrieve",
+        summary="Read a monitor",
+        description="Secret properties are masked unless you may change monitors.",
+        parameters=[ID_PARAMETER],
+        responses={200: MonitorSerializer, **problems(400, 401, 404)},
+    )
+    def retrieve(self, request: Request, *args, **kwargs) -> Response:
+        return Response(self.get_serializer(self.get_object()).data)
+
+    @extend_schema(
+        operation_id="monitors_update",
+        summary="Replace a monitor's definition",
+        description="Every editable field is replaced: an absent field is empty (enabled: false). "
+        "A masked secret sent back unchanged keeps the stored secret.",
+        parameters=[ID_PARAMETER],
+        responses={200: MonitorSerializer, **WRITE_PROBLEMS, **problems(404)},
+    )
+    def update(self, request: Request, *args, **kwargs) -> Response:
+        serializer = self.get_serializer(self.get_object(), data=request.data)
+        serializer.is_valid(raise_exception=True)
+        serializer.save()
+        return Response(serializer.data)
+
+    @extend_schema(
+        operation_id="monitors_destroy",
+        summary="Delete a monitor and its results",
+        description="Its runs stop.",
+        parameters=[ID_PARAMETER],
+        responses={204: None, **problems(400, 401, 403, 404)},
+    )
+    def destroy(self, request: Request, *args, **kwargs) -> Response:
+        monitor_delete(self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(
+        operation_id="monitors_import",
+        summary="Import monitors",
+        description="A JSON array of monitors (the export's format). Every element is checked "
+        "before anything is stored; the first bad one is a 400 'monitor <n>: <reason>' (n from "
+        "1) and nothing changes. mode=replace deletes every existing monitor and its results "
+        "first, in the same transaction (needs the delete permission too).",
+        parameters=[
+            OpenApiParameter(
+                "mode", str, enum=["append", "replace"], description="Default: append."
+            )
+        ],
+        request=ExportedMonitorSerializer(many=True),
+        responses={204: None, **WRITE_PROBLEMS},
+    )
+    def import_monitors(self, request: Request, *args, **kwargs) -> Response:
+        mode = request.query_params.get("mode") or "append"
+        if mode not in {"append", "replace"}:
+            raise ValidationError("mode must be append or replace")
+        if mode == "replace" and not request.user.has_perm(DELETE):
+            raise PermissionDenied("mode=replace also needs permission to delete monitors")
+        items = request.data
+        if not isinstance(items, list):
+            raise ValidationError("the body must be a JSON array of monitors")
+        definitions = []
+        for number, item in enumerate(items, start=1):
+            serializer = ExportedMonitorSerializer(data=item)
+            if not serializer.is_valid():
+                raise ValidationError(f"monitor {number}: {first_message(serializer.errors)}")
+            definitions.append(serializer.validated_data)
+        monitors_import(definitions, replace=mode == "replace")
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(
+        operation_id="monitors_export",
+        summary="Export monitors",
+        description="Every monitor in creation order, without id and updated: the import "
+        "format. Secret properties are masked unless you may change monitors.",
+        responses={200: ExportedMonitorSerializer(many=True), **problems(401)},
+    )
+    def export_monitors(self, request: Request, *args, **kwargs) -> Response:
+        serializer = ExportedMonitorSerializer(
+            monitors_for_export(), many=True, context=self.get_serializer_context()
+        )
+        return Response(serializer.data)
+
+    @extend_schema(
+        operation_id="monitors_test",
+        summary="Run a one-off check (not stored)",
+        description="Runs the check now and returns its result without storing anything. "
+        "type may be left out: it is detected from the target. Checks that may take over 60s "
+        "are refused. Needs permission to add or change monitors.",
+        request=CheckSerializer,
+        responses={200: CheckResultSerializer, **WRITE_PROBLEMS},
+    )
+    def test(self, request: Request, *args, **kwargs) -> Response:
+        serializer = CheckSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        check = CheckSerializer.check_request(serializer.validated_data)
+        result = check_once(check)
+        data = check_result_data(result, check, None, serializer.validated_data["name"])
+        return Response(CheckResultSerializer(data).data)
+
+    @extend_schema(
+        operation_id="monitors_test_stored",
+        summary="Run a stored monitor once (not stored)",
+        description="Runs the monitor's check now and returns the result without storing it. "
+        "Needs permission to add or change monitors.",
+        parameters=[ID_PARAMETER],
+        request=None,
+        responses={200: CheckResultSerializer, **problems(400, 401, 403, 404)},
+    )
+    def test_monitor(self, request: Request, *args, **kwargs) -> Response:
+        monitor = self.get_object()
+        check = monitor.check_request()
+        check_test_deadline(check)
+        result = check_once(check)
+        return Response(
+            CheckResultSerializer(check_result_data(result, check, monitor, monitor.name)).data
+        )

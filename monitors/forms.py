@@ -1,0 +1,426 @@
+"""The dashboard's monitor forms: new/edit (properties offered per type from the probe
+declarations), import, and the rule checker behind "checked as you type".
+
+Every check is the one ``monitors.validation.check_monitor_definition`` makes, so a page says
+exactly what the API says. The form runs it once per field in isolation (the other fields
+set to neutral values) to show every problem next to its field at once, not only the first.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+
+from django import forms
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+
+from monitors.api.problems import first_message
+from monitors.api.serializers import ExportedMonitorSerializer, restore_masked_secrets
+from monitors.imports import masked_secret_problem
+from monitors.models import Monitor
+from monitors.probes import REGISTRY
+from monitors.probes.base import PropertySpec, parse_bool
+from monitors.rules import RuleSyntaxError, compile_rule
+from monitors.secrets import masked_properties
+from monitors.services import monitor_create, monitor_update
+from monitors.validation import check_monitor_definition
+
+# Properties whose values are usually several lines (a request body, a headers object).
+MULTILINE_PROPERTIES = frozenset({"body", "headers"})
+
+# Starting points for a new monitor, one per type: sensible defaults and rule examples.
+MONITOR_TEMPLATES: dict[str, dict[str, object]] = {
+    "http": {
+        "title": "Website or HTTP API",
+        "name": "My website",
+        "target": "https://example.net/",
+        "interval": "30s",
+        "rule": "status >= 200 && status < 300 && respTime < 2000",
+        "properties": {"timeout": "5s"},
+        "rule_examples": (
+            "status == 200",
+            "status == 200 && respTime < 500",
+            "body =~ 'healthy'",
+            "certExpiryDays > 14",
+        ),
+    },
+    "tcp": {
+        "title": "TCP port",
+        "name": "Database port",
+        "target": "db.example.net:5432",
+        "interval": "30s",
+        "rule": "respTime < 500",
+        "properties": {"timeout": "5s"},
+        "rule_examples": ("respTime < 500", "ipAddress == '192.0.2.7'"),
+    },
+    "ping": {
+        "title": "Ping a host",
+        "name": "Gateway",
+        "target": "192.0.2.1",
+        "interval": "1m",
+        "rule": "packetLoss == 0 && avgRtt < 50",
+        "properties": {"count": "3"},
+        "rule_examples": ("packetLoss == 0", "packetLoss < 50 && avgRtt < 100"),
+    },
+    "dns": {
+        "title": "DNS lookup",
+        "name": "DNS for example.net",
+        "target": "example.net",
+        "interval": "5m",
+        "rule": "resultCount > 0",
+        "properties": {"type": "A"},
+        "rule_examples": ("resultCount > 0", "'93.184.215.14' IN (result1, result2)"),
+    },
+}
+DEFAULT_TEMPLATE = "http"
+
+_PROPERTY_IN_MESSAGE = re.compile(r"^property '([^']*)'")
+_POSITION_IN_MESSAGE = re.compile(r" at position (\d+)")
+_NUMBERED_OUTPUT = re.compile(r"^(result)\d+$")
+
+
+def property_field_name(kind: str, name: str) -> str:
+    return f"prop__{kind}__{name}"
+
+
+def _property_field(spec: PropertySpec) -> forms.Field:
+    attrs = {"spellcheck": "false", "autocomplete": "off"}
+    if spec.choices or spec.parse is parse_bool:
+        options = spec.choices or ("true", "false")
+        blank = f"Default ({spec.default})" if spec.default is not None else "Not set"
+        widget: forms.Widget = forms.Select(
+            choices=[("", blank), *((option, option) for option in options)]
+        )
+    elif spec.name in MULTILINE_PROPERTIES:
+        widget = forms.Textarea(attrs={**attrs, "rows": 3})
+    else:
+        placeholder = f"default: {spec.default}" if spec.default is not None else "not set"
+        widget = forms.TextInput(attrs={**attrs, "placeholder": placeholder})
+    help_text = spec.help + (
+        " Secret: masked for people who may not change it." if spec.secret else ""
+    )
+    return forms.CharField(
+        label=spec.name, required=False, strip=False, widget=widget, help_text=help_text
+    )
+
+
+@dataclass(frozen=True)
+class PropertySection:
+    """The property fields of one type, for the template."""
+
+    kind: str
+    label: str
+    fields: list[forms.BoundField]
+
+
+class MonitorForm(forms.Form):
+    """A monitor's definition. ``instance`` given: edits it (masked secrets sent back unchanged
+    keep the stored secret)."""
+
+    name = forms.CharField(
+        max_length=200,
+        strip=False,
+        error_messages={"required": "missing monitor name"},
+        help_text="Shown on every page and in alerts; stored exactly as written.",
+    )
+    kind = forms.ChoiceField(
+        label="Type",
+        choices=[(kind, probe.label) for kind, probe in REGISTRY.items()],
+        error_messages={
+            "required": "missing monitor type",
+            "invalid_choice": "invalid monitor type",
+        },
+    )
+    target = forms.CharField(
+        max_length=2048,
+        strip=False,
+        error_messages={"required": "missing monitor target"},
+        help_text="What to probe; its shape depends on the type.",
+        widget=forms.TextInput(attrs={"spellcheck": "false", "autocomplete": "off"}),
+    )
+    interval = forms.CharField(
+        max_length=64,
+        strip=False,
+        error_messages={"required": "missing monitor interval"},
+        help_text="How often it runs: a duration such as 30s, 1m, 1.5h or 1h30m (at least 1s).",
+        widget=forms.TextInput(attrs={"spellcheck": "false", "autocomplete": "off"}),
+    )
+    rule = forms.CharField(
+        required=False,
+        strip=False,
+        widget=forms.Textarea(attrs={"rows": 2, "spellcheck": "false", "autocomplete": "off"}),
+        help_text="Optional. Without a rule any answer is Good. Uses the outputs listed below.",
+    )
+    enabled = forms.BooleanField(required=False, help_text="Disabled monitors never run.")
+
+    def __init__(self, *args, instance: Monitor | None = None, **kwargs) -> None:
+        self.instance = instance
+        if instance is not None and "initial" not in kwargs:
+            kwargs["initial"] = self.initial_for(instance)
+        super().__init__(*args, **kwargs)
+        for kind, probe_type in REGISTRY.items():
+            for spec in probe_type.properties:
+                self.fields[property_field_name(kind, spec.name)] = _property_field(spec)
+
+    @staticmethod
+    def initial_for(monitor: Monitor) -> dict[str, object]:
+        initial: dict[str, object] = {
+            "name": monitor.name,
+            "kind": monitor.kind,
+            "target": monitor.target,
+            "interval": monitor.interval,
+            "rule": monitor.rule,
+            "enabled": monitor.enabled,
+        }
+        # Secrets are never written into the page: the mask comes back and keeps the secret.
+        for name, value in masked_properties(monitor.kind, monitor.properties).items():
+            initial[property_field_name(monitor.kind, name)] = value
+        return initial
+
+    @staticmethod
+    def initial_from_template(kind: str) -> dict[str, object]:
+        template = MONITOR_TEMPLATES[kind]
+        initial: dict[str, object] = {
+            key: template[key] for key in ("name", "target", "interval", "rule")
+        }
+        initial.update(kind=kind, enabled=True)
+        for name, value in dict(template["properties"]).items():
+            initial[property_field_name(kind, name)] = value
+        return initial
+
+    def property_sections(self) -> list[PropertySection]:
+        return [
+            PropertySection(
+                kind=kind,
+                label=probe_type.label,
+                fields=[
+                    self[property_field_name(kind, spec.name)] for spec in probe_type.properties
+                ],
+            )
+            for kind, probe_type in REGISTRY.items()
+        ]
+
+    def selected_kind(self) -> str:
+        kind = self["kind"].value()
+        return kind if kind in REGISTRY else DEFAULT_TEMPLATE
+
+    def _properties_of(self, kind: str) -> dict[str, str]:
+        """The non-empty property values given for ``kind`` (empty means: use the default)."""
+        properties = {}
+        for spec in REGISTRY[kind].properties:
+            value = self.cleaned_data.get(property_field_name(kind, spec.name)) or ""
+            if value:
+                properties[spec.name] = value
+        return properties
+
+    def clean(self) -> dict[str, object]:
+        data = super().clean()
+        kind = data.get("kind")
+        if kind not in REGISTRY:
+            return data
+        properties = self._properties_of(kind)
+        if self.instance is not None:
+            properties = restore_masked_secrets(kind, properties, self.instance.properties or {})
+        data["properties"] = properties
+        neutral = {"name": "n", "kind": kind, "interval": "1m", "target": "t", "rule": ""}
+        checks: list[dict[str, object]] = []
+        if data.get("interval"):
+            checks.append({"interval": data["interval"]})
+        if data.get("rule"):
+            checks.append({"rule": data["rule"]})
+        checks.extend({"properties": {name: value}} for name, value in properties.items())
+        for overrides in checks:
+            try:
+                check_monitor_definition(**{**neutral, "properties": {}, **overrides})
+            except ValidationError as error:
+                self._add_definition_error(error, kind)
+        if not self.errors:
+            problem = masked_secret_problem(kind, properties)
+            if problem is not None:
+                self._add_definition_error(ValidationError({"properties": problem}), kind)
+        if not self.errors:
+            try:  # the one full check, in the contract's order
+                check_monitor_definition(
+                    name=data["name"],
+                    kind=kind,
+                    interval=data["interval"],
+                    target=data["target"],
+                    rule=data.get("rule") or "",
+                    properties=properties,
+                )
+            except ValidationError as error:
+                self._add_definition_error(error, kind)
+        return data
+
+    def _add_definition_error(self, error: ValidationError, kind: str) -> None:
+        """Put a validation error next to its field (a property's next to that property)."""
+        if not hasattr(error, "error_dict"):
+            self.add_error(None, error)
+            return
+        for field_name, messages in error.message_dict.items():
+            for message in messages:
+                target = field_name if field_name in self.fields else None
+                if field_name == "properties":
+                    match = _PROPERTY_IN_MESSAGE.match(message)
+                    candidate = property_field_name(kind, match.group(1)) if match else ""
+                    target = candidate if candidate in self.fields else None
+                if field_name == NON_FIELD_ERRORS:
+                    target = None
+                if target is None or target not in self.errors:
+                    self.add_error(target, message)
+
+    def definition(self) -> dict[str, object]:
+        """The editable fields, as ``monitor_create``/``monitor_update`` take them."""
+        data = self.cleaned_data
+        return {
+            "name": data["name"],
+            "kind": data["kind"],
+            "target": data["target"],
+            "interval": data["interval"],
+            "rule": data.get("rule") or "",
+            "enabled": bool(data.get("enabled")),
+            "properties": data["properties"],
+        }
+
+    def save(self) -> Monitor:
+        """Create or update through the services; a ``ValidationError`` they raise (a race
+        with another edit) is put on the form and re-raised."""
+        try:
+            if self.instance is None:
+                return monitor_create(**self.definition())
+            return monitor_update(self.instance, **self.definition())
+        except ValidationError as error:
+            self._add_definition_error(error, self.cleaned_data["kind"])
+            raise
+
+
+# --- Rule checking, as you type -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RuleCheck:
+    """What the rule checker says about a rule for a type."""
+
+    text: str
+    valid: bool
+    message: str = ""
+    position: int | None = None  # where the error is, 0-based
+    variables: list[str] = field(default_factory=list)
+    unknown: list[str] = field(default_factory=list)  # variables the type does not output
+
+    @property
+    def before_error(self) -> str:
+        return self.text[: self.position] if self.position is not None else ""
+
+    @property
+    def at_error(self) -> str:
+        if self.position is None:
+            return ""
+        return self.text[self.position : self.position + 1] or " "
+
+    @property
+    def after_error(self) -> str:
+        return self.text[self.position + 1 :] if self.position is not None else ""
+
+
+def check_rule_text(text: str, kind: str) -> RuleCheck:
+    """Parse ``text`` as the save would; name the variables the type ``kind`` does not output."""
+    if not text.strip():
+        return RuleCheck(text=text, valid=True)
+    try:
+        rule = compile_rule(text)
+    except RuleSyntaxError as error:
+        message = str(error)
+        match = _POSITION_IN_MESSAGE.search(message)
+        position = int(match.group(1)) if match else None
+        if position is not None and position > len(text):
+            position = len(text)
+        return RuleCheck(
+            text=text, valid=False, message=f"rule invalid: {message}", position=position
+        )
+    variables = sorted(rule.variables)
+    probe_type = REGISTRY.get(kind)
+    unknown: list[str] = []
+    if probe_type is not None:
+        outputs = {output.name for output in probe_type.outputs}
+        unknown = [
+            name
+            for name in variables
+            if name not in outputs
+            and not ((match := _NUMBERED_OUTPUT.match(name)) and f"{match.group(1)}1" in outputs)
+        ]
+    return RuleCheck(text=text, valid=True, variables=variables, unknown=unknown)
+
+
+# --- Import ------------------------------------------------------------------------------------
+
+MAX_IMPORT_BYTES = 5 * 1024 * 1024
+
+
+class ImportForm(forms.Form):
+    """Monitors to import, uploaded or pasted, in the export's format (a JSON array)."""
+
+    MODES = (
+        ("append", "Add to the existing monitors"),
+        ("replace", "Replace every monitor (existing monitors and their results are deleted)"),
+    )
+
+    file = forms.FileField(required=False, label="JSON file", help_text="A file saved with Export.")
+    text = forms.CharField(
+        required=False,
+        strip=False,
+        label="Or paste JSON",
+        widget=forms.Textarea(attrs={"rows": 6, "spellcheck": "false"}),
+    )
+    mode = forms.ChoiceField(choices=MODES, initial="append", widget=forms.RadioSelect)
+
+    def clean(self) -> dict[str, object]:
+        data = super().clean()
+        upload = data.get("file")
+        if upload is not None:
+            if upload.size > MAX_IMPORT_BYTES:
+                self.add_error("file", f"the file is larger than {MAX_IMPORT_BYTES // 1048576} MB")
+                return data
+            raw = upload.read()
+            try:
+                text = raw.decode("utf-8-sig")
+            except UnicodeDecodeError:
+                self.add_error("file", "the file is not UTF-8 text")
+                return data
+            field_name = "file"
+        else:
+            text = data.get("text") or ""
+            field_name = "text"
+        if not text.strip():
+            self.add_error("text", "choose a file or paste the JSON of an export")
+            return data
+        try:
+            items = json.loads(text)
+        except (ValueError, RecursionError) as error:
+            self.add_error(field_name, f"not valid JSON: {error}")
+            return data
+        if not isinstance(items, list):
+            self.add_error(field_name, "the JSON must be an array of monitors, as Export writes")
+            return data
+        definitions = []
+        for number, item in enumerate(items, start=1):
+            serializer = ExportedMonitorSerializer(data=item)
+            if not serializer.is_valid():
+                self.add_error(field_name, f"monitor {number}: {first_message(serializer.errors)}")
+                return data
+            definitions.append(dict(serializer.validated_data))
+        data["definitions"] = definitions
+        return data
+
+    def definitions_json(self) -> str:
+        """The validated definitions in the export's format, for the confirmation step."""
+        return json.dumps(
+            [
+                ExportedMonitorSerializer(
+                    Monitor(**definition), context={"reveal_secrets": True}
+                ).data
+                for definition in self.cleaned_data["definitions"]
+            ],
+            ensure_ascii=False,
+        )

@@ -1,0 +1,53 @@
+"""Reads of monitors, shaped for the API and the pages (writes live in ``services``)."""
+
+from __future__ import annotations
+
+from django.db.models import Q, QuerySet
+
+from monitors.models import Monitor
+from results.models import Status
+
+# A monitor id is a PostgreSQL bigint: anything larger cannot exist (and must not reach SQL).
+MAX_MONITOR_ID = 2**63 - 1
+
+
+def monitors_list() -> QuerySet[Monitor]:
+    """Every monitor with its current state (one query), in the model's order (name, id)."""
+    return Monitor.objects.select_related("state")
+
+
+def monitor_get(monitor_id: int) -> Monitor:
+    """One monitor with its current state; ``Monitor.DoesNotExist`` when there is none."""
+    if not 0 < monitor_id <= MAX_MONITOR_ID:
+        raise Monitor.DoesNotExist(f"no monitor {monitor_id}")
+    return monitors_list().get(pk=monitor_id)
+
+
+def monitors_for_export() -> QuerySet[Monitor]:
+    """Every monitor in creation order, so an export re-imports in the same order."""
+    return Monitor.objects.order_by("id")
+
+
+# The status filter of the pages: keys are the status map's labels, lowercased.
+STATUS_FILTERS = ("good", "error", "failure", "unknown", "disabled")
+
+
+def monitors_overview(*, search: str = "", status: str = "", kind: str = "") -> QuerySet[Monitor]:
+    """Monitors with their state for the list pages, optionally narrowed to those whose name
+    or target contains ``search``, whose current status is ``status`` (``STATUS_FILTERS``)
+    or of type ``kind``. Unknown filter values are ignored."""
+    monitors = monitors_list()
+    if search:
+        monitors = monitors.filter(Q(name__icontains=search) | Q(target__icontains=search))
+    if kind in Monitor.Kind.values:
+        monitors = monitors.filter(kind=kind)
+    by_status = {
+        "good": Q(enabled=True, state__last_status=Status.OK),
+        "error": Q(enabled=True, state__last_status=Status.ERROR),
+        "failure": Q(enabled=True, state__last_status=Status.FAILED),
+        "unknown": Q(enabled=True, state__last_status__isnull=True),
+        "disabled": Q(enabled=False),
+    }
+    if status in by_status:
+        monitors = monitors.filter(by_status[status])
+    return monitors

@@ -1,0 +1,361 @@
+"""The monitor pages: list (cards), dashboard (tiles), detail, new/edit/delete, and the small
+endpoints behind the forms ("test now", the rule checker) and the live fragments.
+
+Thin: reads go through ``monitors.selectors`` / ``results.selectors``, writes through
+``monitors.services`` (via ``MonitorForm.save``). Live fragments are the same partials the
+pages include, fetched by htmx every 15 s (``static/js/nanomon.js``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from rest_framework.exceptions import ValidationError as ApiValidationError
+
+from alerts.selectors import channels_failing
+from monitors.api.serializers import check_test_deadline
+from monitors.engine import CheckRequest
+from monitors.forms import DEFAULT_TEMPLATE, MONITOR_TEMPLATES, MonitorForm, check_rule_text
+from monitors.models import Monitor
+from monitors.probes import REGISTRY
+from monitors.secrets import masked_properties
+from monitors.selectors import STATUS_FILTERS, monitor_get, monitors_list, monitors_overview
+from monitors.services import check_once, monitor_delete
+from monitors.validation import check_target_shape
+from results.models import Result
+from results.selectors import Point, results_latest, sparklines, uptime_percentages
+from web.access import may_see_secrets, permission_required, read_required
+from web.charts import Sparkline, detail_chart, sparkline, status_key, uptime_bars
+from web.paging import cursor_from
+
+ADD, CHANGE, DELETE = "monitors.add_monitor", "monitors.change_monitor", "monitors.delete_monitor"
+SPARKLINE_POINTS = 20
+DETAIL_RESULTS = 50
+UPTIME_WINDOWS = (timedelta(hours=24), timedelta(days=7), timedelta(days=30))
+UPTIME_LABELS = ("24 hours", "7 days", "30 days")
+
+
+# --- Monitors (cards) ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MonitorCard:
+    monitor: Monitor
+    status: int | None
+    key: str
+    sparkline: Sparkline
+
+
+def _filters(request: HttpRequest) -> dict[str, str]:
+    search = request.GET.get("q", "")[:200]
+    status = request.GET.get("status", "")
+    kind = request.GET.get("type", "")
+    return {
+        "q": search,
+        "status": status if status in STATUS_FILTERS else "",
+        "type": kind if kind in REGISTRY else "",
+    }
+
+
+def _monitor_cards(request: HttpRequest) -> dict[str, object]:
+    filters = _filters(request)
+    monitors = list(
+        monitors_overview(search=filters["q"], status=filters["status"], kind=filters["type"])
+    )
+    series = sparklines([monitor.id for monitor in monitors], points=SPARKLINE_POINTS)
+    cards = []
+    for monitor in monitors:
+        state = getattr(monitor, "state", None)
+        status = state.last_status if state is not None else None
+        cards.append(
+            MonitorCard(
+                monitor=monitor,
+                status=status,
+                key=status_key(status, enabled=monitor.enabled),
+                sparkline=sparkline(series.get(monitor.id, []), slots=SPARKLINE_POINTS),
+            )
+        )
+    filtered = any(filters.values())
+    return {
+        "cards": cards,
+        "filters": filters,
+        "filtered": filtered,
+        "query": request.GET.urlencode(),
+        # Only asked when nothing matched: tells "no monitors yet" from "none match".
+        "has_monitors": bool(cards) or (filtered and Monitor.objects.exists()),
+    }
+
+
+@require_GET
+@read_required
+def monitor_list(request: HttpRequest) -> HttpResponse:
+    context = _monitor_cards(request)
+    context.update(
+        status_filters=STATUS_FILTERS,
+        kinds=[(kind, probe.label) for kind, probe in REGISTRY.items()],
+    )
+    return render(request, "monitors/monitor_list.html", context)
+
+
+@require_GET
+@read_required
+def monitor_list_live(request: HttpRequest) -> HttpResponse:
+    return render(request, "monitors/_monitor_cards.html", _monitor_cards(request))
+
+
+# --- Dashboard (tiles) --------------------------------------------------------------------------
+
+
+def _dashboard(request: HttpRequest) -> dict[str, object]:
+    tiles = []
+    counts = dict.fromkeys(("good", "error", "failure", "unknown", "disabled"), 0)
+    for monitor in monitors_list():
+        state = getattr(monitor, "state", None)
+        status = state.last_status if state is not None else None
+        key = status_key(status, enabled=monitor.enabled)
+        counts[key] += 1
+        tiles.append({"monitor": monitor, "status": status, "key": key, "state": state})
+    # Problems first, so a wall display shows what needs attention at the top.
+    order = {"failure": 0, "error": 1, "unknown": 2, "good": 3, "disabled": 4}
+    tiles.sort(key=lambda tile: order[tile["key"]])
+    return {
+        "tiles": tiles,
+        "counts": counts,
+        "failing_channels": list(channels_failing()[:5]),
+    }
+
+
+@require_GET
+@read_required
+def dashboard(request: HttpRequest) -> HttpResponse:
+    return render(request, "monitors/dashboard.html", _dashboard(request))
+
+
+@require_GET
+@read_required
+def dashboard_live(request: HttpRequest) -> HttpResponse:
+    return render(request, "monitors/_dashboard_tiles.html", _dashboard(request))
+
+
+# --- Detail -------------------------------------------------------------------------------------
+
+
+def _get_monitor(monitor_id: int) -> Monitor:
+    try:
+        return monitor_get(monitor_id)
+    except Monitor.DoesNotExist:
+        raise Http404("no such monitor") from None
+
+
+def _property_rows(monitor: Monitor, reveal: bool) -> list[dict[str, object]]:
+    shown = monitor.properties if reveal else masked_properties(monitor.kind, monitor.properties)
+    probe_type = REGISTRY.get(monitor.kind)
+    rows = []
+    for spec in probe_type.properties if probe_type else ():
+        if spec.name in (shown or {}):
+            rows.append({"name": spec.name, "value": shown[spec.name], "default": False})
+        elif spec.default is not None:
+            rows.append({"name": spec.name, "value": spec.default, "default": True})
+    return rows
+
+
+def _monitor_live(monitor: Monitor, latest: list[Result], user) -> dict[str, object]:
+    """What the detail page refreshes: status, uptime, chart, definition, outputs."""
+    now = timezone.now()
+    points = [Point(date=r.date, status=r.status, value=r.value) for r in reversed(latest)]
+    state = getattr(monitor, "state", None)
+    return {
+        "monitor": monitor,
+        "state": state,
+        "status": state.last_status if state else None,
+        "chart": detail_chart(points),
+        "uptime": uptime_bars(
+            uptime_percentages(monitor.id, windows=UPTIME_WINDOWS, now=now), UPTIME_LABELS
+        ),
+        "properties": _property_rows(monitor, may_see_secrets(user)),
+        "outputs_help": REGISTRY[monitor.kind].outputs if monitor.kind in REGISTRY else (),
+    }
+
+
+@require_GET
+@read_required
+def monitor_detail(request: HttpRequest, monitor_id: int) -> HttpResponse:
+    monitor = _get_monitor(monitor_id)
+    latest = results_latest(limit=DETAIL_RESULTS, monitor_id=monitor.id)
+    before, before_id = cursor_from(request)
+    if before is None:
+        page = latest
+    else:
+        page = results_latest(
+            limit=DETAIL_RESULTS, monitor_id=monitor.id, before=before, before_id=before_id
+        )
+    context = _monitor_live(monitor, latest, request.user)
+    context.update(
+        page_url=reverse("monitors:detail", args=[monitor.id]),
+        results=page,
+        first_page=before is None,
+        show_table=before is None,
+        next_page=page[-1] if len(page) == DETAIL_RESULTS else None,
+    )
+    return render(request, "monitors/monitor_detail.html", context)
+
+
+@require_GET
+@read_required
+def monitor_detail_live(request: HttpRequest, monitor_id: int) -> HttpResponse:
+    try:
+        monitor = monitor_get(monitor_id)
+    except Monitor.DoesNotExist:
+        # Deleted while someone watched it: take them back to the list.
+        response = HttpResponse()
+        response["HX-Redirect"] = reverse("monitors:list")
+        return response
+    latest = results_latest(limit=DETAIL_RESULTS, monitor_id=monitor.id)
+    context = _monitor_live(monitor, latest, request.user)
+    context.update(
+        results=latest,
+        first_page=True,
+        show_table=request.GET.get("table") == "1",
+        page_url=reverse("monitors:detail", args=[monitor.id]),
+        next_page=latest[-1] if len(latest) == DETAIL_RESULTS else None,
+    )
+    return render(request, "monitors/_monitor_live.html", context)
+
+
+# --- New, edit, delete --------------------------------------------------------------------------
+
+
+def _form_page(request: HttpRequest, form: MonitorForm, monitor: Monitor | None) -> HttpResponse:
+    kind = form.selected_kind()
+    context = {
+        "form": form,
+        "monitor": monitor,
+        "selected_kind": kind,
+        "templates": [
+            (name, template["title"], REGISTRY[name].label)
+            for name, template in MONITOR_TEMPLATES.items()
+        ],
+        "probe_types": list(REGISTRY.values()),
+        "rule_examples": {name: t["rule_examples"] for name, t in MONITOR_TEMPLATES.items()},
+        "rule_check": check_rule_text(str(form["rule"].value() or ""), kind),
+    }
+    # 200 with the errors on the page, as Django's own form views answer.
+    return render(request, "monitors/monitor_form.html", context)
+
+
+@require_http_methods(["GET", "POST"])
+@permission_required(ADD)
+def monitor_new(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST":
+        form = MonitorForm(request.POST)
+        if form.is_valid():
+            try:
+                monitor = form.save()
+            except ValidationError:
+                return _form_page(request, form, None)
+            messages.success(request, f"Monitor “{monitor.name}” created: it runs now.")
+            return redirect("monitors:detail", monitor_id=monitor.id)
+        return _form_page(request, form, None)
+    template = request.GET.get("template", DEFAULT_TEMPLATE)
+    if template not in MONITOR_TEMPLATES:
+        template = DEFAULT_TEMPLATE
+    form = MonitorForm(initial=MonitorForm.initial_from_template(template))
+    return _form_page(request, form, None)
+
+
+@require_http_methods(["GET", "POST"])
+@permission_required(CHANGE)
+def monitor_edit(request: HttpRequest, monitor_id: int) -> HttpResponse:
+    monitor = _get_monitor(monitor_id)
+    if request.method == "POST":
+        form = MonitorForm(request.POST, instance=monitor)
+        if form.is_valid():
+            try:
+                monitor = form.save()
+            except ValidationError:
+                return _form_page(request, form, monitor)
+            messages.success(request, f"Monitor “{monitor.name}” saved: it runs now.")
+            return redirect("monitors:detail", monitor_id=monitor.id)
+        return _form_page(request, form, monitor)
+    return _form_page(request, MonitorForm(instance=monitor), monitor)
+
+
+@require_http_methods(["GET", "POST"])
+@permission_required(DELETE)
+def monitor_delete_view(request: HttpRequest, monitor_id: int) -> HttpResponse:
+    monitor = _get_monitor(monitor_id)
+    if request.method == "POST":
+        name = monitor.name
+        monitor_delete(monitor)
+        messages.success(request, f"Monitor “{name}” and its results were deleted.")
+        return redirect("monitors:list")
+    return render(request, "monitors/monitor_confirm_delete.html", {"monitor": monitor})
+
+
+# --- Test now and the rule checker ---------------------------------------------------------------
+
+
+@require_POST
+@permission_required(ADD, CHANGE)
+def monitor_test(request: HttpRequest) -> HttpResponse:
+    """Run the form's current definition once, store nothing, answer the result fragment."""
+    data = request.POST.copy()
+    # A one-off check needs neither a name nor an interval.
+    data["name"] = data.get("name") or "test"
+    data["interval"] = data.get("interval") or "1m"
+    instance = None
+    # Editing: masked secrets sent back take the stored values, for people who may see them.
+    if request.POST.get("monitor_id", "").isdigit() and request.user.has_perm(CHANGE):
+        try:
+            instance = monitor_get(int(request.POST["monitor_id"]))
+        except Monitor.DoesNotExist:
+            instance = None
+    form = MonitorForm(data, instance=instance)
+    context: dict[str, object] = {"errors": [], "result": None}
+    if not form.is_valid():
+        context["errors"] = [
+            f"{'' if name == '__all__' else _field_label(form, name) + ': '}{message}"
+            for name, messages_ in form.errors.items()
+            for message in messages_
+        ]
+        return render(request, "monitors/_test_result.html", context)
+    definition = form.definition()
+    check = CheckRequest(
+        kind=definition["kind"],
+        target=definition["target"],
+        properties=definition["properties"],
+        rule=definition["rule"],
+    )
+    try:
+        check_target_shape(kind=check.kind, target=check.target)
+        check_test_deadline(check)
+    except ValidationError as error:
+        context["errors"] = error.messages
+        return render(request, "monitors/_test_result.html", context)
+    except ApiValidationError as error:
+        context["errors"] = [str(detail) for detail in error.detail]
+        return render(request, "monitors/_test_result.html", context)
+    result = check_once(check)
+    context.update(result=result, kind=check.kind, target=check.target)
+    return render(request, "monitors/_test_result.html", context)
+
+
+def _field_label(form: MonitorForm, name: str) -> str:
+    field = form.fields.get(name)
+    return str(field.label or name) if field is not None else name
+
+
+@require_GET
+@read_required
+def rule_check(request: HttpRequest) -> HttpResponse:
+    kind = request.GET.get("kind", "")
+    check = check_rule_text(request.GET.get("rule", "")[:5000], kind)
+    return render(request, "monitors/_rule_check.html", {"rule_check": check})

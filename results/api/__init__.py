@@ -1,0 +1,1 @@
+"""The REST API for results (NanoMon-compatible; README "API")."""

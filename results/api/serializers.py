@@ -1,0 +1,32 @@
+"""Result JSON in NanoMon's shape."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from monitors.api.serializers import OutputsField
+from results.models import Result, Status
+
+
+class ResultSerializer(serializers.ModelSerializer):
+    """One run: when it started, its status, value and message, and a snapshot of the
+    monitor's name and target at the time it ran."""
+
+    date = serializers.DateTimeField(help_text="When the run started (RFC 3339, UTC).")
+    status = serializers.ChoiceField(choices=Status.choices, help_text="0 OK, 1 Error, 2 Failed.")
+    monitor_id = serializers.IntegerField()
+    outputs = OutputsField(allow_null=True)
+
+    class Meta:
+        model = Result
+        fields = [
+            "date",
+            "status",
+            "value",
+            "message",
+            "monitor_id",
+            "monitor_name",
+            "monitor_target",
+            "outputs",
+        ]
+        read_only_fields = fields

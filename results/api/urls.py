@@ -1,0 +1,18 @@
+"""Result routes, mounted under /api/ (no trailing slashes, as NanoMon)."""
+
+from django.urls import path
+
+from results.api.views import ResultViewSet
+
+urlpatterns = [
+    path(
+        "results",
+        ResultViewSet.as_view({"get": "list", "delete": "destroy_all"}),
+        name="results",
+    ),
+    path(
+        "monitors/<str:id>/results",
+        ResultViewSet.as_view({"get": "monitor_results"}),
+        name="monitor-results",
+    ),
+]

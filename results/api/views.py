@@ -1,0 +1,102 @@
+"""Result endpoints (README "API"): newest first, ``max`` 1–1000, and keyset paging.
+
+``GET /api/monitors/{id}/results`` of an unknown monitor is ``[]`` (NanoMon), not a 404.
+A full page carries ``Link: <…?max=N&before=…&before_id=…>; rel="next"`` for the next one.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import status, viewsets
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from monitors.api import params
+from monitors.api.permissions import ReadOrModelPermission
+from monitors.api.views import ID_PARAMETER, problems
+from results.api.serializers import ResultSerializer
+from results.models import Result
+from results.selectors import results_latest
+from results.services import results_delete_all
+
+PAGING_PARAMETERS = [
+    OpenApiParameter(
+        "max", OpenApiTypes.INT, description="How many, 1–1000 (default 100), newest first."
+    ),
+    OpenApiParameter(
+        "before",
+        OpenApiTypes.DATETIME,
+        description="Only results strictly older than this RFC 3339 date (paging).",
+    ),
+    OpenApiParameter(
+        "before_id",
+        OpenApiTypes.INT,
+        description="With before: also results of exactly that date with a smaller id (the "
+        "cursor the Link header's next page uses).",
+    ),
+]
+RESULTS_RESPONSES = {
+    200: OpenApiResponse(
+        ResultSerializer(many=True),
+        'Results, newest first. A full page has a Link header with rel="next".',
+    ),
+    **problems(400, 401),
+}
+
+
+class ResultViewSet(viewsets.GenericViewSet):
+    """Results of all monitors or of one; delete them all."""
+
+    queryset = Result.objects.none()  # reads go through results_latest
+    serializer_class = ResultSerializer
+    permission_classes = [ReadOrModelPermission]
+    action_permissions = {"destroy_all": ("results.delete_result",)}
+    filter_backends = []
+
+    @extend_schema(
+        operation_id="results_list",
+        summary="Latest results across monitors",
+        description="Newest first.",
+        parameters=PAGING_PARAMETERS,
+        responses=RESULTS_RESPONSES,
+    )
+    def list(self, request: Request, *args, **kwargs) -> Response:
+        return self._results(request, monitor_id=None)
+
+    @extend_schema(
+        operation_id="monitors_results_list",
+        summary="Latest results of a monitor",
+        description="An unknown monitor has no results: 200 and [].",
+        parameters=[ID_PARAMETER, *PAGING_PARAMETERS],
+        responses=RESULTS_RESPONSES,
+    )
+    def monitor_results(self, request: Request, *args, **kwargs) -> Response:
+        return self._results(request, monitor_id=params.monitor_id(self.kwargs["id"]))
+
+    @extend_schema(
+        operation_id="results_delete_all",
+        summary="Delete every result",
+        description="Monitors keep their current status.",
+        request=None,
+        responses={204: None, **problems(401, 403)},
+    )
+    def destroy_all(self, request: Request, *args, **kwargs) -> Response:
+        results_delete_all()
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    def _results(self, request: Request, *, monitor_id: int | None) -> Response:
+        limit = params.max_results(request.query_params.get("max"))
+        before = params.before_date(request.query_params.get("before"))
+        before_id = params.before_id(request.query_params.get("before_id"))
+        results = results_latest(
+            limit=limit, monitor_id=monitor_id, before=before, before_id=before_id
+        )
+        response = Response(self.get_serializer(results, many=True).data)
+        if len(results) == limit:
+            last = results[-1]
+            query = urlencode({"max": limit, "before": last.date.isoformat(), "before_id": last.id})
+            response["Link"] = f'<{request.build_absolute_uri(request.path)}?{query}>; rel="next"'
+        return response

@@ -1,0 +1,172 @@
+"""Reads of results, newest first, built for tables of millions of rows.
+
+Each query walks one index in order and stops after ``limit`` rows: a monitor's results use
+``result_monitor_date_idx`` (monitor, -date), results across monitors ``result_date_idx``
+(-date). Nothing counts rows except ``uptime_percentages``, bounded by its longest window.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db import connection
+from django.db.models import Count, F, Q, Window
+from django.db.models.functions import RowNumber
+
+from results.models import Result, Status
+
+RESULT_FIELDS = (
+    "id",
+    "date",
+    "status",
+    "value",
+    "message",
+    "monitor_id",
+    "monitor_name",
+    "monitor_target",
+    "outputs",
+)
+
+
+def results_latest(
+    *,
+    limit: int,
+    monitor_id: int | None = None,
+    before: datetime | None = None,
+    before_id: int | None = None,
+) -> list[Result]:
+    """The newest ``limit`` results, of one monitor or of all, newest first.
+
+    ``before`` keeps results strictly older than that date; with ``before_id`` too, results of
+    exactly that date with a smaller id are kept as well (the ``(date, id)`` cursor of the
+    row a previous page ended on, so paging never skips rows that share a date).
+    """
+    results = Result.objects.only(*RESULT_FIELDS).order_by("-date", "-id")
+    if monitor_id is not None:
+        results = results.filter(monitor_id=monitor_id)
+    if before is not None:
+        older = Q(date__lt=before)
+        if before_id is not None:
+            older |= Q(date=before, id__lt=before_id)
+        # The redundant bound lets PostgreSQL start the index scan at ``before`` (it does not
+        # derive one from the OR), instead of walking past every newer row.
+        results = results.filter(older, date__lte=before)
+    return list(results[:limit])
+
+
+# --- Pages: sparklines, uptime, filtered lists ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Point:
+    """One run as charts draw it."""
+
+    date: datetime
+    status: int
+    value: float
+
+
+def sparklines(monitor_ids: Sequence[int], *, points: int = 20) -> dict[int, list[Point]]:
+    """The last ``points`` runs of each monitor, oldest first, in ONE query.
+
+    Monitors without results are absent from the answer. On PostgreSQL a ``LATERAL`` join
+    walks ``result_monitor_date_idx`` once per monitor and stops after ``points`` rows (20,000
+    rows read for 1,000 monitors, however many results each has); elsewhere (SQLite) a
+    ``ROW_NUMBER()`` window over the monitors' results does the same job more slowly.
+    """
+    ids = [int(monitor_id) for monitor_id in monitor_ids]
+    if not ids or points <= 0:
+        return {}
+    if connection.vendor == "postgresql":
+        rows = _sparkline_rows_lateral(ids, points)
+    else:
+        rows = (
+            Result.objects.filter(monitor_id__in=ids)
+            .annotate(
+                rank=Window(
+                    RowNumber(),
+                    partition_by=[F("monitor_id")],
+                    order_by=[F("date").desc(), F("id").desc()],
+                )
+            )
+            .filter(rank__lte=points)
+            .values_list("monitor_id", "date", "status", "value")
+        )
+    series: dict[int, list[Point]] = defaultdict(list)
+    for monitor_id, date, status, value in rows:
+        series[monitor_id].append(Point(date=date, status=status, value=value))
+    for runs in series.values():
+        runs.sort(key=lambda point: point.date)
+    return dict(series)
+
+
+def _sparkline_rows_lateral(ids: list[int], points: int) -> list[tuple]:
+    table = connection.ops.quote_name(Result._meta.db_table)
+    query = (
+        "SELECT ids.monitor_id, recent.date, recent.status, recent.value "  # noqa: S608
+        "FROM unnest(%s::bigint[]) AS ids(monitor_id) "
+        "CROSS JOIN LATERAL ("
+        f"  SELECT r.date, r.status, r.value FROM {table} r "
+        "  WHERE r.monitor_id = ids.monitor_id ORDER BY r.date DESC LIMIT %s"
+        ") AS recent"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(query, [ids, points])
+        return cursor.fetchall()
+
+
+@dataclass(frozen=True)
+class Uptime:
+    """Share of OK runs among the runs that started within ``window`` before now."""
+
+    window: timedelta
+    runs: int
+    ok_runs: int
+
+    @property
+    def percent(self) -> float | None:
+        """None when there was no run in the window."""
+        return 100.0 * self.ok_runs / self.runs if self.runs else None
+
+
+def uptime_percentages(
+    monitor_id: int, *, windows: Sequence[timedelta], now: datetime
+) -> list[Uptime]:
+    """Uptime of one monitor over each window (e.g. 24 h, 7 d, 30 d), in ONE aggregate query
+    over ``result_monitor_date_idx`` bounded by the longest window."""
+    if not windows:
+        return []
+    aggregates = {}
+    for index, window in enumerate(windows):
+        since = now - window
+        aggregates[f"runs_{index}"] = Count("id", filter=Q(date__gt=since))
+        aggregates[f"ok_{index}"] = Count("id", filter=Q(date__gt=since, status=Status.OK))
+    totals = Result.objects.filter(
+        monitor_id=monitor_id, date__gt=now - max(windows), date__lte=now
+    ).aggregate(**aggregates)
+    return [
+        Uptime(window=window, runs=totals[f"runs_{index}"], ok_runs=totals[f"ok_{index}"])
+        for index, window in enumerate(windows)
+    ]
+
+
+def results_with_status(
+    *,
+    status: int,
+    limit: int,
+    before: datetime | None = None,
+    before_id: int | None = None,
+) -> list[Result]:
+    """The newest ``limit`` results with ``status`` across monitors, newest first; the same
+    ``(date, id)`` cursor as ``results_latest``. Walks ``result_date_idx`` and skips the rows
+    of other statuses, so a rare status reads further back."""
+    results = Result.objects.only(*RESULT_FIELDS).filter(status=status).order_by("-date", "-id")
+    if before is not None:
+        older = Q(date__lt=before)
+        if before_id is not None:
+            older |= Q(date=before, id__lt=before_id)
+        results = results.filter(older, date__lte=before)
+    return list(results[:limit])

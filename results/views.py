@@ -1,0 +1,51 @@
+"""The results page: the latest results across monitors, filterable by status, paged by a
+``(date, id)`` cursor (no counting, no offsets: fast on millions of rows)."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.urls import reverse
+from django.views.decorators.http import require_GET
+
+from results.models import Status
+from results.selectors import results_latest, results_with_status
+from web.access import read_required
+from web.paging import cursor_from
+
+PAGE_SIZE = 100
+# The status filter's keys: the status map's labels, lowercased.
+STATUS_FILTERS = {"good": Status.OK, "error": Status.ERROR, "failure": Status.FAILED}
+
+
+def _results(request: HttpRequest) -> dict[str, object]:
+    status_name = request.GET.get("status", "")
+    status = STATUS_FILTERS.get(status_name)
+    before, before_id = cursor_from(request)
+    if status is None:
+        status_name = ""
+        results = results_latest(limit=PAGE_SIZE, before=before, before_id=before_id)
+    else:
+        results = results_with_status(
+            status=status, limit=PAGE_SIZE, before=before, before_id=before_id
+        )
+    return {
+        "results": results,
+        "status_filter": status_name,
+        "status_filters": list(STATUS_FILTERS),
+        "first_page": before is None,
+        "page_url": reverse("results:list"),
+        "next_page": results[-1] if len(results) == PAGE_SIZE else None,
+    }
+
+
+@require_GET
+@read_required
+def result_list(request: HttpRequest) -> HttpResponse:
+    return render(request, "results/result_list.html", _results(request))
+
+
+@require_GET
+@read_required
+def result_list_live(request: HttpRequest) -> HttpResponse:
+    return render(request, "results/_result_table.html", _results(request))

@@ -1,0 +1,125 @@
+"""The exposition as Prometheus itself sees it: ``promtool check metrics`` and a real server
+scraping a live NanoMon. Skipped only when the binaries are missing (Debian package
+``prometheus``; ``bin/nanomon test`` installs it when run as root)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import subprocess
+import time
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+import pytest
+from django.utils import timezone
+
+from tests.metrics.support import run_due_monitors
+
+PROMTOOL = shutil.which("promtool")
+PROMETHEUS = shutil.which("prometheus")
+MISSING = "needs {} (Debian package 'prometheus': apt-get install -y prometheus)"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.mark.skipif(PROMTOOL is None, reason=MISSING.format("promtool"))
+@pytest.mark.django_db
+def test_promtool_accepts_the_whole_exposition(
+    make_monitor, http_target, tcp_port, dns_server, client, prometheus, tmp_path
+):
+    now = timezone.now()
+    make_monitor(name="Web HTTP", kind="http", target=http_target.url("/ok"), now=now)
+    make_monitor(name="Web-1 / API.v2 ✓", kind="http", target=http_target.url("/ok"), now=now)
+    make_monitor(name="Api check", kind="tcp", target=f"127.0.0.1:{tcp_port}", now=now)
+    make_monitor(name="api_check", kind="tcp", target=f"127.0.0.1:{tcp_port}", now=now)
+    make_monitor(name="Loopback", kind="ping", target="127.0.0.1", now=now,
+                 properties={"count": "1"})  # fmt: skip
+    make_monitor(name="Zone", kind="dns", target="a.test", now=now,
+                 properties={"server": dns_server.server})  # fmt: skip
+    run_due_monitors()
+    from metrics.services import notifications_count
+
+    notifications_count(channel="email", sent=1, failed=1)
+
+    text = client.get("/metrics").content
+    (tmp_path / "metrics.txt").write_bytes(text)
+    checked = subprocess.run(
+        [PROMTOOL, "check", "metrics"], input=text, capture_output=True, timeout=30
+    )
+
+    assert checked.returncode == 0, checked.stdout.decode() + checked.stderr.decode()
+
+
+@pytest.mark.skipif(PROMETHEUS is None, reason=MISSING.format("prometheus"))
+@pytest.mark.django_db(transaction=True)
+def test_a_real_prometheus_scrapes_nanomon_and_answers_a_query(
+    make_monitor, http_target, live_server, prometheus, tmp_path
+):
+    monitor = make_monitor(
+        name="Web HTTP", kind="http", target=http_target.url("/ok"), now=timezone.now()
+    )
+    assert run_due_monitors() == 1
+    target = urllib.parse.urlsplit(live_server.url).netloc
+    config = tmp_path / "prometheus.yml"
+    config.write_text(
+        "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n"
+        "scrape_configs:\n"
+        "  - job_name: nanomon\n"
+        "    metrics_path: /metrics\n"
+        f"    static_configs:\n      - targets: ['{target}']\n"
+    )
+    port = _free_port()
+    log = (tmp_path / "prometheus.log").open("wb")
+    server = subprocess.Popen(
+        [
+            PROMETHEUS,
+            f"--config.file={config}",
+            f"--storage.tsdb.path={tmp_path / 'data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    query = urllib.parse.urlencode({"query": 'nanomon_web_http{result="_status"}'})
+    answer = None
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and server.poll() is None:
+            try:
+                with urllib.request.urlopen(
+                    f"http://127.0.0.1:{port}/api/v1/query?{query}", timeout=2
+                ) as response:
+                    body = json.load(response)
+                if body["status"] == "success" and body["data"]["result"]:
+                    answer = body["data"]["result"]
+                    break
+            except OSError:
+                pass  # not listening yet
+            time.sleep(0.5)
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+        log.close()
+
+    assert answer is not None, Path(log.name).read_text()[-3000:]
+    [series] = answer
+    assert series["metric"] == {
+        "__name__": "nanomon_web_http",
+        "id": str(monitor.id),
+        "instance": target,
+        "job": "nanomon",
+        "result": "_status",
+        "type": "http",
+    }
+    assert series["value"][1] == "0"

@@ -1,0 +1,45 @@
+"""docker-compose.yml stays valid and keeps the single-host shape (no Docker engine here, so
+its structure is checked instead of running it)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def compose() -> dict:
+    return yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+
+
+def test_compose_has_the_five_services_of_the_single_host_shape():
+    assert set(compose()["services"]) == {"postgres", "redis", "web", "worker", "beat"}
+
+
+def test_worker_and_beat_reuse_the_web_definition():
+    services = compose()["services"]
+
+    for name in ("worker", "beat"):
+        assert services[name]["image"] == services["web"]["image"]
+        assert services[name]["environment"] == services["web"]["environment"]
+    assert services["worker"]["command"].startswith("celery -A nanomon worker")
+    assert services["beat"]["command"].startswith("celery -A nanomon beat")
+
+
+def test_the_app_services_point_at_postgres_and_redis_and_wait_for_them():
+    web = compose()["services"]["web"]
+
+    assert web["environment"]["DATABASE_URL"].startswith("postgres://")
+    assert web["environment"]["CELERY_BROKER_URL"].startswith("redis://")
+    assert web["depends_on"]["postgres"]["condition"] == "service_healthy"
+    assert "/api/health" in " ".join(web["healthcheck"]["test"])
+
+
+def test_every_variable_compose_passes_is_documented():
+    documented = (ROOT / ".env.example").read_text()
+    passed = compose()["services"]["web"]["environment"]
+
+    missing = [name for name in passed if f"{name}=" not in documented]
+    assert missing == []

@@ -1,0 +1,87 @@
+"""Every page, as each persona sees it, at desktop and phone widths: nothing broken, nothing
+loaded from outside the server, every link on the way answering."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from urllib.parse import urlsplit
+
+import pytest
+from django.utils import timezone
+
+from results.models import Status
+from tests.api.conftest import user_with
+from tests.web.browser.conftest import PASSWORD, sign_in
+from tests.web.conftest import add_results
+
+pytestmark = pytest.mark.browser
+PHONE = {"width": 375, "height": 812}
+
+
+@pytest.fixture
+def history(make_monitor):
+    """A few monitors with results, one of each status."""
+    start = timezone.now() - timedelta(minutes=30)
+    good = make_monitor(name="Website", target="https://example.net/", rule="status == 200")
+    add_results(good, [Status.OK] * 25, start=start)
+    flaky = make_monitor(name="API", target="https://api.example.net/health")
+    add_results(flaky, [Status.OK, Status.ERROR, Status.OK, Status.ERROR] * 6, start=start)
+    down = make_monitor(name="Database port", kind="tcp", target="db.example.net:5432")
+    add_results(down, [Status.OK] * 10 + [Status.FAILED] * 5, start=start)
+    make_monitor(name="Gateway", kind="ping", target="192.0.2.1")
+    make_monitor(name="DNS", kind="dns", target="example.net", enabled=False)
+    return {"good": good, "flaky": flaky, "down": down}
+
+
+def test_every_page_works_for_an_administrator(page, live_server, shot, history):
+    user_with("root", [], is_staff=True, is_superuser=True)
+    sign_in(page, live_server.url, "root")
+    pages = {
+        "monitors": "/",
+        "dashboard": "/dashboard",
+        "detail": f"/monitors/{history['flaky'].id}",
+        "results": "/results",
+        "new": "/monitors/new",
+        "edit": f"/monitors/{history['good'].id}/edit",
+        "delete": f"/monitors/{history['good'].id}/delete",
+        "admin": "/manage",
+        "about": "/about",
+    }
+    links: set[str] = set()
+    for name, path in pages.items():
+        response = page.goto(live_server.url + path)
+        assert response.status == 200, path
+        assert page.locator("h1").count() == 1
+        shot(page, name)
+        for href in page.eval_on_selector_all("a[href]", "els => els.map(e => e.href)"):
+            if urlsplit(href).netloc == urlsplit(live_server.url).netloc:
+                links.add(href.split("#")[0])
+    page.set_viewport_size(PHONE)
+    for name in ("monitors", "dashboard", "detail", "new"):
+        page.goto(live_server.url + pages[name])
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= PHONE["width"], f"{name} scrolls sideways at 375px ({width}px)"
+        shot(page, f"{name}-phone")
+    # No broken link anywhere on the way (downloads and the API included).
+    for href in sorted(links):
+        response = page.request.get(href)
+        assert response.status == 200, f"{href} answered {response.status}"
+
+
+def test_anonymous_visitors_see_the_sign_in_page(page, live_server, shot, db):
+    page.goto(live_server.url + "/")
+    assert urlsplit(page.url).path == "/login"
+    assert page.get_by_role("heading", name="Sign in to NanoMon").is_visible()
+    shot(page, "login")
+
+
+def test_wrong_password_is_said_next_to_the_form(page, live_server, shot, db):
+    user_with("viewer", ["monitors.view_monitor"])
+    page.goto(live_server.url + "/login")
+    page.get_by_label("Username").fill("viewer")
+    page.get_by_label("Password").fill("not the password")
+    page.get_by_role("button", name="Sign in").click()
+    assert page.get_by_role("alert").is_visible()
+    shot(page, "login-error")
+    sign_in(page, live_server.url, "viewer", PASSWORD)
+    assert page.get_by_role("heading", name="Monitors", exact=True).is_visible()

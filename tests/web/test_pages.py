@@ -1,0 +1,280 @@
+"""The read pages: monitors, dashboard, detail, results, their live fragments and query counts."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from results.models import Status
+from tests.web.conftest import add_results
+
+XSS = "<script>alert(1)</script>"
+
+
+@pytest.fixture
+def start():
+    return timezone.now() - timedelta(hours=2)
+
+
+def monitors_with_history(make_monitor, start, count: int) -> list:
+    monitors = []
+    for index in range(count):
+        monitor = make_monitor(name=f"monitor {index:03}", target=f"https://{index}.example.net/")
+        add_results(monitor, [Status.OK, Status.ERROR, Status.OK] * 8, start=start)
+        monitors.append(monitor)
+    return monitors
+
+
+# --- Query counts: no N+1 ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/", "/live/monitors", "/dashboard", "/live/dashboard", "/results", "/live/results"],
+)
+def test_list_pages_make_the_same_few_queries_for_1_or_30_monitors(
+    editor, make_monitor, start, django_assert_max_num_queries, path
+):
+    monitors_with_history(make_monitor, start, 1)
+    editor.get(path)  # warm the session and permission caches of the first request
+    with django_assert_max_num_queries(7) as one:
+        assert editor.get(path).status_code == 200
+    monitors_with_history(make_monitor, start - timedelta(days=1), 29)
+    with django_assert_max_num_queries(7) as thirty:
+        assert editor.get(path).status_code == 200
+    assert len(thirty.captured_queries) == len(one.captured_queries)
+
+
+def test_the_monitors_page_queries(editor, make_monitor, start, django_assert_num_queries):
+    """Session, user, the editor's permissions (2), monitors with state, sparklines."""
+    monitors_with_history(make_monitor, start, 5)
+    with django_assert_num_queries(6):
+        editor.get("/")
+
+
+def test_the_detail_page_queries(editor, make_monitor, start, django_assert_num_queries):
+    """Session, user, permissions (2), monitor with state, latest 50, uptime."""
+    monitor = monitors_with_history(make_monitor, start, 1)[0]
+    with django_assert_num_queries(7):
+        assert editor.get(f"/monitors/{monitor.id}").status_code == 200
+
+
+# --- Monitors page -------------------------------------------------------------------------------
+
+
+def test_the_monitors_page_shows_a_card_per_monitor(viewer, make_monitor, start):
+    up = make_monitor(name="up", target="https://up.example.net/")
+    add_results(up, [Status.OK] * 30, start=start)
+    down = make_monitor(name="down", kind="tcp", target="db.example.net:5432")
+    add_results(down, [Status.FAILED], start=start)
+    make_monitor(name="new", kind="ping", target="192.0.2.1")
+    make_monitor(name="off", kind="dns", target="example.net", enabled=False)
+    page = viewer.get("/").content.decode()
+    for name, label in (
+        ("up", "Good"),
+        ("down", "Failure"),
+        ("new", "Unknown"),
+        ("off", "Disabled"),
+    ):
+        assert f'data-name="{name}"' in page
+        assert f'<span class="pill status-{label.lower()}">{label}</span>' in page
+    assert "https://up.example.net/" in page
+    assert page.count('<svg class="sparkline"') == 2  # the two monitors that ran
+    assert page.count("No runs yet") == 2
+    assert "#icon-tcp" in page
+    assert "ago</time>" in page
+
+
+def test_the_sparkline_draws_the_last_20_values(viewer, make_monitor, start):
+    monitor = make_monitor(name="up")
+    add_results(monitor, [Status.OK] * 25 + [Status.ERROR], start=start)
+    page = viewer.get("/").content.decode()
+    points = page.split('<polyline class="spark-line" points="')[1].split('"')[0]
+    assert len(points.split()) == 20
+    assert 'class="spark-marker status-error"' in page
+
+
+def test_the_monitors_page_filters_by_text_status_and_type(viewer, make_monitor, start):
+    add_results(make_monitor(name="alpha"), [Status.OK], start=start)
+    add_results(make_monitor(name="beta", kind="tcp", target="b:1"), [Status.ERROR], start=start)
+    make_monitor(name="gamma", enabled=False)
+
+    def names(query: str) -> list[str]:
+        page = viewer.get(f"/?{query}").content.decode()
+        return [name for name in ("alpha", "beta", "gamma") if f'data-name="{name}"' in page]
+
+    assert names("q=ALP") == ["alpha"]
+    assert names("status=error") == ["beta"]
+    assert names("status=disabled") == ["gamma"]
+    assert names("type=tcp") == ["beta"]
+    assert names("status=bogus") == ["alpha", "beta", "gamma"]
+    assert "No monitor matches these filters" in viewer.get("/?q=zzz").content.decode()
+
+
+def test_the_live_fragment_keeps_the_filters(viewer, make_monitor):
+    make_monitor(name="alpha")
+    page = viewer.get("/?q=alp&refresh=2").content.decode()
+    assert 'hx-get="/live/monitors?q=alp&amp;refresh=2"' in page
+    assert 'data-refresh="2"' in page
+
+
+def test_an_empty_install_says_what_to_do(editor, viewer):
+    assert "Create your first monitor" in editor.get("/").content.decode()
+    page = viewer.get("/").content.decode()
+    assert "No monitors yet" in page
+    assert "ask an administrator" in page
+
+
+# --- Dashboard -----------------------------------------------------------------------------------
+
+
+def test_the_dashboard_shows_tiles_problems_first_and_counts(viewer, make_monitor, start):
+    add_results(make_monitor(name="fine"), [Status.OK], start=start)
+    add_results(make_monitor(name="broken"), [Status.FAILED], start=start)
+    page = viewer.get("/dashboard").content.decode()
+    assert page.index('data-name="broken"') < page.index('data-name="fine"')
+    assert '<span class="summary-count">1</span> Good' in page
+    assert '<span class="summary-count">1</span> Failure' in page
+
+
+def test_the_dashboard_warns_about_failing_alert_channels(viewer, make_monitor):
+    from alerts.models import Channel
+
+    Channel.objects.create(name="ops webhook", kind="webhook", failures_in_row=3, config={})
+    page = viewer.get("/dashboard").content.decode()
+    assert "1 alert channel failing" in page
+    assert "ops webhook (3 failed attempts)" in page
+
+
+# --- Detail --------------------------------------------------------------------------------------
+
+
+def test_the_detail_page_shows_everything_about_a_monitor(viewer, make_monitor, start):
+    monitor = make_monitor(
+        name="site",
+        target="https://example.net/health",
+        rule="status == 200",
+        properties={"timeout": "3s"},
+    )
+    add_results(monitor, [Status.OK] * 3 + [Status.ERROR], start=start)
+    page = viewer.get(f"/monitors/{monitor.id}").content.decode()
+    for text in (
+        "HTTP <code>http</code>",
+        'href="https://example.net/health"',
+        "status == 200",
+        "<code>3s</code>",  # a property given
+        "GET (default)",  # a property left to its default
+        "problem 3",  # the last message
+        "<code>respTime</code>",  # the last outputs
+        '<polyline class="chart-line"',
+        "Uptime over 24 hours: 75.00 %",
+        "Latest results",
+        "30s",
+    ):
+        assert text in page, text
+
+
+def test_the_detail_page_pages_through_older_results(viewer, make_monitor, start):
+    monitor = make_monitor(name="busy")
+    add_results(monitor, [Status.OK] * 60, start=start)
+    page = viewer.get(f"/monitors/{monitor.id}").content.decode()
+    assert page.count('data-label="Time"') == 50
+    older = page.split('href="/monitors/')[-1]
+    link = "/monitors/" + older.split('"')[0].replace("&amp;", "&")
+    assert "before=" in link
+    older_page = viewer.get(link).content.decode()
+    assert "Older results" in older_page
+    assert older_page.count('data-label="Time"') == 10  # no live table on an older page
+    assert "Newest results" in older_page
+
+
+def test_the_detail_page_ignores_a_bad_cursor(viewer, make_monitor):
+    monitor = make_monitor(name="m")
+    for query in ("before=nope&before_id=1", "before=2026-01-01T00:00:00&before_id=x"):
+        assert viewer.get(f"/monitors/{monitor.id}?{query}").status_code == 200
+
+
+def test_a_non_http_target_is_never_a_link(viewer, make_monitor):
+    monitor = make_monitor(name="m", target="javascript:alert(1)")  # http targets are not checked
+    page = viewer.get(f"/monitors/{monitor.id}").content.decode()
+    assert 'href="javascript:' not in page
+    assert "<code>javascript:alert(1)</code>" in page
+
+
+def test_the_detail_fragment_of_a_deleted_monitor_goes_back_to_the_list(viewer):
+    response = viewer.get("/live/monitors/12345", headers={"HX-Request": "true"})
+    assert response["HX-Redirect"] == "/"
+
+
+def test_an_unknown_or_huge_monitor_id_is_a_404(viewer):
+    assert viewer.get("/monitors/0").status_code == 404
+    assert viewer.get("/monitors/99999999999999999999999").status_code == 404
+
+
+# --- Results ---------------------------------------------------------------------------------
+
+
+def test_the_results_page_lists_the_latest_across_monitors(viewer, make_monitor, start):
+    add_results(make_monitor(name="one"), [Status.OK] * 70, start=start)
+    add_results(make_monitor(name="two"), [Status.FAILED] * 70, start=start)
+    page = viewer.get("/results").content.decode()
+    assert page.count('data-label="Time"') == 100
+    assert "Older results" in page
+    failures = viewer.get("/results?status=failure").content.decode()
+    assert failures.count('status-failure">Failure') == 70
+    assert ">one</a>" not in failures
+
+
+def test_the_results_page_says_when_there_is_nothing(viewer):
+    page = viewer.get("/results").content.decode()
+    assert "No results yet" in page
+
+
+# --- Escaping ------------------------------------------------------------------------------------
+
+
+def test_a_monitor_named_like_a_script_renders_as_text_everywhere(admin, make_monitor, start):
+    monitor = make_monitor(
+        name=XSS,
+        target=f"https://example.net/{XSS}",
+        rule="status == '<b>'",
+        properties={"body": XSS, "headers": '{"X-Test": "<img src=x onerror=alert(1)>"}'},
+    )
+    results = add_results(monitor, [Status.OK, Status.ERROR], start=start)
+    results[-1].message = XSS
+    results[-1].save()
+    for path in (
+        "/",
+        "/live/monitors",
+        "/dashboard",
+        "/live/dashboard",
+        f"/monitors/{monitor.id}",
+        f"/live/monitors/{monitor.id}?table=1",
+        f"/monitors/{monitor.id}/edit",
+        f"/monitors/{monitor.id}/delete",
+        "/results",
+        "/live/results",
+        f"/monitors/rule-check?kind=http&rule={XSS}",
+    ):
+        page = admin.get(path).content.decode()
+        assert "<script>alert" not in page, path
+        assert "<img src=x" not in page, path
+        assert "<b>'" not in page, path
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in admin.get("/").content.decode()
+
+
+# --- Times ---------------------------------------------------------------------------------------
+
+
+def test_times_render_in_the_viewers_zone_from_the_cookie(viewer, make_monitor, start):
+    monitor = make_monitor(name="m")
+    add_results(monitor, [Status.OK], start=start.replace(hour=10, minute=0, second=0))
+    viewer.cookies["nanomon_tz"] = "Asia/Tokyo"
+    page = viewer.get(f"/monitors/{monitor.id}").content.decode()
+    assert "19:00:00 JST" in page
+    assert 'data-timezone="Asia/Tokyo"' in page
+    viewer.cookies["nanomon_tz"] = "Not/AZone"
+    page = viewer.get(f"/monitors/{monitor.id}").content.decode()
+    assert "10:00:00 UTC" in page

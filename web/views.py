@@ -1,0 +1,160 @@
+"""Pages that belong to no single app: sign-in, about, and the admin page (export, import with
+a preview, delete all monitors, delete all results)."""
+
+from __future__ import annotations
+
+import json
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import views as auth_views
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from monitors.api.serializers import ExportedMonitorSerializer
+from monitors.forms import ImportForm
+from monitors.imports import monitors_import
+from monitors.models import Monitor
+from monitors.selectors import monitors_for_export
+from monitors.services import monitors_delete_all
+from results.services import results_delete_all
+from web.access import can_read, may_see_secrets, permission_required, read_required
+
+ADD, DELETE = "monitors.add_monitor", "monitors.delete_monitor"
+DELETE_RESULTS = "results.delete_result"
+
+
+class SignInView(auth_views.LoginView):
+    """``/login``: the app's own sign-in page. Extra sign-in options (single sign-on) go in
+    ``web/_sign_in_options.html``."""
+
+    template_name = "web/login.html"
+    redirect_authenticated_user = True
+
+
+class SignOutView(auth_views.LogoutView):
+    """``/logout`` (POST only, with CSRF)."""
+
+
+@require_GET
+def about(request: HttpRequest) -> HttpResponse:
+    """Version, where the API lives, how sign-in works, and who is signed in. Open to all."""
+    user = request.user
+    context = {
+        "version": settings.VERSION,
+        "build_info": settings.BUILD_INFO,
+        "can_read": can_read(user),
+        "prometheus_enabled": settings.PROMETHEUS_ENABLED,
+        "permissions": [
+            (label, user.has_perm(permission))
+            for label, permission in (
+                ("Create monitors", ADD),
+                ("Change monitors", "monitors.change_monitor"),
+                ("Delete monitors", DELETE),
+                ("Delete results", DELETE_RESULTS),
+            )
+        ]
+        if user.is_authenticated
+        else [],
+    }
+    return render(request, "web/about.html", context)
+
+
+# --- Admin page ---------------------------------------------------------------------------------
+
+
+@require_GET
+@read_required
+def manage(request: HttpRequest) -> HttpResponse:
+    return render(
+        request,
+        "web/manage.html",
+        {"import_form": ImportForm(), "monitor_count": Monitor.objects.count()},
+    )
+
+
+@require_GET
+@read_required
+def export_monitors(request: HttpRequest) -> HttpResponse:
+    """The monitors as a JSON file, in the format of ``GET /api/monitors/export`` (secrets
+    masked unless you may change monitors)."""
+    serializer = ExportedMonitorSerializer(
+        monitors_for_export(), many=True, context={"reveal_secrets": may_see_secrets(request.user)}
+    )
+    body = json.dumps(serializer.data, indent=2, ensure_ascii=False)
+    response = HttpResponse(body + "\n", content_type="application/json; charset=utf-8")
+    stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
+    response["Content-Disposition"] = f'attachment; filename="nanomon-monitors-{stamp}.json"'
+    return response
+
+
+@require_POST
+@permission_required(ADD)
+def import_monitors(request: HttpRequest) -> HttpResponse:
+    """Step 1 (``preview``): validate and show what would change. Step 2 (``confirm``): the
+    same JSON, carried by the preview page, is validated again and imported in one
+    transaction."""
+    form = ImportForm(request.POST, request.FILES)
+    context: dict[str, object] = {"import_form": form, "monitor_count": Monitor.objects.count()}
+    if not form.is_valid():
+        return render(request, "web/manage.html", context)
+    replace = form.cleaned_data["mode"] == "replace"
+    if replace and not request.user.has_perm(DELETE):
+        form.add_error("mode", "replacing also needs permission to delete monitors")
+        return render(request, "web/manage.html", context)
+    definitions = form.cleaned_data["definitions"]
+    if request.POST.get("step") != "confirm":
+        context.update(
+            definitions=definitions,
+            definitions_json=form.definitions_json(),
+            replace=replace,
+            removed=list(Monitor.objects.order_by("name", "id").values("id", "name", "kind"))
+            if replace
+            else [],
+        )
+        return render(request, "web/import_preview.html", context)
+    try:
+        monitors = monitors_import(definitions, replace=replace)
+    except ValidationError as error:
+        form.add_error("text", error.messages[0])
+        return render(request, "web/manage.html", context)
+    verb = "Replaced every monitor with" if replace else "Imported"
+    messages.success(request, f"{verb} {len(monitors)} monitor{'s' * (len(monitors) != 1)}.")
+    return redirect("monitors:list")
+
+
+@require_http_methods(["GET", "POST"])
+@permission_required(DELETE)
+def delete_all_monitors(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST":
+        deleted = monitors_delete_all()
+        messages.success(
+            request, f"Deleted {deleted} monitor{'s' * (deleted != 1)} and their results."
+        )
+        return redirect("web:manage")
+    return render(
+        request,
+        "web/confirm_delete_all.html",
+        {
+            "what": "monitors",
+            "count": Monitor.objects.count(),
+            "action": "web:delete-monitors",
+        },
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@permission_required(DELETE_RESULTS)
+def delete_all_results(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST":
+        deleted = results_delete_all()
+        messages.success(request, f"Deleted {deleted} result{'s' * (deleted != 1)}.")
+        return redirect("web:manage")
+    return render(
+        request,
+        "web/confirm_delete_all.html",
+        {"what": "results", "count": None, "action": "web:delete-results"},
+    )
