@@ -217,6 +217,7 @@ def test_the_embedded_command_runs_everything_and_stops_on_ctrl_c(tmp_path):
 
         browser = wait_for(signed_in_admin, every=0.5, what="the admin to answer")
         with serve_app(build_test_app()) as server:
+            saved_at = time.monotonic()
             browser.post_form(
                 "/admin/monitors/monitor/add/",
                 {
@@ -229,6 +230,8 @@ def test_the_embedded_command_runs_everything_and_stops_on_ctrl_c(tmp_path):
                     "properties": "{}",
                 },
             )
+            wait_for(lambda: sqlite_results(tmp_path), what="a first result")
+            print(f"embedded: first result {time.monotonic() - saved_at:.2f}s after the save")
             rows = wait_for(lambda: len(sqlite_results(tmp_path)) >= 2 and sqlite_results(tmp_path))
         assert rows[0] == ("embedded web", 1, "Rule violated: status == 200")
     finally:
