@@ -30,13 +30,29 @@ def monitors_for_export() -> QuerySet[Monitor]:
 
 # The status filter of the pages: keys are the status map's labels, lowercased.
 STATUS_FILTERS = ("good", "error", "failure", "unknown", "disabled")
+OVERVIEW_FIELDS = (
+    "id",
+    "name",
+    "kind",
+    "target",
+    "interval",
+    "enabled",
+    "state__monitor",
+    "state__last_status",
+    "state__last_run_at",
+    "state__last_value",
+)
 
 
 def monitors_overview(*, search: str = "", status: str = "", kind: str = "") -> QuerySet[Monitor]:
-    """Monitors with their state for the list pages, optionally narrowed to those whose name
-    or target contains ``search``, whose current status is ``status`` (``STATUS_FILTERS``)
-    or of type ``kind``. Unknown filter values are ignored."""
-    monitors = monitors_list()
+    """Monitors with their state for the monitors page and the dashboard, optionally
+    narrowed to those whose name or target contains ``search``, whose current status is
+    ``status`` (``STATUS_FILTERS``) or of type ``kind``. Unknown filter values are ignored.
+
+    Only the fields a card or tile shows are loaded (no properties or outputs to decode):
+    these pages list every monitor.
+    """
+    monitors = monitors_list().only(*OVERVIEW_FIELDS)
     if search:
         monitors = monitors.filter(Q(name__icontains=search) | Q(target__icontains=search))
     if kind in Monitor.Kind.values:

@@ -17,13 +17,18 @@ from results.services import RunRecord, results_record
 
 logger = logging.getLogger(__name__)
 
+# A batch claimed ahead is released to the pool this long before its first slot, enough to
+# start it (lease, event loop); the engine then starts each check on its own slot.
+ETA_HEADROOM = timedelta(milliseconds=200)
+
 
 @shared_task(ignore_result=True)
 def dispatch_due_monitors() -> int:
     """Claim every due monitor and enqueue them in batches on the ``probes`` queue."""
     worker_heartbeat()  # /api/status "workers seen"; writes at most every 15 s
+    now = timezone.now()
     token, claims = claim_due_monitors(
-        now=timezone.now(),
+        now=now,
         limit=settings.NANOMON_DISPATCH_LIMIT,
         lease=timedelta(seconds=settings.NANOMON_LEASE_GRACE_SECONDS),
         lookahead=timedelta(seconds=settings.NANOMON_DISPATCH_LOOKAHEAD_SECONDS),
@@ -31,9 +36,14 @@ def dispatch_due_monitors() -> int:
     size = settings.NANOMON_DISPATCH_BATCH_SIZE
     for start in range(0, len(claims), size):
         batch = claims[start : start + size]
-        run_probe_batch.delay(
-            str(token), [[claim.monitor_id, claim.scheduled_for.isoformat()] for claim in batch]
-        )
+        items = [[claim.monitor_id, claim.scheduled_for.isoformat()] for claim in batch]
+        first_slot = batch[0].scheduled_for  # claims come oldest slot first
+        if first_slot - ETA_HEADROOM > now:
+            # Claimed ahead of its slot: the batch waits in the worker's timer, not in a pool
+            # slot (a prefork child or thread sleeping until the slot would serve nothing).
+            run_probe_batch.apply_async((str(token), items), eta=first_slot - ETA_HEADROOM)
+        else:
+            run_probe_batch.delay(str(token), items)
     if claims:
         logger.debug("dispatched %d monitors", len(claims))
     return len(claims)

@@ -23,10 +23,15 @@ app.autodiscover_tasks()
 
 
 @task_prerun.connect
-def _drop_stale_connections(**kwargs: object) -> None:
+def _drop_stale_connections(task=None, **kwargs: object) -> None:
     """Before a task, close a database connection that broke or outlived CONN_MAX_AGE, as
     Django does before each request (workers keep theirs between tasks: CELERY_DB_REUSE_MAX).
+
+    Not for a task run eagerly inside the caller's process: that connection is the caller's,
+    possibly inside its transaction.
     """
+    if task is not None and task.request.is_eager:
+        return
     from django.db import close_old_connections
 
     close_old_connections()

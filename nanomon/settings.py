@@ -39,6 +39,12 @@ SECRET_KEY = _secret_key()
 DEBUG = env_bool("DJANGO_DEBUG", False)
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
+# Behind a proxy that terminates TLS: trust its X-Forwarded-Proto, so absolute URLs (the
+# single sign-on redirect URI, links) say https. Only when the proxy sets that header itself.
+if env_bool("NANOMON_BEHIND_TLS_PROXY", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -58,6 +64,7 @@ INSTALLED_APPS = [
     "metrics",
     "alerts",
     "web",
+    "accounts",
 ]
 
 MIDDLEWARE = [
@@ -68,6 +75,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # Single sign-on around /login and /logout (inert until a provider is set up).
+    "accounts.middleware.SingleSignOnMiddleware",
     "web.middleware.ViewerTimezoneMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -145,9 +154,11 @@ LOGIN_URL = "web:login"
 LOGIN_REDIRECT_URL = "monitors:list"
 LOGOUT_REDIRECT_URL = "web:login"
 
-# The API (README "API"). Token first: its WWW-Authenticate header makes "not signed in" a 401.
+# The API (README "API"). The first class's WWW-Authenticate header makes "not signed in" a
+# 401: the bearer class answers "Token" while single sign-on is off, and "Bearer …, Token" once on.
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        "accounts.bearer.BearerTokenAuthentication",
         "rest_framework.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
@@ -175,6 +186,95 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
 }
+
+# Single sign-on (README "Single sign-on"): people sign in with an OpenID provider
+# (mozilla-django-oidc, accounts.views), programs call the API with its access tokens, checked
+# locally (accounts.bearer). Off until a client id is set; AUTH_CLIENT_ID (+ AUTH_TENANT) alone
+# is NanoMon's Entra ID setup (accounts.providers).
+AUTH_CLIENT_ID = env_str("AUTH_CLIENT_ID")
+AUTH_TENANT = env_str("AUTH_TENANT") or "common"
+if not all(character.isalnum() or character in ".-" for character in AUTH_TENANT):
+    raise ConfigError(f"AUTH_TENANT must be a tenant ID, a domain or common, got {AUTH_TENANT!r}")
+OIDC_RP_CLIENT_ID = env_str("OIDC_RP_CLIENT_ID") or AUTH_CLIENT_ID
+OIDC_RP_CLIENT_SECRET = env_str("OIDC_RP_CLIENT_SECRET")
+OIDC_DISCOVERY_URL = env_str("OIDC_DISCOVERY_URL")
+OIDC_OP_ISSUER = env_str("OIDC_OP_ISSUER")
+OIDC_OP_AUTHORIZATION_ENDPOINT = env_str("OIDC_OP_AUTHORIZATION_ENDPOINT")
+OIDC_OP_TOKEN_ENDPOINT = env_str("OIDC_OP_TOKEN_ENDPOINT")
+OIDC_OP_USER_ENDPOINT = env_str("OIDC_OP_USER_ENDPOINT")
+OIDC_OP_JWKS_ENDPOINT = env_str("OIDC_OP_JWKS_ENDPOINT")
+OIDC_OP_LOGOUT_ENDPOINT = env_str("OIDC_OP_LOGOUT_ENDPOINT")
+_oidc_urls = {
+    name: value
+    for name, value in globals().items()
+    if name in {"OIDC_DISCOVERY_URL", "OIDC_OP_ISSUER"} or name.startswith("OIDC_OP_")
+    if isinstance(value, str) and value
+}
+for _name, _url in _oidc_urls.items():
+    if not _url.startswith(("https://", "http://")):
+        raise ConfigError(f"{_name} must be an https:// URL, got {_url!r}")
+OIDC_PROVIDER_KIND = "entra" if AUTH_CLIENT_ID and not _oidc_urls else "generic"
+_generic_without_issuer = not (OIDC_DISCOVERY_URL or OIDC_OP_ISSUER)
+if OIDC_RP_CLIENT_ID and OIDC_PROVIDER_KIND == "generic" and _generic_without_issuer:
+    raise ConfigError(
+        "OIDC_RP_CLIENT_ID needs OIDC_DISCOVERY_URL or OIDC_OP_ISSUER (or AUTH_CLIENT_ID alone "
+        "for Entra ID)"
+    )
+OIDC_PROVIDER_NAME = env_str("OIDC_PROVIDER_NAME")
+OIDC_RP_SCOPES = env_str("OIDC_RP_SCOPES", "openid email profile")
+if "openid" not in OIDC_RP_SCOPES.split():
+    raise ConfigError(f"OIDC_RP_SCOPES must include openid, got {OIDC_RP_SCOPES!r}")
+OIDC_DEFAULT_ROLE = env_str("OIDC_DEFAULT_ROLE", "viewer").strip().lower()
+if OIDC_DEFAULT_ROLE not in {"viewer", "editor", "admin", "none"}:
+    raise ConfigError(
+        f"OIDC_DEFAULT_ROLE must be viewer, editor, admin or none, got {OIDC_DEFAULT_ROLE!r}"
+    )
+OIDC_DEFAULT_ROLE = "" if OIDC_DEFAULT_ROLE == "none" else OIDC_DEFAULT_ROLE
+OIDC_CREATE_USER = env_bool("OIDC_CREATE_USER", True)
+OIDC_GROUPS_CLAIM = env_str("OIDC_GROUPS_CLAIM").strip()
+# "value=group" pairs (a bare "group" maps the value of the same name); default: the roles.
+OIDC_GROUPS_MAP = {}
+for _entry in env_list("OIDC_GROUPS_MAP"):
+    _value, _, _group = (part.strip() for part in _entry.rpartition("="))
+    if not _group:
+        raise ConfigError(f"OIDC_GROUPS_MAP entries must be value=group, got {_entry!r}")
+    OIDC_GROUPS_MAP[_value or _group] = _group
+OIDC_LOCAL_LOGIN = env_bool("OIDC_LOCAL_LOGIN", True)
+if not OIDC_LOCAL_LOGIN and not (OIDC_RP_CLIENT_ID and OIDC_RP_CLIENT_SECRET):
+    raise ConfigError(
+        "OIDC_LOCAL_LOGIN=false needs single sign-on in the browser: set OIDC_RP_CLIENT_ID "
+        "(or AUTH_CLIENT_ID) and OIDC_RP_CLIENT_SECRET"
+    )
+OIDC_API_AUDIENCE = env_list("OIDC_API_AUDIENCE")
+OIDC_WRITE_SCOPE = env_str("OIDC_WRITE_SCOPE", "system.admin").strip()
+if not OIDC_WRITE_SCOPE or " " in OIDC_WRITE_SCOPE:
+    raise ConfigError(f"OIDC_WRITE_SCOPE must be one scope, got {OIDC_WRITE_SCOPE!r}")
+OIDC_ALGORITHMS = env_list(
+    "OIDC_ALGORITHMS", "RS256,RS384,RS512,PS256,PS384,PS512,ES256,ES384,ES512"
+)
+_asymmetric = {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512"}
+if not OIDC_ALGORITHMS or not set(OIDC_ALGORITHMS) <= {*_asymmetric, "EdDSA"}:
+    raise ConfigError(
+        "OIDC_ALGORITHMS must be asymmetric signing algorithms (RS256, PS256, ES256, EdDSA…), "
+        f"got {OIDC_ALGORITHMS}"
+    )
+OIDC_LEEWAY = env_seconds("OIDC_LEEWAY", "60s")
+OIDC_JWKS_CACHE_TTL = env_seconds("OIDC_JWKS_CACHE", "1h")
+OIDC_JWKS_MIN_REFRESH = env_seconds("OIDC_JWKS_MIN_REFRESH", "30s")
+OIDC_TIMEOUT = env_seconds("OIDC_TIMEOUT", "5s")
+# mozilla-django-oidc: the code flow with PKCE, through accounts.views; the ID token is kept in
+# the session for the provider's logout.
+OIDC_USE_PKCE = True
+OIDC_STORE_ID_TOKEN = True
+OIDC_AUTHENTICATE_CLASS = "accounts.views.SignInStartView"
+OIDC_CALLBACK_CLASS = "accounts.views.SignInCallbackView"
+OIDC_OP_LOGOUT_URL_METHOD = "accounts.providers.logout_url"
+# Passwords (ModelBackend) unless single sign-on replaces them. The OIDC backend is always
+# there: it also answers the permissions a bearer token's scope grants.
+AUTHENTICATION_BACKENDS = [
+    *(["django.contrib.auth.backends.ModelBackend"] if OIDC_LOCAL_LOGIN else []),
+    "accounts.backends.OidcBackend",
+]
 
 # Celery: Redis (or RabbitMQ) from CELERY_BROKER_URL; otherwise a file-system broker in the data
 # folder, which needs no server and works across the embedded shape's processes.

@@ -8,6 +8,8 @@ urlpatterns = [
     # /metrics, /api/health and /api/status: before the api/ include so they win.
     path("", include("metrics.urls")),
     path("api/", include("nanomon.api_urls")),
+    # /oidc/: sign-in through the OpenID provider (404 until single sign-on is configured).
+    path("", include("accounts.urls")),
     # The dashboard: / is the monitors page, /monitors/<id> the page alerts link to.
     path("", include("web.urls")),
     path("", include("monitors.urls")),

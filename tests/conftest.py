@@ -11,6 +11,7 @@ import redis
 from django.conf import settings
 
 from monitors.services import monitor_create
+from tests.support.personas import EDITOR_PERMISSIONS, VIEWER_PERMISSIONS, user_with
 
 NOW = datetime(2026, 11, 21, 12, 0, 0, tzinfo=UTC)
 
@@ -37,6 +38,26 @@ def make_monitor(now):
         return monitor_create(now=saved_at, **defaults)
 
     return make
+
+
+@pytest.fixture
+def admin_user(db):
+    return user_with("admin", [], is_staff=True, is_superuser=True)
+
+
+@pytest.fixture
+def editor_user(db):
+    return user_with("editor", EDITOR_PERMISSIONS)
+
+
+@pytest.fixture
+def viewer_user(db):
+    return user_with("viewer", VIEWER_PERMISSIONS)
+
+
+@pytest.fixture
+def public_read(settings):
+    settings.NANOMON_PUBLIC_READ = True
 
 
 E2E_BROKER_URL = "redis://127.0.0.1:6379/14"

@@ -74,3 +74,30 @@ def test_a_bad_setting_stops_the_process_with_a_message_naming_it(tmp_path):
 
     assert completed.returncode != 0
     assert "NANOMON_PROBE_CONCURRENCY must be a whole number" in completed.stderr
+
+
+def test_behind_a_tls_proxy_urls_say_https(tmp_path):
+    completed = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import django; django.setup(); from django.test import RequestFactory; "
+            "r = RequestFactory().get('/x', HTTP_X_FORWARDED_PROTO='https', "
+            "HTTP_HOST='mon.example.org'); "
+            "print(r.build_absolute_uri())",
+        ],
+        cwd=ROOT,
+        env={
+            "PATH": "/usr/bin:/bin",
+            "NANOMON_DATA_DIR": str(tmp_path),
+            "DJANGO_SETTINGS_MODULE": "nanomon.settings",
+            "NANOMON_BEHIND_TLS_PROXY": "true",
+            "DJANGO_ALLOWED_HOSTS": "mon.example.org",
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert completed.stdout.strip() == "https://mon.example.org/x", completed.stderr

@@ -11,6 +11,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.utils.html import format_html
+from django.utils.safestring import SafeString, mark_safe
+
 from results.presentation import status_style
 from results.selectors import Point, Uptime
 
@@ -22,8 +25,8 @@ def status_key(status: int | None, *, enabled: bool = True) -> str:
 
 
 def _number(value: float) -> str:
-    """A coordinate, short: ``12.5``, ``40``."""
-    return f"{value:.1f}".rstrip("0").rstrip(".")
+    """A coordinate to a tenth of a unit (``12.5``): finer than any screen shows."""
+    return f"{value:.1f}"
 
 
 def format_value(value: float) -> str:
@@ -42,7 +45,7 @@ class Marker:
     key: str
     label: str
     value: str
-    date: datetime
+    date: datetime | None
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,32 @@ class Sparkline:
     @property
     def empty(self) -> bool:
         return self.last is None
+
+    def svg(self) -> SafeString:
+        """The chart's markup. Built here rather than by a template: the monitors page draws
+        a thousand of them and every template variable costs."""
+        if self.last is None:
+            return mark_safe('<p class="sparkline-empty">No runs yet</p>')
+        circles = "".join(
+            f'<circle class="spark-marker status-{marker.key}" cx="{marker.x}" cy="{marker.y}" '
+            'r="2.6"/>'
+            for marker in self.markers
+        )
+        # Every interpolated value is a number or a status key made here (no user input),
+        # except the summary, which format_html escapes.
+        return format_html(
+            '<svg class="sparkline" viewBox="0 0 {} {}" role="img" aria-label="Values of the {}">'
+            '<polyline class="spark-line" points="{}"/>{}'
+            '<circle class="spark-last status-{}" cx="{}" cy="{}" r="3.2"/></svg>',
+            self.width,
+            self.height,
+            self.summary,
+            self.line,
+            mark_safe(circles),  # noqa: S308
+            self.last.key,
+            self.last.x,
+            self.last.y,
+        )
 
 
 def _marker(point: Point, x: float, y: float) -> Marker:

@@ -10,6 +10,7 @@ urlpatterns = [
     path("login", views.SignInView.as_view(), name="login"),
     path("logout", views.SignOutView.as_view(), name="logout"),
     path("about", views.about, name="about"),
+    path("favicon.ico", views.favicon, name="favicon"),
     path("manage", views.manage, name="manage"),
     path("manage/export", views.export_monitors, name="export"),
     path("manage/import", views.import_monitors, name="import"),

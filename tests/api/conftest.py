@@ -7,29 +7,9 @@ sign-in (with CSRF) has its own tests.
 from __future__ import annotations
 
 import pytest
-from django.contrib.auth.models import Permission, User
+from django.contrib.auth.models import User
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
-
-EDITOR_PERMISSIONS = [
-    "monitors.add_monitor",
-    "monitors.change_monitor",
-    "monitors.delete_monitor",
-    "monitors.view_monitor",
-    "results.delete_result",
-    "results.view_result",
-]
-VIEWER_PERMISSIONS = ["monitors.view_monitor", "results.view_result"]
-
-
-def user_with(username: str, permissions: list[str], **extra) -> User:
-    user = User.objects.create_user(username, password="correct horse battery", **extra)
-    for name in permissions:
-        app_label, codename = name.split(".")
-        user.user_permissions.add(
-            Permission.objects.get(content_type__app_label=app_label, codename=codename)
-        )
-    return user
 
 
 def token_client(user: User | None) -> APIClient:
@@ -38,21 +18,6 @@ def token_client(user: User | None) -> APIClient:
         token, _ = Token.objects.get_or_create(user=user)
         client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
     return client
-
-
-@pytest.fixture
-def admin_user(db) -> User:
-    return user_with("admin", [], is_staff=True, is_superuser=True)
-
-
-@pytest.fixture
-def editor_user(db) -> User:
-    return user_with("editor", EDITOR_PERMISSIONS)
-
-
-@pytest.fixture
-def viewer_user(db) -> User:
-    return user_with("viewer", VIEWER_PERMISSIONS)
 
 
 @pytest.fixture
@@ -78,11 +43,6 @@ def anonymous(db) -> APIClient:
 @pytest.fixture
 def personas(admin, editor, viewer, anonymous) -> dict[str, APIClient]:
     return {"admin": admin, "editor": editor, "viewer": viewer, "anonymous": anonymous}
-
-
-@pytest.fixture
-def public_read(settings):
-    settings.NANOMON_PUBLIC_READ = True
 
 
 def http_monitor(**fields) -> dict[str, object]:

@@ -11,8 +11,9 @@ from rest_framework.test import APIClient
 
 from monitors.models import Monitor
 from monitors.secrets import MASK
-from tests.api.conftest import http_monitor, token_client, user_with
+from tests.api.conftest import http_monitor, token_client
 from tests.support.http_servers import refused_port
+from tests.support.personas import user_with
 
 pytestmark = pytest.mark.django_db
 

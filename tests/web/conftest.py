@@ -10,7 +10,6 @@ from django.contrib.auth.models import User
 from django.test import Client
 
 from results.models import MonitorState, Result, Status
-from tests.api.conftest import EDITOR_PERMISSIONS, VIEWER_PERMISSIONS, user_with
 
 
 def session_client(user: User | None) -> Client:
@@ -18,21 +17,6 @@ def session_client(user: User | None) -> Client:
     if user is not None:
         client.force_login(user)
     return client
-
-
-@pytest.fixture
-def admin_user(db) -> User:
-    return user_with("admin", [], is_staff=True, is_superuser=True)
-
-
-@pytest.fixture
-def editor_user(db) -> User:
-    return user_with("editor", EDITOR_PERMISSIONS)
-
-
-@pytest.fixture
-def viewer_user(db) -> User:
-    return user_with("viewer", VIEWER_PERMISSIONS)
 
 
 @pytest.fixture
@@ -55,11 +39,6 @@ def anonymous(db) -> Client:
     return Client()
 
 
-@pytest.fixture
-def public_read(settings):
-    settings.NANOMON_PUBLIC_READ = True
-
-
 def add_results(
     monitor,
     statuses: list[int],
@@ -67,9 +46,11 @@ def add_results(
     start: datetime,
     every: timedelta = timedelta(minutes=1),
     value: float = 12.5,
+    values: list[float] | None = None,
 ) -> list[Result]:
     """Store one result per status, ``every`` apart from ``start`` (oldest first), and set the
-    monitor's state to the last one, as a run would."""
+    monitor's state to the last one, as a run would. Run ``n`` has the value ``values[n]``,
+    or ``value + n`` (0 when Failed)."""
     results = Result.objects.bulk_create(
         [
             Result(
@@ -79,7 +60,9 @@ def add_results(
                 date=start + index * every,
                 scheduled_for=start + index * every,
                 status=status,
-                value=0 if status == Status.FAILED else value + index,
+                value=0
+                if status == Status.FAILED
+                else (values[index] if values else value + index),
                 message="" if status == Status.OK else f"problem {index}",
                 outputs=None
                 if status == Status.FAILED

@@ -190,3 +190,9 @@ def test_an_unknown_page_is_an_html_404_but_the_api_keeps_its_problems(editor):
     api = editor.get("/api/nowhere")
     assert api.status_code == 404
     assert api["Content-Type"] == "application/problem+json"
+
+
+def test_favicon_ico_points_at_the_icon_for_pages_without_one(anonymous):
+    response = anonymous.get("/favicon.ico")
+    assert response.status_code == 302
+    assert response["Location"] == "/static/img/favicon.svg"

@@ -144,7 +144,7 @@ def test_a_bad_import_is_said_next_to_the_field_and_stores_nothing(editor):
 
 
 def test_replacing_needs_the_delete_permission(db):
-    from tests.api.conftest import user_with
+    from tests.support.personas import user_with
     from tests.web.conftest import session_client
 
     adder = session_client(user_with("adder", ["monitors.add_monitor"]))

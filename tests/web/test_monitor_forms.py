@@ -236,7 +236,7 @@ def test_test_now_refuses_what_cannot_be_probed(editor):
 def test_test_now_uses_the_stored_secret_only_for_people_who_may_change_it(
     editor, secret_monitor, db
 ):
-    from tests.api.conftest import user_with
+    from tests.support.personas import user_with
     from tests.web.conftest import session_client
 
     creator = session_client(user_with("creator", ["monitors.add_monitor"]))

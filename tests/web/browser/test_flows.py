@@ -13,8 +13,8 @@ import pytest
 
 from monitors.models import Monitor
 from results.models import Result
-from tests.api.conftest import EDITOR_PERMISSIONS, user_with
 from tests.support.http_servers import build_test_app, serve_app
+from tests.support.personas import EDITOR_PERMISSIONS, user_with
 from tests.web.browser.conftest import run_due_monitors, sign_in
 
 pytestmark = pytest.mark.browser
@@ -86,6 +86,7 @@ def test_an_editor_creates_tests_watches_edits_exports_deletes_and_imports_a_mon
         page.get_by_role("button", name="Resume live updates").get_attribute("aria-pressed")
         == "true"
     )
+    page.wait_for_timeout(1500)  # a refresh already under way lands before the change below
     Monitor.objects.filter(pk=monitor.id).update(enabled=False)
     page.wait_for_timeout(2500)
     assert card(page, "Local site").locator(".pill").inner_text() == "Good"

@@ -10,7 +10,7 @@ import pytest
 from django.utils import timezone
 
 from results.models import Status
-from tests.api.conftest import user_with
+from tests.support.personas import user_with
 from tests.web.browser.conftest import PASSWORD, sign_in
 from tests.web.conftest import add_results
 
@@ -22,12 +22,21 @@ PHONE = {"width": 375, "height": 812}
 def history(make_monitor):
     """A few monitors with results, one of each status."""
     start = timezone.now() - timedelta(minutes=30)
+    wobble = [40 + (n * 37) % 23 + (n % 5) * 3 for n in range(30)]
     good = make_monitor(name="Website", target="https://example.net/", rule="status == 200")
-    add_results(good, [Status.OK] * 25, start=start)
-    flaky = make_monitor(name="API", target="https://api.example.net/health")
-    add_results(flaky, [Status.OK, Status.ERROR, Status.OK, Status.ERROR] * 6, start=start)
+    add_results(good, [Status.OK] * 25, start=start, values=wobble)
+    flaky = make_monitor(name="API", target="https://api.example.net/health", rule="respTime < 300")
+    add_results(
+        flaky,
+        [Status.OK] * 6
+        + [Status.ERROR, Status.OK, Status.ERROR]
+        + [Status.OK] * 5
+        + [Status.ERROR],
+        start=start,
+        values=[180 + (n * 53) % 90 + (200 if n in (6, 8, 14) else 0) for n in range(15)],
+    )
     down = make_monitor(name="Database port", kind="tcp", target="db.example.net:5432")
-    add_results(down, [Status.OK] * 10 + [Status.FAILED] * 5, start=start)
+    add_results(down, [Status.OK] * 10 + [Status.FAILED] * 5, start=start, values=wobble)
     make_monitor(name="Gateway", kind="ping", target="192.0.2.1")
     make_monitor(name="DNS", kind="dns", target="example.net", enabled=False)
     return {"good": good, "flaky": flaky, "down": down}
@@ -57,11 +66,14 @@ def test_every_page_works_for_an_administrator(page, live_server, shot, history)
             if urlsplit(href).netloc == urlsplit(live_server.url).netloc:
                 links.add(href.split("#")[0])
     page.set_viewport_size(PHONE)
-    for name in ("monitors", "dashboard", "detail", "new"):
+    for name in ("monitors", "dashboard", "detail", "results", "new", "admin", "about"):
         page.goto(live_server.url + pages[name])
         width = page.evaluate("document.documentElement.scrollWidth")
         assert width <= PHONE["width"], f"{name} scrolls sideways at 375px ({width}px)"
-        shot(page, f"{name}-phone")
+        shot(page, f"{name}-phone", full_page=False)
+    # The pages linked from About that are not the dashboard's own load cleanly too.
+    for path in ("/api/docs/", "/api/status"):
+        assert page.goto(live_server.url + path).status == 200, path
     # No broken link anywhere on the way (downloads and the API included).
     for href in sorted(links):
         response = page.request.get(href)
