@@ -119,9 +119,20 @@ def _parent_of(pid: int) -> int | None:
     return int(stat[stat.rindex(")") + 2 :].split()[1])
 
 
+_parents_cache: tuple[float, dict[int, int | None]] = (0.0, {})
+
+
 def process_tree(pid: int) -> list[int]:
-    """``pid`` and all its descendants (a prefork pool, gunicorn's workers)."""
-    parents = {other: _parent_of(other) for other in _all_pids()}
+    """``pid`` and all its descendants (a prefork pool, gunicorn's workers).
+
+    The table of parents is read at most every half second: a sampler asks for several
+    trees at once, and /proc holds hundreds of processes.
+    """
+    global _parents_cache
+    read_at, parents = _parents_cache
+    if time.monotonic() - read_at > 0.5:
+        parents = {other: _parent_of(other) for other in _all_pids()}
+        _parents_cache = (time.monotonic(), parents)
     tree, frontier = [pid], [pid]
     while frontier:
         current = frontier.pop()
@@ -325,10 +336,13 @@ def print_table(title: str, headers: Sequence[str], rows: Iterable[Sequence[obje
         for index, header in enumerate(headers)
     ]
     lines = [title]
-    lines.append("  ".join(header.rjust(width) for header, width in zip(headers, widths)))
+    lines.append(
+        "  ".join(header.rjust(width) for header, width in zip(headers, widths, strict=True))
+    )
     lines.append("  ".join("-" * width for width in widths))
     lines.extend(
-        "  ".join(cell.rjust(width) for cell, width in zip(row, widths)) for row in text_rows
+        "  ".join(cell.rjust(width) for cell, width in zip(row, widths, strict=True))
+        for row in text_rows
     )
     table = "\n".join(lines)
     print(table, flush=True)
@@ -346,5 +360,6 @@ def write_json(name: str, payload: dict, out_dir: Path | None = None) -> Path:
         suffix += 1
         path = directory / f"{name}-{stamp}-{suffix}.json"
     path.write_text(json.dumps(payload, indent=2, sort_keys=False, allow_nan=False) + "\n")
-    print(f"figures written to {path.relative_to(REPOSITORY) if path.is_relative_to(REPOSITORY) else path}")
+    shown = path.relative_to(REPOSITORY) if path.is_relative_to(REPOSITORY) else path
+    print(f"figures written to {shown}")
     return path

@@ -88,6 +88,17 @@ def migrate(environment: dict[str, str]) -> None:
     )
 
 
+def collect_static(environment: dict[str, str]) -> None:
+    """Hashed static file names (the production storage) need collectstatic's manifest."""
+    subprocess.run(
+        [sys.executable, "manage.py", "collectstatic", "--noinput", "--verbosity", "0"],
+        cwd=REPOSITORY,
+        env=environment,
+        check=True,
+        timeout=600,
+    )
+
+
 def setup_django(environment: dict[str, str]) -> None:
     """Configure Django in this process for the bench database (once per process)."""
     import django

@@ -31,6 +31,7 @@ import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import aiohttp
 
@@ -68,7 +69,9 @@ def build_probes(kind: str, count: int, endpoints: Endpoints, ping_hosts: Sequen
         return [Probe(kind, url, {}, url) for url in (urls[i % len(urls)] for i in range(count))]
     if kind == "tcp":
         pairs = [f"{host}:{port}" for host, port in endpoints.tcp]
-        return [Probe(kind, pair, {}, pair) for pair in (pairs[i % len(pairs)] for i in range(count))]
+        return [
+            Probe(kind, pair, {}, pair) for pair in (pairs[i % len(pairs)] for i in range(count))
+        ]
     if kind == "dns":
         assert endpoints.dns is not None
         server = f"{endpoints.dns[0]}:{endpoints.dns[1]}"
@@ -182,7 +185,9 @@ def run_blackbox(exporter: blackbox.BlackboxExporter, probes, concurrency: int, 
 
 
 def parse_arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m bench.engine", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.engine", description=__doc__.split("\n")[0]
+    )
     parser.add_argument("--per-type", type=int, default=2000, help="probes per type (2000)")
     parser.add_argument("--concurrency", type=int, default=200, help="in flight (200)")
     parser.add_argument(
@@ -238,9 +243,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     figures: dict[str, dict] = {}
     failures: dict[str, list[str]] = {}
     with TargetProcess(config) as endpoints:
-        exporter_context = (
-            blackbox.BlackboxExporter(binary, dns_name=DNS_NAME) if binary else None
-        )
+        exporter_context = blackbox.BlackboxExporter(binary, dns_name=DNS_NAME) if binary else None
         exporter = exporter_context.__enter__() if exporter_context else None
         try:
             for kind in arguments.types:
@@ -329,14 +332,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "failures": failures,
         "table": table,
     }
-    write_json("engine", payload, out_dir=None if arguments.out_dir is None else _path(arguments.out_dir))
+    write_json("engine", payload, out_dir=Path(arguments.out_dir) if arguments.out_dir else None)
     return 0
-
-
-def _path(text: str):
-    from pathlib import Path
-
-    return Path(text)
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ window:
 
 * schedule lag p50/p99/max (``date - scheduled_for``: run start against its slot);
 * missed slots: slots of the window's grid with no result (and duplicates: slots with two);
+* what the probes measured (``respTime``) of targets whose true latency is ``--http-delay-ms``;
 * results written per second (results whose run started in the window);
 * CPU (% of one core) and peak RSS of beat, each worker, web, and the PostgreSQL backends of
   the bench database (the server's shared processes and Redis are listed apart: other users
@@ -206,7 +207,7 @@ def analyse(monitor_ids, interval: float, window_start: datetime, window_end: da
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT monitor_id, EXTRACT(EPOCH FROM scheduled_for)::float8, "  # noqa: S608
-            f"EXTRACT(EPOCH FROM date)::float8, status FROM {table} "
+            f"EXTRACT(EPOCH FROM date)::float8, status, value FROM {table} "
             "WHERE scheduled_for >= %s AND scheduled_for < %s",
             [window_start, window_end],
         )
@@ -219,8 +220,9 @@ def analyse(monitor_ids, interval: float, window_start: datetime, window_end: da
     expected = expected_slots(
         monitor_ids, interval, window_start.timestamp(), window_end.timestamp()
     )
-    seen = Counter((monitor_id, round(slot, 3)) for monitor_id, slot, _, _ in rows)
-    lags = [started - slot for _, slot, started, _ in rows]
+    seen = Counter((monitor_id, round(slot, 3)) for monitor_id, slot, *_ in rows)
+    lags = [started - slot for _, slot, started, *_ in rows]
+    latencies = [value for *_, status, value in rows if status == 0]
     window = (window_end - window_start).total_seconds()
     return {
         "window_seconds": round(window, 1),
@@ -229,9 +231,11 @@ def analyse(monitor_ids, interval: float, window_start: datetime, window_end: da
         "missed_slots": len(expected - seen.keys()),
         "duplicate_slots": sum(1 for count in seen.values() if count > 1),
         "off_grid_results": len(seen.keys() - expected),
-        "non_ok_results": sum(1 for *_, status in rows if status != 0),
+        "non_ok_results": sum(1 for *_, status, _ in rows if status != 0),
         "results_per_second": round(started_in_window / window, 1),
         "schedule_lag_seconds": summarize(lags, digits=4),
+        # What the probes measured (respTime, ms) of targets whose true latency is known.
+        "measured_latency_ms": summarize(latencies, digits=2),
     }
 
 
@@ -249,7 +253,8 @@ def log_problems(log_dir: Path) -> dict[str, int]:
 def run_size(monitors: int, arguments: argparse.Namespace, broker_url: str, redis_pid: int):
     database = arguments.database
     database_url = db.database_url(arguments.server_url, database)
-    work_dir = OUT_DIR / "scale-work" / f"{database}-{monitors}"
+    out_dir = Path(arguments.out_dir) if arguments.out_dir else OUT_DIR
+    work_dir = out_dir / "scale-work" / f"{database}-{monitors}"
     environment = db.process_environment(
         database_url=database_url, broker_url=broker_url, data_dir=work_dir / "data"
     )
@@ -262,6 +267,8 @@ def run_size(monitors: int, arguments: argparse.Namespace, broker_url: str, redi
     connections.close_all()
     db.create_database(arguments.server_url, database)
     db.migrate(environment)
+    if arguments.web:
+        db.collect_static(environment)
 
     import redis
 
@@ -322,7 +329,9 @@ def run_size(monitors: int, arguments: argparse.Namespace, broker_url: str, redi
 
 
 def parse_arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m bench.scale", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.scale", description=__doc__.split("\n")[0]
+    )
     parser.add_argument("--monitors", default="1000,10000", help="comma-separated sizes")
     parser.add_argument("--minutes", type=float, default=5.0, help="measured window (5)")
     parser.add_argument("--warmup", type=float, default=90.0, help="seconds before measuring")
@@ -331,7 +340,7 @@ def parse_arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--start-delay", type=float, default=5.0, help="first slots after, s")
     parser.add_argument("--workers", type=int, default=2, help="celery worker processes (2)")
     parser.add_argument("--pool", default="threads", help="worker pool (threads)")
-    parser.add_argument("--concurrency", type=int, default=4, help="per worker (4)")
+    parser.add_argument("--concurrency", type=int, default=8, help="per worker (8)")
     parser.add_argument("--web", action=argparse.BooleanOptionalAction, default=True)
     parser.add_argument("--addresses", type=int, default=16, help="loopback target addresses")
     parser.add_argument("--http-delay-ms", type=float, default=20.0, help="target latency")
@@ -370,7 +379,6 @@ def parse_arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     arguments = parse_arguments(argv)
     meta = run_metadata()
-    meta["load_gate"] = wait_for_quiet_machine(arguments.max_load, arguments.max_wait)
     sizes: list[dict] = []
     redis_context = db.PrivateRedis() if arguments.private_redis else None
     if redis_context:
@@ -382,7 +390,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         redis_pid = found[0] if found else 0
     try:
         for monitors in arguments.sizes:
-            sizes.append(run_size(monitors, arguments, broker_url, redis_pid))
+            gate = wait_for_quiet_machine(arguments.max_load, arguments.max_wait)
+            sizes.append(
+                {**run_size(monitors, arguments, broker_url, redis_pid), "load_gate": gate}
+            )
     finally:
         if redis_context:
             redis_context.__exit__(None, None, None)
@@ -393,12 +404,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"{arguments.pool}x{arguments.concurrency}, window {arguments.seconds:g}s after "
         f"{arguments.warmup:g}s warm-up",
         ["monitors", "results/s", "lag p50 s", "lag p99 s", "lag max s", "missed",
-         "dupes", "non-OK", "slots", "load@start"],
+         "dupes", "non-OK", "slots", "resp p50 ms", "resp p99 ms", "load@start"],
         [
             [size["monitors"], size["results_per_second"],
              size["schedule_lag_seconds"]["p50"], size["schedule_lag_seconds"]["p99"],
              size["schedule_lag_seconds"]["max"], size["missed_slots"],
              size["duplicate_slots"], size["non_ok_results"], size["slots_expected"],
+             size["measured_latency_ms"]["p50"], size["measured_latency_ms"]["p99"],
              size["load_average_window_start"][0]]
             for size in sizes
         ],
@@ -410,11 +422,17 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"\nprocesses at {size['monitors']} monitors (CPU % of one core over the window)",
                 ["process", "CPU %", "CPU s", "peak RSS MB", "sum RSS MB", "procs"],
                 [
-                    [name, figures["cpu_percent"], figures["cpu_seconds"],
-                     figures["peak_rss_mb"], figures["peak_rss_total_mb"], figures["processes"]]
+                    [
+                        name,
+                        figures["cpu_percent"],
+                        figures["cpu_seconds"],
+                        figures["peak_rss_mb"],
+                        figures["peak_rss_total_mb"],
+                        figures["processes"],
+                    ]
                     for name, figures in size["processes"].items()
                 ],
-            )  # fmt: skip
+            )
         )
     payload = {
         "benchmark": "scale",
@@ -434,8 +452,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             "quick": arguments.quick,
             "settings": {
                 name: os.environ.get(name)
-                for name in ("NANOMON_DISPATCH_BATCH_SIZE", "NANOMON_PROBE_CONCURRENCY",
-                             "NANOMON_DISPATCH_LIMIT", "NANOMON_WORKER_PREFETCH")  # fmt: skip
+                for name in (
+                    "NANOMON_DISPATCH_BATCH_SIZE",
+                    "NANOMON_PROBE_CONCURRENCY",
+                    "NANOMON_DISPATCH_LIMIT",
+                    "NANOMON_DISPATCH_LOOKAHEAD",
+                    "NANOMON_WORKER_PREFETCH",
+                )
             },
         },
         "sizes": sizes,

@@ -1,0 +1,136 @@
+"""Where the time of ``GET /api/monitors`` goes, on the read-path database.
+
+    .venv/bin/python -m bench.profile_api            # after bench.read_path has seeded it
+
+Times (best of ``--repeat``) each stage of listing every monitor in-process, without HTTP:
+the view as it is (Django test client), the ORM building model instances, DRF serializing
+them, and the cheaper paths a fix could take: ``values_list`` rows, plain dicts,
+``json.dumps``, and PostgreSQL building the JSON itself (``json_agg``). Prints a table and
+writes the figures as JSON, like the other benchmarks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from bench import db
+from bench.common import OUT_DIR, print_table, run_metadata, write_json
+
+FIELDS = (
+    "id", "name", "kind", "interval", "target", "rule", "enabled", "properties",
+    "updated_at", "created_at", "state__last_status", "state__last_run_at",
+)  # fmt: skip
+
+
+def best_ms(function: Callable[[], object], repeat: int) -> tuple[float, object]:
+    best, value = float("inf"), None
+    for _ in range(repeat):
+        started = time.perf_counter()
+        value = function()
+        best = min(best, time.perf_counter() - started)
+    return round(best * 1000, 1), value
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.profile_api", description=__doc__)
+    parser.add_argument("--database", default="nanomon_bench_read")
+    parser.add_argument("--server-url", default=db.DEFAULT_SERVER_URL)
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--out-dir", default=None)
+    arguments = parser.parse_args(argv)
+    if not db.database_exists(arguments.server_url, arguments.database):
+        parser.error(f"no database {arguments.database}: run bench.read_path first")
+    environment = db.process_environment(
+        database_url=db.database_url(arguments.server_url, arguments.database),
+        broker_url="redis://127.0.0.1:6379/13",
+        data_dir=OUT_DIR / "read-work" / arguments.database / "data",
+    )
+    db.setup_django(environment)
+    from django.db import connection
+    from django.test import Client
+    from rest_framework.authtoken.models import Token
+
+    from monitors.api.serializers import MonitorSerializer
+    from monitors.models import Monitor
+    from monitors.selectors import monitors_list
+
+    token = Token.objects.select_related("user").first()
+    if token is None:
+        parser.error("no API token: run bench.read_path first")
+    client = Client()
+    headers = {"HTTP_AUTHORIZATION": f"Token {token.key}", "HTTP_HOST": "localhost"}
+    stages: dict[str, float] = {}
+    stages["view, whole (test client, no HTTP)"], response = best_ms(
+        lambda: client.get("/api/monitors", **headers), arguments.repeat
+    )
+    if response.status_code != 200:
+        parser.error(f"GET /api/monitors answered {response.status_code}")
+    instances_ms, instances = best_ms(lambda: list(monitors_list()), arguments.repeat)
+    stages["ORM: model instances with their state"] = instances_ms
+    stages["DRF: serialize those instances"], data = best_ms(
+        lambda: MonitorSerializer(instances, many=True, context={"reveal_secrets": True}).data,
+        arguments.repeat,
+    )
+    stages["json.dumps of the serialized list"], body = best_ms(
+        lambda: json.dumps(data), arguments.repeat
+    )
+    stages["ORM: values_list rows (no instances)"], rows = best_ms(
+        lambda: list(Monitor.objects.order_by("name", "id").values_list(*FIELDS)),
+        arguments.repeat,
+    )
+
+    def as_dicts() -> list[dict]:
+        return [
+            {"id": r[0], "name": r[1], "type": r[2], "interval": r[3], "target": r[4],
+             "rule": r[5], "enabled": r[6], "properties": r[7], "updated": r[8].isoformat(),
+             "created": r[9].isoformat(), "status": r[10],
+             "lastRun": r[11].isoformat() if r[11] else None}
+            for r in rows
+        ]  # fmt: skip
+
+    stages["plain dicts from those rows"], _ = best_ms(as_dicts, arguments.repeat)
+    aggregate = (
+        "SELECT json_agg(x)::text FROM (SELECT m.id, m.name, m.kind AS type, m.interval, "
+        "m.target, m.rule, m.enabled, m.properties, m.updated_at AS updated, m.created_at AS "
+        'created, s.last_status AS status, s.last_run_at AS "lastRun" '
+        "FROM monitors_monitor m LEFT JOIN results_monitorstate s ON s.monitor_id = m.id "
+        "ORDER BY m.name, m.id) x"
+    )
+
+    def json_agg() -> str:
+        with connection.cursor() as cursor:
+            cursor.execute(aggregate)
+            return cursor.fetchone()[0]
+
+    stages["PostgreSQL json_agg (JSON built by the server)"], _ = best_ms(
+        json_agg, arguments.repeat
+    )
+    count = len(instances)
+    table = print_table(
+        f"GET /api/monitors, {count} monitors, {len(response.content)} bytes "
+        f"(best of {arguments.repeat}, in-process)",
+        ["stage", "ms"],
+        [[stage, milliseconds] for stage, milliseconds in stages.items()],
+    )
+    write_json(
+        "profile_api",
+        {
+            "benchmark": "profile_api",
+            **run_metadata(),
+            "monitors": count,
+            "response_bytes": len(response.content),
+            "json_bytes": len(body),
+            "stages_ms": stages,
+            "table": table,
+        },
+        out_dir=Path(arguments.out_dir) if arguments.out_dir else None,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
