@@ -19,22 +19,12 @@ from accounts.models import OidcIdentity
 from monitors.models import Monitor
 from tests.api.conftest import http_monitor
 from tests.sso.provider import authorization_url, pkce_pair
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS
 
 sync_api = pytest.importorskip("playwright.sync_api")
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
 LOOPBACK = {"127.0.0.1", "localhost", "[::1]"}
 
 

@@ -21,20 +21,10 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS
+
 sync_api = pytest.importorskip("playwright.sync_api")
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-ROOT = Path(__file__).resolve().parents[3]
-SCREENSHOTS = ROOT / "artifacts" / "screenshots"
 PASSWORD = "correct horse battery"
 
 
