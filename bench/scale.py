@@ -44,6 +44,8 @@ from bench.common import (
     OUT_DIR,
     REPOSITORY,
     ProcessSampler,
+    machine_busy_seconds,
+    percentile,
     postgres_backends,
     postgres_shared_processes,
     print_table,
@@ -98,14 +100,13 @@ def seed_monitors(count: int, interval_seconds: float, urls: Sequence[str], star
 
 def process_commands(arguments: argparse.Namespace, web_port: int) -> dict[str, list[str]]:
     python = sys.executable
-    commands = {
-        "beat": [python, "-m", "celery", "-A", "nanomon", "beat", "--loglevel", "WARNING"],
-    }
+    beat = [python, "-m", "celery", "-A", "nanomon", "beat", "--loglevel", arguments.log_level]
+    commands = {"beat": beat}
     for index in range(1, arguments.workers + 1):
         commands[f"worker-{index}"] = [
             python, "-m", "celery", "-A", "nanomon", "worker",
             "--pool", arguments.pool, "--concurrency", str(arguments.concurrency),
-            "--hostname", f"bench{index}-{os.getpid()}@%h", "--loglevel", "WARNING",
+            "--hostname", f"bench{index}-{os.getpid()}@%h", "--loglevel", arguments.log_level,
             "--without-gossip", "--without-mingle", "--without-heartbeat",
         ]  # fmt: skip
     if arguments.web:
@@ -152,7 +153,8 @@ def sleep_watching(seconds: float, processes: dict[str, subprocess.Popen]) -> No
 
 
 class QueueDepth:
-    """Samples the broker's queue lengths every second (the largest backlog seen)."""
+    """Samples the broker's queue lengths every second (the largest backlog seen), and the
+    1-minute load average every 10 seconds (other users of the machine show up there)."""
 
     def __init__(self, broker_url: str, queues: Sequence[str] = ("probes", "celery")):
         import redis
@@ -160,11 +162,16 @@ class QueueDepth:
         self.client = redis.Redis.from_url(broker_url)
         self.queues = queues
         self.peak = dict.fromkeys(queues, 0)
+        self.load_samples: list[tuple[int, float]] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True, name="bench-queues")
 
     def _run(self) -> None:
+        started = time.monotonic()
         while not self._stop.wait(1.0):
+            elapsed = int(time.monotonic() - started)
+            if elapsed // 10 >= len(self.load_samples):
+                self.load_samples.append((elapsed, round(os.getloadavg()[0], 2)))
             for queue in self.queues:
                 try:
                     self.peak[queue] = max(self.peak[queue], int(self.client.llen(queue)))
@@ -224,6 +231,15 @@ def analyse(monitor_ids, interval: float, window_start: datetime, window_end: da
     lags = [started - slot for _, slot, started, *_ in rows]
     latencies = [value for *_, status, value in rows if status == 0]
     window = (window_end - window_start).total_seconds()
+    # Lag over the window in 30 s steps of slot time: a stall shows when it happened.
+    steps: dict[int, list[float]] = {}
+    for _, slot, started, *_ in rows:
+        steps.setdefault(int((slot - window_start.timestamp()) // 30), []).append(started - slot)
+    timeline = [
+        {"from_second": step * 30, "results": len(lags_in_step),
+         "lag_p99": round(percentile(lags_in_step, 99), 4), "lag_max": round(max(lags_in_step), 4)}
+        for step, lags_in_step in sorted(steps.items())
+    ]  # fmt: skip
     return {
         "window_seconds": round(window, 1),
         "slots_expected": len(expected),
@@ -236,6 +252,7 @@ def analyse(monitor_ids, interval: float, window_start: datetime, window_end: da
         "schedule_lag_seconds": summarize(lags, digits=4),
         # What the probes measured (respTime, ms) of targets whose true latency is known.
         "measured_latency_ms": summarize(latencies, digits=2),
+        "lag_timeline": timeline,
     }
 
 
@@ -297,6 +314,7 @@ def run_size(monitors: int, arguments: argparse.Namespace, broker_url: str, redi
             roles["targets"] = lambda: [endpoints.pid]
             load_at_window = os.getloadavg()
             window_start = datetime.now(UTC)
+            machine_before = machine_busy_seconds()
             sampler = ProcessSampler(roles, every=1.0).start()
             print(f"[{monitors} monitors] measuring for {arguments.seconds:g}s", flush=True)
             with QueueDepth(broker_url) as depth:
@@ -304,6 +322,7 @@ def run_size(monitors: int, arguments: argparse.Namespace, broker_url: str, redi
             window_end = datetime.now(UTC)
             load_after_window = os.getloadavg()
             resources = sampler.stop()
+            machine_busy = machine_busy_seconds() - machine_before
             sleep_watching(arguments.drain, processes)
         finally:
             stop_processes(processes)
@@ -317,6 +336,13 @@ def run_size(monitors: int, arguments: argparse.Namespace, broker_url: str, redi
             "load_average_window_start": [round(v, 2) for v in load_at_window],
             "load_average_window_end": [round(v, 2) for v in load_after_window],
             "peak_queue_depth": depth.peak,
+            "load_average_samples": depth.load_samples,
+            # The whole machine's busy CPU in the window, and what the processes above do
+            # not explain: other users' work (or short-lived processes the sampler missed).
+            "machine_cpu_seconds": round(machine_busy, 1),
+            "unexplained_cpu_seconds": round(
+                max(0.0, machine_busy - sum(r["cpu_seconds"] for r in resources.values())), 1
+            ),
             "processes": resources,
             "log_problems": log_problems(work_dir / "logs"),
             "logs": str(work_dir / "logs"),
@@ -351,6 +377,7 @@ def parse_arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--private-redis", action="store_true", help="start a throw-away redis-server"
     )
     parser.add_argument("--keep-db", action="store_true", help="keep the database afterwards")
+    parser.add_argument("--log-level", default="WARNING", help="of beat and workers (logs/)")
     parser.add_argument("--quick", action="store_true", help="20 monitors, 2 s interval, 10 s")
     parser.add_argument("--max-load", type=float, default=1.5, help="wait below this load")
     parser.add_argument("--max-wait", type=float, default=1200, help="seconds to wait (0: none)")

@@ -21,7 +21,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 
 from monitors.engine import deadline_for
@@ -74,18 +74,52 @@ def claim_due_monitors(
             .select_for_update(skip_locked=True)
             .only("id", "next_run_at", "interval_duration")[:limit]
         )
-        claims = []
-        for monitor in due:
-            claims.append(Claim(monitor.id, monitor.next_run_at))
-            monitor.next_run_at = next_slot(
-                monitor.id, monitor.interval_duration.total_seconds(), max(now, monitor.next_run_at)
-            )
-            monitor.lease_until = now + lookahead + lease
-            monitor.run_token = token
-        Monitor.objects.bulk_update(
-            due, ["next_run_at", "lease_until", "run_token"], batch_size=1000
-        )
+        claims = [Claim(monitor.id, monitor.next_run_at) for monitor in due]
+        _advance(
+            [
+                (monitor.id, next_slot(monitor.id, monitor.interval_duration.total_seconds(),
+                                       max(now, monitor.next_run_at)))
+                for monitor in due
+            ],
+            lease_until=now + lookahead + lease,
+            token=token,
+        )  # fmt: skip
     return token, claims
+
+
+def _advance(moves: list[tuple[int, datetime]], *, lease_until: datetime, token: uuid.UUID) -> None:
+    """Move each claimed monitor to its next slot and stamp the batch's token and lease.
+
+    On PostgreSQL one ``UPDATE … FROM (VALUES …)`` per thousand monitors: ``bulk_update``'s
+    ``CASE WHEN`` per row cost the dispatcher about half a millisecond of CPU per claimed
+    monitor (bench/README.md). Other databases take the portable path.
+    """
+    if not moves:
+        return
+    if connection.vendor != "postgresql":
+        ids = [monitor_id for monitor_id, _ in moves]
+        Monitor.objects.filter(pk__in=ids).update(lease_until=lease_until, run_token=token)
+        Monitor.objects.bulk_update(
+            [Monitor(pk=monitor_id, next_run_at=slot) for monitor_id, slot in moves],
+            ["next_run_at"],
+            batch_size=1000,
+        )
+        return
+    quote = connection.ops.quote_name
+    table = quote(Monitor._meta.db_table)
+    slot_column, lease_column, token_column = (
+        quote(Monitor._meta.get_field(name).column)
+        for name in ("next_run_at", "lease_until", "run_token")
+    )
+    with connection.cursor() as cursor:
+        for start in range(0, len(moves), 1000):
+            chunk = moves[start : start + 1000]
+            values = ", ".join(["(%s, %s::timestamptz)"] * len(chunk))
+            cursor.execute(
+                f"UPDATE {table} AS m SET {slot_column} = v.slot, {lease_column} = %s, "  # noqa: S608
+                f"{token_column} = %s FROM (VALUES {values}) AS v(id, slot) WHERE m.id = v.id",
+                [lease_until, token, *(value for move in chunk for value in move)],
+            )
 
 
 def start_claimed_batch(
