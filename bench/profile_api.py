@@ -3,27 +3,23 @@
     .venv/bin/python -m bench.profile_api            # after bench.read_path has seeded it
 
 Times (best of ``--repeat``) each stage of listing every monitor in-process, without HTTP:
-the view as it is (Django test client), the ORM building model instances, DRF serializing
-them, and the cheaper paths a fix could take: ``values_list`` rows, plain dicts,
-``json.dumps``, and PostgreSQL building the JSON itself (``json_agg``). Prints a table and
-writes the figures as JSON, like the other benchmarks.
+the view as it is (Django test client); the JSON it sends, written by PostgreSQL
+(``monitors_json``), for a reader who sees secrets and one who does not; the path it takes on
+other databases and for the browsable API (``monitors_data`` rows to dicts, then DRF's JSON
+renderer); the path it took before (model instances, then ``MonitorSerializer``); and
+PostgreSQL's ``json_agg`` for scale.
+Prints a table and writes the figures as JSON, like the other benchmarks.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from bench import db
 from bench.common import OUT_DIR, print_table, run_metadata, write_json
-
-FIELDS = (
-    "id", "name", "kind", "interval", "target", "rule", "enabled", "properties",
-    "updated_at", "created_at", "state__last_status", "state__last_run_at",
-)  # fmt: skip
 
 
 def best_ms(function: Callable[[], object], repeat: int) -> tuple[float, object]:
@@ -53,9 +49,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     from django.db import connection
     from django.test import Client
     from rest_framework.authtoken.models import Token
+    from rest_framework.renderers import JSONRenderer
 
+    from monitors.api.listing import monitors_data, monitors_json
     from monitors.api.serializers import MonitorSerializer
-    from monitors.models import Monitor
     from monitors.selectors import monitors_list
 
     token = Token.objects.select_related("user").first()
@@ -69,30 +66,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     if response.status_code != 200:
         parser.error(f"GET /api/monitors answered {response.status_code}")
+    stages["now: monitors_json (PostgreSQL writes each row)"], _ = best_ms(
+        lambda: monitors_json(monitors_list(), reveal_secrets=True), arguments.repeat
+    )
+    stages["now: monitors_json, secrets masked"], _ = best_ms(
+        lambda: monitors_json(monitors_list(), reveal_secrets=False), arguments.repeat
+    )
+    stages["other databases: monitors_data, rows to dicts"], data = best_ms(
+        lambda: monitors_data(monitors_list(), reveal_secrets=True), arguments.repeat
+    )
+    stages["other databases: DRF JSONRenderer of those"], body = best_ms(
+        lambda: JSONRenderer().render(data), arguments.repeat
+    )
     instances_ms, instances = best_ms(lambda: list(monitors_list()), arguments.repeat)
-    stages["ORM: model instances with their state"] = instances_ms
-    stages["DRF: serialize those instances"], data = best_ms(
+    stages["before: ORM model instances with their state"] = instances_ms
+    stages["before: MonitorSerializer of those instances"], _ = best_ms(
         lambda: MonitorSerializer(instances, many=True, context={"reveal_secrets": True}).data,
         arguments.repeat,
     )
-    stages["json.dumps of the serialized list"], body = best_ms(
-        lambda: json.dumps(data), arguments.repeat
-    )
-    stages["ORM: values_list rows (no instances)"], rows = best_ms(
-        lambda: list(Monitor.objects.order_by("name", "id").values_list(*FIELDS)),
-        arguments.repeat,
-    )
-
-    def as_dicts() -> list[dict]:
-        return [
-            {"id": r[0], "name": r[1], "type": r[2], "interval": r[3], "target": r[4],
-             "rule": r[5], "enabled": r[6], "properties": r[7], "updated": r[8].isoformat(),
-             "created": r[9].isoformat(), "status": r[10],
-             "lastRun": r[11].isoformat() if r[11] else None}
-            for r in rows
-        ]  # fmt: skip
-
-    stages["plain dicts from those rows"], _ = best_ms(as_dicts, arguments.repeat)
     aggregate = (
         "SELECT json_agg(x)::text FROM (SELECT m.id, m.name, m.kind AS type, m.interval, "
         "m.target, m.rule, m.enabled, m.properties, m.updated_at AS updated, m.created_at AS "

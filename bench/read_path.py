@@ -319,6 +319,10 @@ def parse_arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--page", action="append", default=[], metavar="NAME=PATH",
         help="a page to time (repeatable; replaces the default dashboard/monitors/detail)",
     )  # fmt: skip
+    parser.add_argument(
+        "--only", action="append", default=[], metavar="NAME",
+        help="time only this route (repeatable; names as in the table: api_monitors, metrics…)",
+    )  # fmt: skip
     parser.add_argument("--max-load", type=float, default=1.5)
     parser.add_argument("--max-wait", type=float, default=1200)
     parser.add_argument("--seed", type=int, default=9, help="random monitor choice")
@@ -340,6 +344,11 @@ def parse_arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
         *((name, path, "page") for name, path in pages),
         METRICS_ROUTE,
     ]
+    if arguments.only:
+        unknown = set(arguments.only) - {name for name, _, _ in arguments.routes}
+        if unknown:
+            parser.error(f"--only: no route named {', '.join(sorted(unknown))}")
+        arguments.routes = [route for route in arguments.routes if route[0] in arguments.only]
     return arguments
 
 

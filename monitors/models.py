@@ -42,6 +42,11 @@ class Monitor(models.Model):
     lease_until = models.DateTimeField(null=True, blank=True, editable=False)
     run_token = models.UUIDField(null=True, blank=True, editable=False)
 
+    # This monitor's definition as the API list writes it, kept by a PostgreSQL trigger on
+    # every insert and every change of a listed column, whatever path wrote it (migration
+    # 0002, monitors/api/listing.py). Empty on other databases, which do not read it.
+    listed_json = models.TextField(blank=True, default="", editable=False)
+
     class Meta:
         ordering = ["name", "id"]
         indexes = [

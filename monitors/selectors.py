@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.db.models import Q, QuerySet
+from django.db.models import Case, Count, IntegerField, Q, QuerySet, Value, When
 
 from monitors.models import Monitor
 from results.models import Status
@@ -44,6 +44,16 @@ OVERVIEW_FIELDS = (
 )
 
 
+# Each status filter's condition; the dashboard also orders its tiles by these, problems first.
+_STATUS_CONDITIONS = {
+    "failure": Q(enabled=True, state__last_status=Status.FAILED),
+    "error": Q(enabled=True, state__last_status=Status.ERROR),
+    "unknown": Q(enabled=True, state__last_status__isnull=True),
+    "good": Q(enabled=True, state__last_status=Status.OK),
+    "disabled": Q(enabled=False),
+}
+
+
 def monitors_overview(*, search: str = "", status: str = "", kind: str = "") -> QuerySet[Monitor]:
     """Monitors with their state for the monitors page and the dashboard, optionally
     narrowed to those whose name or target contains ``search``, whose current status is
@@ -57,13 +67,27 @@ def monitors_overview(*, search: str = "", status: str = "", kind: str = "") -> 
         monitors = monitors.filter(Q(name__icontains=search) | Q(target__icontains=search))
     if kind in Monitor.Kind.values:
         monitors = monitors.filter(kind=kind)
-    by_status = {
-        "good": Q(enabled=True, state__last_status=Status.OK),
-        "error": Q(enabled=True, state__last_status=Status.ERROR),
-        "failure": Q(enabled=True, state__last_status=Status.FAILED),
-        "unknown": Q(enabled=True, state__last_status__isnull=True),
-        "disabled": Q(enabled=False),
-    }
-    if status in by_status:
-        monitors = monitors.filter(by_status[status])
+    if status in _STATUS_CONDITIONS:
+        monitors = monitors.filter(_STATUS_CONDITIONS[status])
     return monitors
+
+
+def monitors_problems_first() -> QuerySet[Monitor]:
+    """``monitors_overview()`` ordered failure, error, unknown, good, disabled, then by name:
+    a wall display shows what needs attention at the top of its first page."""
+    conditions = _STATUS_CONDITIONS.values()
+    rank = Case(
+        *(When(condition, then=Value(order)) for order, condition in enumerate(conditions)),
+        output_field=IntegerField(),
+    )
+    return monitors_overview().order_by(rank, "name", "id")
+
+
+def monitor_status_counts() -> dict[str, int]:
+    """How many monitors have each status (``STATUS_FILTERS`` keys), counted in the database."""
+    counts = dict.fromkeys(STATUS_FILTERS, 0)
+    aggregates = Monitor.objects.aggregate(
+        **{key: Count("id", filter=condition) for key, condition in _STATUS_CONDITIONS.items()}
+    )
+    counts.update(aggregates)
+    return counts

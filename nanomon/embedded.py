@@ -59,7 +59,7 @@ def child_commands(port: int, bind: str) -> dict[str, list[str]]:
         ],
         "worker": [
             python, "-m", "celery", "-A", "nanomon", "worker",
-            "--pool", "threads", "--concurrency", concurrency,
+            "--concurrency", concurrency,
             "--loglevel", "INFO", "--without-gossip", "--without-mingle",
         ],
         "beat": [python, "-m", "celery", "-A", "nanomon", "beat", "--loglevel", "INFO"],

@@ -304,6 +304,11 @@ CELERY_ENABLE_UTC = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_WORKER_PREFETCH_MULTIPLIER = env_int("NANOMON_WORKER_PREFETCH", 1, minimum=1)
+# Probe batches wait on sockets in an asyncio loop: threads, not forked processes (one
+# worker's peak RSS was 133 MB at 10,000 monitors, bench/README.md). `--pool` and
+# `--concurrency` on the command line still win.
+CELERY_WORKER_POOL = "threads"
+CELERY_WORKER_CONCURRENCY = env_int("NANOMON_WORKER_CONCURRENCY", 8, minimum=1)
 CELERY_TASK_ACKS_LATE = False
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True

@@ -43,3 +43,12 @@ def test_every_variable_compose_passes_is_documented():
 
     missing = [name for name in passed if f"{name}=" not in documented]
     assert missing == []
+
+
+def test_workers_run_the_threads_pool_by_default():
+    """``celery -A nanomon worker`` with no --pool: probe batches are I/O in asyncio, threads
+    need no fork per slot and share one process's memory."""
+    from nanomon.celery import app
+
+    assert app.conf.worker_pool == "threads"
+    assert app.conf.worker_concurrency == 8

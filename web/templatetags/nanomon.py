@@ -178,3 +178,26 @@ def monitor_card(card) -> SafeString:
         last_run=local_time(state.last_run_at if state else None, relative=True),
         interval=monitor.interval,
     )
+
+
+# The dashboard draws up to TILES_PER_PAGE tiles: one format_html call each, as for the cards.
+TILE_HTML = (
+    '<li class="tile status-{key}" data-monitor-id="{id}" data-status="{key}" data-name="{name}">'
+    '<a href="{url}"><span class="tile-name">{name}</span>'
+    '<span class="tile-status">{status}</span></a></li>'
+)
+
+
+@register.simple_tag
+def dashboard_tile(tile: dict) -> SafeString:
+    """One tile of the dashboard (``monitors.views._dashboard``)."""
+    monitor, state = tile["monitor"], tile["state"]
+    if not monitor.enabled:
+        status = "Disabled"
+    elif state is not None and state.last_value is not None:
+        status = f"{status_label(tile['status'])} · {format_value(state.last_value)}"
+    else:
+        status = status_label(tile["status"])
+    return format_html(
+        TILE_HTML, key=tile["key"], id=monitor.id, name=monitor.name, url=tile["url"], status=status
+    )
