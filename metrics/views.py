@@ -25,6 +25,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 
 from metrics import apps
 from metrics.collectors import NanoMonCollector
+from metrics.exposition import text_exposition
 from metrics.health import Check, broker_check, broker_transport, database_check
 from metrics.multiprocess import compact_dead_processes, folder_lock
 from metrics.selectors import WORKERS_SEEN_WINDOW, monitor_counts, workers_seen
@@ -80,14 +81,13 @@ def _challenge() -> str:
 
 def scrape() -> bytes:
     """The whole exposition: the web server's own metrics (django-prometheus, all workers in
-    multi-process mode) followed by NanoMon's."""
-    registry = CollectorRegistry(auto_describe=False)
+    multi-process mode) followed by NanoMon's (``metrics.exposition``: the same format,
+    written faster for its ~14 samples per monitor)."""
+    registry = REGISTRY
     if settings.PROMETHEUS_MULTIPROC_DIR:
+        registry = CollectorRegistry(auto_describe=False)
         registry.register(_FolderCollector(settings.PROMETHEUS_MULTIPROC_DIR))
-    else:
-        registry.register(REGISTRY)
-    registry.register(NanoMonCollector())
-    return generate_latest(registry)
+    return generate_latest(registry) + text_exposition(NanoMonCollector().collect())
 
 
 @require_safe
