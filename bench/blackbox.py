@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import re
 import shutil
-import socket
 import subprocess
-import tempfile
 import time
 import urllib.request
-from pathlib import Path
-from types import TracebackType
+
+from bench.common import ChildServer
 
 BINARY_NAMES = ("prometheus-blackbox-exporter", "blackbox_exporter")
 INSTALL_HINT = "apt-get install -y prometheus-blackbox-exporter"
@@ -74,12 +72,6 @@ def binary_version(binary: str) -> str:
     return first[0].strip() if first else "unknown"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def parse_probe(text: str, kind: str) -> tuple[bool, float | None]:
     """(success, latency in ms) from one ``/probe`` answer, the latency the exporter measured
     for what our probe of the same type reports:
@@ -111,17 +103,15 @@ def parse_probe(text: str, kind: str) -> tuple[bool, float | None]:
     return success, None if seconds is None else seconds * 1000.0
 
 
-class BlackboxExporter:
+class BlackboxExporter(ChildServer):
     """A private blackbox_exporter on ``127.0.0.1:<free port>``; ``url`` is its base URL."""
 
     def __init__(self, binary: str, *, dns_name: str) -> None:
+        super().__init__(prefix="nanomon-bench-blackbox-")
         self.binary = binary
-        self._directory = tempfile.TemporaryDirectory(prefix="nanomon-bench-blackbox-")
-        self.config_path = Path(self._directory.name) / "blackbox.yml"
+        self.config_path = self.folder / "blackbox.yml"
         self.config_path.write_text(CONFIG_TEMPLATE.format(dns_name=dns_name))
-        self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.process: subprocess.Popen | None = None
 
     def __enter__(self) -> BlackboxExporter:
         self.process = subprocess.Popen(
@@ -147,24 +137,3 @@ class BlackboxExporter:
                 time.sleep(0.1)
         self.__exit__(None, None, None)
         raise RuntimeError("blackbox_exporter did not become healthy within 20s")
-
-    @property
-    def pid(self) -> int:
-        return self.process.pid if self.process else 0
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        if self.process is not None and self.process.stderr:
-            self.process.stderr.close()
-        self._directory.cleanup()

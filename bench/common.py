@@ -13,13 +13,16 @@ import os
 import platform
 import re
 import socket
+import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from types import TracebackType
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPOSITORY = BENCH_DIR.parent
@@ -28,6 +31,45 @@ CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 MB = 1024 * 1024
 
 # --- Numbers -------------------------------------------------------------------------------------
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+class ChildServer:
+    """A server a benchmark starts for itself on a free loopback port, with a temporary
+    folder of its own; a context manager whose exit always stops it (terminate, then kill
+    after 10 s) and removes the folder. Subclasses start ``self.process`` in ``__enter__``."""
+
+    def __init__(self, prefix: str) -> None:
+        self.port = free_port()
+        self.process: subprocess.Popen | None = None
+        self._directory = tempfile.TemporaryDirectory(prefix=prefix)
+        self.folder = Path(self._directory.name)
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid if self.process else 0
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        if self.process is not None and self.process.stderr:
+            self.process.stderr.close()
+        self._directory.cleanup()
 
 
 def percentile(values: Sequence[float], q: float) -> float | None:

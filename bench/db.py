@@ -13,15 +13,13 @@ import shutil
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
-from types import TracebackType
 
 import psycopg
 from psycopg import sql
 
-from bench.common import REPOSITORY
+from bench.common import REPOSITORY, ChildServer
 
 DEFAULT_SERVER_URL = "postgres://postgres@127.0.0.1:5432"
 _NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
@@ -109,13 +107,7 @@ def setup_django(environment: dict[str, str]) -> None:
     django.setup()
 
 
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        return sock.getsockname()[1]
-
-
-class PrivateRedis:
+class PrivateRedis(ChildServer):
     """A throw-away ``redis-server`` on a free loopback port, without persistence.
 
     For quick runs (the smoke test): concurrent test runs on a shared machine then never
@@ -123,18 +115,16 @@ class PrivateRedis:
     """
 
     def __init__(self) -> None:
+        super().__init__(prefix="nanomon-bench-redis-")
         self.binary = shutil.which("redis-server")
-        self.port = free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.process: subprocess.Popen | None = None
-        self._directory = tempfile.TemporaryDirectory(prefix="nanomon-bench-redis-")
 
     def __enter__(self) -> PrivateRedis:
         if not self.binary:
             raise RuntimeError("redis-server is not installed (needed for a private broker)")
         self.process = subprocess.Popen(
             [self.binary, "--bind", "127.0.0.1", "--port", str(self.port), "--save", "",
-             "--appendonly", "no", "--dir", self._directory.name],
+             "--appendonly", "no", "--dir", str(self.folder)],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )  # fmt: skip
@@ -147,22 +137,3 @@ class PrivateRedis:
                 time.sleep(0.05)
         self.__exit__(None, None, None)
         raise RuntimeError("the private redis-server did not start")
-
-    @property
-    def pid(self) -> int:
-        return self.process.pid if self.process else 0
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self._directory.cleanup()

@@ -225,17 +225,23 @@ def parse_arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--requests", type=int, default=30)
     parser.add_argument("--target-ms", type=float, default=500.0, help="monitors page p95")
+    parser.add_argument("--out-dir", default=None, help="where the JSON goes (bench/out)")
     return parser.parse_args(argv)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     arguments = parse_arguments(argv)
+    with tempfile.TemporaryDirectory(prefix="nanomon-bench-pages-") as data_dir:
+        return run(arguments, Path(data_dir))
+
+
+def run(arguments: argparse.Namespace, data_dir: Path) -> int:
+    """Seed (or reuse) the database, time the pages, print and write the figures; the
+    exit status says whether the monitors page met its target."""
     database = db.check_name(arguments.database)
     url = db.database_url(arguments.server_url, database)
     environment = db.process_environment(
-        database_url=url,
-        broker_url="memory://",
-        data_dir=Path(tempfile.mkdtemp(prefix="nanomon-bench-pages-")),
+        database_url=url, broker_url="memory://", data_dir=data_dir
     )
     reused = arguments.reuse and db.database_exists(arguments.server_url, database)
     if not reused:
@@ -283,6 +289,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     write_json(
         "pages",
         {
+            "benchmark": "pages",
             **run_metadata(),
             "database": database,
             "monitors": wanted[0],
@@ -295,6 +302,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "pages": figures,
             "table": table,
         },
+        out_dir=Path(arguments.out_dir) if arguments.out_dir else None,
     )
     if arguments.drop:
         from django.db import connection

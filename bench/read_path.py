@@ -36,6 +36,7 @@ from bench import db
 from bench.common import (
     OUT_DIR,
     REPOSITORY,
+    free_port,
     print_table,
     run_metadata,
     summarize,
@@ -394,7 +395,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     meta["load_gate"] = wait_for_quiet_machine(arguments.max_load, arguments.max_wait)
     db.collect_static(environment)
-    port = db.free_port()
+    port = free_port()
     web = start_web(environment, port, work_dir / "web.log")
     routes: dict[str, dict] = {}
     rng = random.Random(arguments.seed)

@@ -44,6 +44,7 @@ from bench.common import (
     OUT_DIR,
     REPOSITORY,
     ProcessSampler,
+    free_port,
     machine_busy_seconds,
     percentile,
     postgres_backends,
@@ -299,7 +300,7 @@ def run_size(monitors: int, arguments: argparse.Namespace, broker_url: str, redi
         monitor_ids = seed_monitors(monitors, arguments.interval, urls, start_at)
         print(f"[{monitors} monitors] seeded in {time.monotonic() - seeded:.1f}s", flush=True)
         connections.close_all()
-        commands = process_commands(arguments, db.free_port())
+        commands = process_commands(arguments, free_port())
         processes = start_processes(commands, environment, work_dir / "logs")
         try:
             print(f"[{monitors} monitors] warming up for {arguments.warmup:g}s", flush=True)

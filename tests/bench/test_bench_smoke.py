@@ -22,10 +22,14 @@ ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.e2e
 
 
-def run_script(module: str, *arguments: str, out_dir: Path, timeout: float = 120) -> dict:
-    """Run ``python -m <module>`` with ``arguments``; return the JSON it wrote."""
+def run_script(
+    module: str, *arguments: str, out_dir: Path, timeout: float = 120, waits: bool = True
+) -> dict:
+    """Run ``python -m <module>`` with ``arguments``; return the JSON it wrote. ``waits``:
+    the script waits for a quiet machine (told not to here)."""
+    wait = ["--max-wait", "0"] if waits else []
     completed = subprocess.run(
-        [sys.executable, "-m", module, *arguments, "--max-wait", "0", "--out-dir", str(out_dir)],
+        [sys.executable, "-m", module, *arguments, *wait, "--out-dir", str(out_dir)],
         cwd=ROOT,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
         capture_output=True,
@@ -117,3 +121,19 @@ def test_the_read_path_benchmark_times_the_api_and_skips_missing_pages(tmp_path)
         assert {"p50", "p95", "p99"} <= set(routes[name]["ms"])
     assert "skipped" in routes["page_missing"]
     assert_sane(routes)
+
+
+def test_the_pages_benchmark_renders_every_page(tmp_path):
+    database = f"nanomon_bench_pages_smoke_{os.getpid()}"
+    figures = run_script(
+        "bench.pages", "--monitors", "5", "--results", "100", "--requests", "2",
+        "--warmup", "1", "--database", database, "--drop",
+        "--target-ms", "1e9",  # its exit status judges a timing: not in a test
+        out_dir=tmp_path, waits=False,
+    )  # fmt: skip
+
+    assert figures["benchmark"] == "pages"
+    pages = {row["page"]: row for row in figures["pages"]}
+    assert {"monitors", "dashboard", "monitor detail", "results"} <= set(pages)
+    assert all(row["bytes"] > 0 and row["queries"] > 0 for row in pages.values())
+    assert_sane(figures["pages"])
