@@ -30,6 +30,7 @@ from pathlib import Path
 
 from bench import db
 from bench.common import print_table, run_metadata, summarize, write_json
+from bench.seeding import record_seed, seeded_sizes, vacuum_analyze
 
 PAGES = [
     ("monitors", "/"),
@@ -42,18 +43,6 @@ PAGES = [
 KINDS = ("http", "http", "http", "http", "http", "http", "http", "tcp", "ping", "dns")
 SEED_TABLE = "bench_pages_seed"
 CHUNK_MONITORS = 250
-
-
-def seeded_sizes() -> tuple[int, int] | None:
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT to_regclass(%s)", [SEED_TABLE])
-        if cursor.fetchone()[0] is None:
-            return None
-        cursor.execute(f"SELECT monitors, results FROM {SEED_TABLE} LIMIT 1")  # noqa: S608
-        row = cursor.fetchone()
-    return (row[0], row[1]) if row else None
 
 
 def _target(kind: str, index: int) -> str:
@@ -146,27 +135,10 @@ def seed(monitors: int, results: int) -> dict[str, float]:
                 )
         finally:
             cursor.execute("SET session_replication_role = DEFAULT")
-        cursor.execute(
-            f"CREATE TABLE IF NOT EXISTS {SEED_TABLE} (monitors integer, results bigint)"
-        )
-        cursor.execute(f"DELETE FROM {SEED_TABLE}")  # noqa: S608
-        cursor.execute(
-            f"INSERT INTO {SEED_TABLE} VALUES (%s, %s)",  # noqa: S608
-            [monitors, per_monitor * monitors],
-        )
     return {
         "monitors_seconds": round(monitors_done - started, 1),
         "results_seconds": round(time.monotonic() - monitors_done, 1),
     }
-
-
-def vacuum_analyze(database_url: str) -> float:
-    import psycopg
-
-    started = time.monotonic()
-    with psycopg.connect(database_url, autocommit=True) as connection:
-        connection.execute("VACUUM ANALYZE")
-    return round(time.monotonic() - started, 1)
 
 
 def measure(warmup: int, requests: int) -> list[dict[str, object]]:
@@ -256,7 +228,7 @@ def run(arguments: argparse.Namespace, data_dir: Path) -> int:
         max(1, arguments.results // arguments.monitors) * arguments.monitors,
     )
     seeding: dict[str, object] = {"reused": False}
-    if reused and seeded_sizes() == wanted:
+    if reused and seeded_sizes(SEED_TABLE) == wanted:
         seeding["reused"] = True
         print(f"reusing {database}: {wanted[0]} monitors, {wanted[1]} results", flush=True)
     else:
@@ -269,6 +241,7 @@ def run(arguments: argparse.Namespace, data_dir: Path) -> int:
         print(f"seeding {database}: {wanted[0]} monitors, {wanted[1]} results", flush=True)
         seeding.update(seed(*wanted))
         seeding["vacuum_analyze_seconds"] = vacuum_analyze(url)
+        record_seed(SEED_TABLE, *wanted)
     figures = measure(arguments.warmup, arguments.requests)
     table = print_table(
         f"Pages over {wanted[0]:,} monitors and {wanted[1]:,} results "

@@ -43,6 +43,7 @@ from bench.common import (
     wait_for_quiet_machine,
     write_json,
 )
+from bench.seeding import record_seed, seeded_sizes, vacuum_analyze
 
 # (name, path, kind): kind "api" has the 100 ms p95 target, "page" 250 ms, "metrics" none.
 API_ROUTES = [
@@ -64,19 +65,6 @@ CHUNK_MONITORS = 500
 
 
 # --- Seeding -------------------------------------------------------------------------------
-
-
-def seeded_sizes() -> tuple[int, int] | None:
-    """(monitors, results) recorded by a finished seeding, or None."""
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT to_regclass(%s)", [SEED_TABLE])
-        if cursor.fetchone()[0] is None:
-            return None
-        cursor.execute(f"SELECT monitors, results FROM {SEED_TABLE} LIMIT 1")  # noqa: S608
-        row = cursor.fetchone()
-    return (row[0], row[1]) if row else None
 
 
 def target_for(kind: str, index: int) -> str:
@@ -175,30 +163,6 @@ def seed(monitors: int, results: int) -> dict:
         "monitors_seconds": round(monitors_done - started, 1),
         "results_seconds": round(results_done - monitors_done, 1),
     }
-
-
-def vacuum_analyze(database_url: str) -> float:
-    import psycopg
-
-    started = time.monotonic()
-    with psycopg.connect(database_url, autocommit=True) as connection:
-        connection.execute("VACUUM ANALYZE")
-    return round(time.monotonic() - started, 1)
-
-
-def record_seed(monitors: int, results: int) -> None:
-    from django.db import connection, transaction
-
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(
-            f"CREATE TABLE IF NOT EXISTS {SEED_TABLE} "
-            "(monitors integer, results bigint, seeded_at timestamptz)"
-        )
-        cursor.execute(f"DELETE FROM {SEED_TABLE}")  # noqa: S608
-        cursor.execute(
-            f"INSERT INTO {SEED_TABLE} VALUES (%s, %s, now())",  # noqa: S608
-            [monitors, results],
-        )
 
 
 def credentials() -> tuple[str, str, list[int]]:
@@ -371,7 +335,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     reusable = arguments.reuse and db.database_exists(arguments.server_url, arguments.database)
     if reusable:
         db.migrate(environment)  # a newer checkout may have added migrations
-        reusable = seeded_sizes() == wanted
+        reusable = seeded_sizes(SEED_TABLE) == wanted
     if reusable:
         print(f"reusing {arguments.database}: {wanted[0]} monitors, {wanted[1]} results")
         seeding["reused"] = True
@@ -386,7 +350,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         db.migrate(environment)
         seeding.update(seed(*wanted))
         seeding["vacuum_analyze_seconds"] = vacuum_analyze(database_url)
-        record_seed(*wanted)
+        record_seed(SEED_TABLE, *wanted)
         print(f"seeded: {seeding}", flush=True)
     token, session_key, ids = credentials()
     from django.db import connections
