@@ -70,11 +70,11 @@ class ChannelAdmin(admin.ModelAdmin):
 
     def get_form(self, request: HttpRequest, obj: Channel | None = None, **kwargs: object):
         # The per-kind config fields are added by the form itself, not by the model.
-        kwargs["fields"] = ["name", "kind", "enabled", "is_default"]
+        kwargs["fields"] = list(ChannelForm.Meta.fields)
         return super().get_form(request, obj, **kwargs)
 
     def get_fieldsets(self, request: HttpRequest, obj: Channel | None = None):
-        fieldsets = [(None, {"fields": ["name", "kind", "enabled", "is_default"]})]
+        fieldsets = [(None, {"fields": list(ChannelForm.Meta.fields)})]
         if obj is not None and obj.builtin:
             fieldsets.append(
                 (
@@ -84,15 +84,13 @@ class ChannelAdmin(admin.ModelAdmin):
             )
         else:
             for kind, transport in REGISTRY.items():
-                current = obj is not None and obj.kind == kind
+                shown = obj is None or obj.kind == kind
+                fields = [config_field_name(kind, spec.name) for spec in transport.fields]
                 fieldsets.append(
                     (
                         f"{transport.label} settings"
-                        + ("" if current or obj is None else " (only when changing the kind)"),
-                        {
-                            "fields": [config_field_name(kind, spec) for spec in transport.fields],
-                            "classes": [] if current or obj is None else ["collapse"],
-                        },
+                        + ("" if shown else " (only when changing the kind)"),
+                        {"fields": fields, "classes": [] if shown else ["collapse"]},
                     )
                 )
         if obj is not None:
@@ -220,6 +218,9 @@ class NotificationInline(admin.TabularInline):
 
     def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return super().get_queryset(request).select_related("channel")  # one query, not one per row
 
 
 @admin.register(Transition)

@@ -18,8 +18,9 @@ from alerts.models import Channel
 KEEP_HINT = "Leave blank to keep the stored value."
 
 
-def config_field_name(kind: str, spec: ConfigField) -> str:
-    return f"{kind}_{spec.name}"
+def config_field_name(kind: str, name: str) -> str:
+    """The form field of the config field ``name`` of ``kind`` (``webhook_url``)."""
+    return f"{kind}_{name}"
 
 
 def _initial(spec: ConfigField, value: object) -> object:
@@ -77,7 +78,7 @@ class ChannelForm(forms.ModelForm):
         for kind, transport in REGISTRY.items():
             for spec in transport.fields:
                 current = stored.get(spec.name) if kind == self.instance.kind else None
-                self.fields[config_field_name(kind, spec)] = _form_field(spec, current)
+                self.fields[config_field_name(kind, spec.name)] = _form_field(spec, current)
 
     def clean(self) -> dict[str, object]:
         data = super().clean()
@@ -85,13 +86,13 @@ class ChannelForm(forms.ModelForm):
         if self.is_builtin or kind not in REGISTRY:
             return data
         transport = REGISTRY[kind]
-        raw = {spec.name: data.get(config_field_name(kind, spec)) for spec in transport.fields}
+        raw = {spec.name: data.get(config_field_name(kind, spec.name)) for spec in transport.fields}
         same_kind = self.instance.pk and self.instance.kind == kind
         current = self.instance.config if same_kind else None  # the stored one: not yet assigned
         try:
             self.cleaned_config = transport.clean_config(raw, current=current)
         except ValidationError as error:
             for name, messages in error.message_dict.items():
-                field = f"{kind}_{name}"
+                field = config_field_name(kind, name)
                 self.add_error(field if field in self.fields else None, messages)
         return data

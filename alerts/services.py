@@ -40,7 +40,7 @@ from django.utils import timezone
 from alerts import selectors
 from alerts.channels import DeliveryError, get_transport
 from alerts.channels.base import scrub
-from alerts.messages import message_for, test_message
+from alerts.messages import message_for
 from alerts.models import (
     AlertLevel,
     AlertState,
@@ -396,12 +396,7 @@ def _send_and_record(
     clock = time.monotonic()
     error = ""
     try:
-        message = (
-            test_message(notification.pk, now=now)
-            if notification.event == Notification.Event.TEST
-            else message_for(notification, now=now)
-        )
-        transport(config).send(message, timeout=timeout)
+        transport(config).send(message_for(notification, now=now), timeout=timeout)
     except DeliveryError as failure:
         error = str(failure) or "delivery failed"
     except Exception as failure:  # a library bug must not lose the notification
@@ -579,7 +574,7 @@ def _reminders_create(now: datetime) -> list[int]:
         candidates = candidates.filter(
             monitor__alert_policy__reminder_minutes__gt=0, monitor__alert_policy__muted=False
         )
-    created: list[int] = []
+    due: list[tuple[AlertState, bool]] = []  # claimed standings, whether on their own channels
     for standing in candidates:
         try:
             policy: MonitorAlertPolicy | None = standing.monitor.alert_policy
@@ -599,34 +594,38 @@ def _reminders_create(now: datetime) -> list[int]:
             version=standing.version,
             reminders_sent=standing.reminders_sent,
         ).update(reminders_sent=F("reminders_sent") + 1, reminded_at=now)
-        if not claimed:
-            continue
-        custom = set() if policy is None or policy.use_default_channels else {standing.monitor_id}
-        channel_ids = _channel_ids_by_monitor({standing.monitor_id}, custom=custom).get(
-            standing.monitor_id, []
-        )
-        # A channel still trying to deliver this outage's earlier message gets no pile-up.
-        busy = set(
-            Notification.objects.filter(
-                transition_id=standing.last_transition_id, status__in=UNSENT
-            ).values_list("channel_id", flat=True)
-        )
-        rows = Notification.objects.bulk_create(
-            [
-                Notification(
-                    transition_id=standing.last_transition_id,
-                    channel_id=channel_id,
-                    event=Notification.Event.REMINDER,
-                    sequence=standing.reminders_sent + 1,
-                    next_attempt_at=now,
-                    created_at=now,
-                )
-                for channel_id in channel_ids
-                if channel_id not in busy
-            ]
-        )
-        created.extend(row.pk for row in rows)
-    return created
+        if claimed:
+            due.append((standing, policy is not None and not policy.use_default_channels))
+    if not due:
+        return []
+    # Channels and busy channels for every claimed outage at once (not per monitor).
+    channels = _channel_ids_by_monitor(
+        {standing.monitor_id for standing, _ in due},
+        custom={standing.monitor_id for standing, own in due if own},
+    )
+    # A channel still trying to deliver this outage's earlier message gets no pile-up.
+    busy = set(
+        Notification.objects.filter(
+            transition_id__in=[standing.last_transition_id for standing, _ in due],
+            status__in=UNSENT,
+        ).values_list("transition_id", "channel_id")
+    )
+    rows = Notification.objects.bulk_create(
+        [
+            Notification(
+                transition_id=standing.last_transition_id,
+                channel_id=channel_id,
+                event=Notification.Event.REMINDER,
+                sequence=standing.reminders_sent + 1,
+                next_attempt_at=now,
+                created_at=now,
+            )
+            for standing, _ in due
+            for channel_id in channels.get(standing.monitor_id, [])
+            if (standing.last_transition_id, channel_id) not in busy
+        ]
+    )
+    return [row.pk for row in rows]
 
 
 # --- Channels and policies -----------------------------------------------------------------

@@ -257,6 +257,11 @@ def scrub(text: str, secrets: list[str]) -> str:
     return text
 
 
+def timed_out(timeout: float) -> str:
+    """``timed out after 10s``: the one wording of a delivery timeout, for every transport."""
+    return f"timed out after {timeout:g}s"
+
+
 def describe_network_error(error: BaseException, *, timeout: float) -> str:
     """A short message for a low-level network error (never quotes a URL)."""
     if isinstance(error, ssl.SSLCertVerificationError):
@@ -264,7 +269,7 @@ def describe_network_error(error: BaseException, *, timeout: float) -> str:
     if isinstance(error, ssl.SSLError):
         return f"TLS error: {error.reason or error.__class__.__name__}"
     if isinstance(error, TimeoutError | socket.timeout):
-        return f"timed out after {timeout:g}s"
+        return timed_out(timeout)
     if isinstance(error, ConnectionRefusedError):
         return "connection refused"
     if isinstance(error, ConnectionResetError):

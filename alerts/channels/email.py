@@ -26,7 +26,9 @@ from alerts.channels.base import (
     DeliveryError,
     Transport,
     describe_network_error,
+    timed_out,
 )
+from monitors.probes.http import insecure_context, verifying_context
 
 SECURITY_CHOICES = ("starttls", "tls", "none")
 
@@ -44,17 +46,17 @@ class _SmtpBackend(EmailBackend):
 
 
 def tls_context(*, verify: bool, ca_bundle: str = "") -> ssl.SSLContext:
-    """The system's trust store plus ``ca_bundle`` (a PEM file); or no verification at all."""
-    context = ssl.create_default_context()
+    """The system's trust store plus ``ca_bundle`` (a PEM file); or no verification at all.
+
+    The probes' shared contexts (``monitors.probes.http``): built once per bundle path, not
+    per mail. A changed bundle file is read again after a worker restart.
+    """
     if not verify:
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-    elif ca_bundle:
-        try:
-            context.load_verify_locations(cafile=ca_bundle)
-        except (OSError, ssl.SSLError) as error:
-            raise DeliveryError(f"cannot load ALERT_SMTP_CA_BUNDLE: {error}") from None
-    return context
+        return insecure_context()
+    try:
+        return verifying_context(ca_bundle or None)
+    except (OSError, ssl.SSLError) as error:
+        raise DeliveryError(f"cannot load ALERT_SMTP_CA_BUNDLE: {error}") from None
 
 
 class EmailTransport(Transport):
@@ -164,7 +166,7 @@ class EmailTransport(Transport):
         except smtplib.SMTPServerDisconnected as error:
             # smtplib turns a read timeout into "Connection unexpectedly closed: timed out".
             if "timed out" in str(error):
-                raise DeliveryError(f"timed out after {timeout:g}s") from None
+                raise DeliveryError(timed_out(timeout)) from None
             raise DeliveryError("server disconnected") from None
         except smtplib.SMTPResponseException as error:
             text = error.smtp_error.decode(errors="replace") if error.smtp_error else ""

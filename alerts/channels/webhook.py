@@ -39,6 +39,7 @@ from alerts.channels.base import (
     Transport,
     describe_network_error,
     mask_url,
+    timed_out,
 )
 from monitors.durations import format_seconds
 
@@ -186,7 +187,7 @@ class WebhookTransport(Transport):
                     stream=True,
                 )
             except requests.Timeout:
-                raise DeliveryError(f"timed out after {timeout:g}s") from None
+                raise DeliveryError(timed_out(timeout)) from None
             except requests.TooManyRedirects:
                 raise DeliveryError(f"more than {MAX_REDIRECTS} redirects") from None
             except requests.ConnectionError as error:

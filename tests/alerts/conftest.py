@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 import pytest
 from django.utils import timezone
 
-from alerts.models import AlertLevel, AlertState, Notification
+from alerts.models import AlertLevel, AlertState, Channel, Notification
 from alerts.services import channel_create
 from monitors.engine import CheckResult, CheckStatus
 from monitors.models import Monitor
@@ -21,6 +21,7 @@ from monitors.services import monitor_update
 from nanomon.celery import app as celery_app
 from results.services import RunRecord, results_record
 from tests.support.receivers import WebhookReceiver
+from tests.support.smtp_server import LocalSmtpServer
 
 CODES = {"O": CheckStatus.OK, "E": CheckStatus.ERROR, "F": CheckStatus.FAILED}
 
@@ -114,6 +115,22 @@ def webhook_channel(receiver):
         name="hook",
         kind="webhook",
         config={"url": receiver.url("/hook?host={HOST}&state={STATE}")},
+    )
+
+
+def email_channel(smtp: LocalSmtpServer, **config) -> Channel:
+    """A default email channel to the local SMTP server (two recipients); ``config`` overrides."""
+    return channel_create(
+        name="mail",
+        kind="email",
+        config={
+            "host": "127.0.0.1",
+            "port": smtp.port,
+            "security": smtp.security,
+            "from_address": "NanoMon <nanomon@example.org>",
+            "recipients": ["ops@example.org", "Dev Team <dev@example.org>"],
+            **config,
+        },
     )
 
 

@@ -4,6 +4,8 @@ never show a secret back, the "send a test notification" action, and policies.""
 from __future__ import annotations
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from alerts.models import Channel, MonitorAlertPolicy, Notification
@@ -180,3 +182,23 @@ def test_the_read_only_pages_of_transitions_and_notifications_render(
         page = admin_client.get(url)
         assert page.status_code == 200, url
         assert TOKEN not in page.content.decode()
+
+
+def test_a_transition_page_loads_its_notifications_channels_in_one_query(
+    admin_client, make_monitor, record, receiver
+):
+    def queries_for_transition_page(channels: int) -> int:
+        for number in range(channels):
+            channel_create(name=f"hook {number}", kind="webhook", config={"url": receiver.url()})
+        monitor = make_monitor(name=f"watched by {channels}")
+        record(monitor, "FFF")
+        transition = Notification.objects.filter(transition__monitor=monitor).first().transition
+        assert Notification.objects.filter(transition=transition).count() == channels
+        url = reverse("admin:alerts_transition_change", args=[transition.pk])
+        with CaptureQueriesContext(connection) as queries:
+            assert admin_client.get(url).status_code == 200
+        Channel.objects.filter(builtin__isnull=True).delete()
+        return len(queries)
+
+    queries_for_transition_page(1)  # the first request also loads the session and caches
+    assert queries_for_transition_page(1) == queries_for_transition_page(4)

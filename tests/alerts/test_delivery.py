@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from kombu.exceptions import OperationalError
 
 from alerts import tasks
@@ -31,6 +32,7 @@ from alerts.services import (
 )
 from monitors.services import monitor_update
 from nanomon.celery import app as celery_app
+from tests.alerts.conftest import email_channel
 from tests.support.http_servers import refused_port
 from tests.support.receivers import WebhookReceiver
 from tests.support.smtp_server import LocalSmtpServer
@@ -170,14 +172,7 @@ def test_a_notification_gives_up_after_the_last_attempt_and_its_channel_shows_fa
 
 def test_smtp_down_for_the_first_attempts_then_up_delivers_exactly_once(make_monitor, record):
     smtp = LocalSmtpServer(start=False)  # its port refuses connections: the server is down
-    channel_create(
-        name="mail",
-        kind="email",
-        config={
-            "host": "127.0.0.1", "port": smtp.port, "security": "none",
-            "from_address": "nanomon@example.org", "recipients": ["ops@example.org"],
-        },
-    )  # fmt: skip
+    email_channel(smtp)
     monitor = make_monitor()
     record(monitor, "FFF")
     notification = the_notification(monitor)
@@ -208,14 +203,7 @@ def test_a_worker_killed_after_sending_but_before_recording_sends_again_at_least
     """Documented at-least-once: the claim expires, the sweeper re-queues, the mail goes out
     a second time with the same Message-ID (so mail clients can fold the two)."""
     with LocalSmtpServer() as smtp:
-        channel_create(
-            name="mail",
-            kind="email",
-            config={
-                "host": "127.0.0.1", "port": smtp.port, "security": "none",
-                "from_address": "nanomon@example.org", "recipients": ["ops@example.org"],
-            },
-        )  # fmt: skip
+        email_channel(smtp)
         monitor = make_monitor()
         record(monitor, "FFF")
         notification = the_notification(monitor)
@@ -365,6 +353,48 @@ def test_alert_reminder_minutes_is_the_default_and_zero_turns_reminders_off(
     created = alerts_sweep(now=down_at + timedelta(minutes=6)).reminders
 
     assert [Notification.objects.get(pk=pk).transition.monitor for pk in created] == [reminded]
+
+
+def test_one_sweep_reminds_every_due_outage_on_its_channels_in_a_fixed_number_of_queries(
+    make_monitor, record, webhook_channel, receiver
+):
+    own = channel_create(
+        name="own", kind="webhook", config={"url": receiver.url("/own")}, is_default=False
+    )
+
+    def sweep_due_outages(count: int) -> tuple[dict[str, list[int]], int]:
+        """``count`` outages on the defaults and ``count`` on ``own``, all due at once: the
+        channels each reminder went to, and the sweep's queries."""
+        on_defaults = [make_monitor(name=f"default {count}.{n}") for n in range(count)]
+        on_own = [make_monitor(name=f"own {count}.{n}") for n in range(count)]
+        for monitor in on_defaults:
+            alert_policy_set(monitor, reminder_minutes=10)
+        for monitor in on_own:
+            alert_policy_set(
+                monitor, reminder_minutes=10, use_default_channels=False, channels=[own]
+            )
+        for monitor in on_defaults + on_own:
+            record(monitor, "FFF")
+        Notification.objects.update(status="sent")
+        down_at = max(AlertState.objects.values_list("changed_at", flat=True))
+        with CaptureQueriesContext(connection) as queries:
+            created = alerts_sweep(now=down_at + timedelta(minutes=10)).reminders
+        reminded = Notification.objects.filter(pk__in=created).select_related("transition")
+        by_channel: dict[str, list[int]] = {}
+        for reminder in reminded.order_by("transition__monitor_id"):
+            assert (reminder.event, reminder.sequence) == ("reminder", 1)
+            by_channel.setdefault(reminder.channel.name, []).append(reminder.transition.monitor_id)
+        assert by_channel == {
+            "hook": [monitor.pk for monitor in on_defaults],
+            "own": [monitor.pk for monitor in on_own],
+        }
+        AlertState.objects.update(state="up")  # these outages are over: out of the next sweep
+        return by_channel, len(queries)
+
+    _, one_each = sweep_due_outages(1)
+    _, three_each = sweep_due_outages(3)
+    # Only the per-outage claim (a conditional update) grows with the number of outages.
+    assert three_each - one_each == 4
 
 
 def test_a_channel_still_retrying_gets_no_pile_of_reminders(make_monitor, record, webhook_channel):

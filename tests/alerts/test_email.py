@@ -12,27 +12,13 @@ from django.utils import timezone
 
 from alerts.models import Notification
 from alerts.services import channel_create, channel_send_test, notification_deliver
+from tests.alerts.conftest import email_channel
 from tests.support.http_servers import issue_cert, new_ca, write_ca_bundle
 from tests.support.smtp_server import LocalSmtpServer
 
 pytestmark = pytest.mark.django_db
 
 SECRET_HEADER = '{"Authorization": "Bearer s3cret-token-123"}'
-
-
-def email_channel(smtp: LocalSmtpServer, **config):
-    return channel_create(
-        name="mail",
-        kind="email",
-        config={
-            "host": "127.0.0.1",
-            "port": smtp.port,
-            "security": smtp.security,
-            "from_address": "NanoMon <nanomon@example.org>",
-            "recipients": ["ops@example.org", "Dev Team <dev@example.org>"],
-            **config,
-        },
-    )
 
 
 @pytest.fixture
@@ -140,6 +126,16 @@ def test_starttls_without_verification_delivers_to_a_self_signed_relay(ca):
 
         assert outcome.succeeded, outcome.error
         assert len(smtp.wait_for_mails(1)) == 1
+
+
+def test_an_unreadable_alert_smtp_ca_bundle_is_a_clear_delivery_error(ca, tmp_path, alert_settings):
+    alert_settings.ALERT_SMTP_CA_BUNDLE = str(tmp_path / "missing.pem")
+    with LocalSmtpServer(security="starttls", cert=issue_cert(ca)) as smtp:
+        outcome = channel_send_test(email_channel(smtp, host="localhost"))
+
+        assert not outcome.succeeded
+        assert outcome.error.startswith("cannot load ALERT_SMTP_CA_BUNDLE: ")
+        assert smtp.mails == []
 
 
 def test_implicit_tls_delivers(trusted_ca):

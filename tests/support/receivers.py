@@ -18,10 +18,28 @@ import time
 from contextlib import ExitStack
 from dataclasses import dataclass
 from types import TracebackType
+from typing import TypeVar
 
 from aiohttp import web
 
 from tests.support.http_servers import RunningServer, serve_app
+
+T = TypeVar("T")
+
+
+def wait_for_items(
+    arrived: threading.Condition, items: list[T], count: int, *, timeout: float, noun: str
+) -> list[T]:
+    """A copy of ``items`` once at least ``count`` are in it (appended under ``arrived``, which
+    is notified on each); AssertionError after ``timeout`` seconds. Shared by the receivers."""
+    deadline = time.monotonic() + timeout
+    with arrived:
+        while len(items) < count:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise AssertionError(f"expected {count} {noun}(s), got {len(items)}")
+            arrived.wait(remaining)
+        return list(items)
 
 
 @dataclass(frozen=True)
@@ -74,14 +92,7 @@ class WebhookReceiver:
 
     def wait_for(self, count: int, *, timeout: float = 10) -> list[ReceivedRequest]:
         """The requests once at least ``count`` have arrived; AssertionError after ``timeout``."""
-        deadline = time.monotonic() + timeout
-        with self._arrived:
-            while len(self.requests) < count:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise AssertionError(f"expected {count} request(s), got {len(self.requests)}")
-                self._arrived.wait(remaining)
-            return list(self.requests)
+        return wait_for_items(self._arrived, self.requests, count, timeout=timeout, noun="request")
 
     def __enter__(self) -> WebhookReceiver:
         app = web.Application()

@@ -18,7 +18,6 @@ import email
 import email.policy
 import ssl
 import threading
-import time
 import warnings
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -30,6 +29,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from tests.support.http_servers import refused_port, server_context
+from tests.support.receivers import wait_for_items
 
 Security = Literal["none", "starttls", "tls"]
 
@@ -159,14 +159,7 @@ class LocalSmtpServer:
 
     def wait_for_mails(self, count: int, *, timeout: float = 10) -> list[ReceivedMail]:
         """The mails once at least ``count`` have arrived; AssertionError after ``timeout``."""
-        deadline = time.monotonic() + timeout
-        with self._arrived:
-            while len(self.mails) < count:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise AssertionError(f"expected {count} mail(s), got {len(self.mails)}")
-                self._arrived.wait(remaining)
-            return list(self.mails)
+        return wait_for_items(self._arrived, self.mails, count, timeout=timeout, noun="mail")
 
     def _received(self, mail: ReceivedMail) -> None:
         with self._arrived:
