@@ -119,7 +119,8 @@ class NanoMonCollector:
         recent = self.now - WORKERS_SEEN_WINDOW
         seen = GaugeMetricFamily(
             "nanomon_workers_seen",
-            f"Celery workers that did work in the last {WORKERS_SEEN_WINDOW.seconds} seconds",
+            f"Celery workers that did work in the last "
+            f"{int(WORKERS_SEEN_WINDOW.total_seconds())} seconds",
         )
         seen.add_metric([], sum(1 for _, last_seen in workers if last_seen >= recent))
         yield seen
@@ -215,10 +216,8 @@ class NanoMonCollector:
             labels=["type"],
         )
         for kind in kinds:
-            buckets, _ = _histogram(
-                by_name[services.PROBE_DURATION_BUCKET],
-                kind,
-                services.PROBE_DURATION_BUCKETS,
+            buckets = _histogram(
+                by_name[services.PROBE_DURATION_BUCKET], kind, services.PROBE_DURATION_BUCKETS
             )
             duration.add_metric(
                 [kind], buckets, sum_value=by_name[services.PROBE_DURATION_SUM][(kind, "")]
@@ -228,7 +227,7 @@ class NanoMonCollector:
         lag = HistogramMetricFamily(
             "nanomon_schedule_lag_seconds", "How late runs started against their scheduled slot"
         )
-        buckets, _ = _histogram(
+        buckets = _histogram(
             by_name[services.SCHEDULE_LAG_BUCKET], "", services.SCHEDULE_LAG_BUCKETS
         )
         lag.add_metric([], buckets, sum_value=by_name[services.SCHEDULE_LAG_SUM][("", "")])
@@ -250,8 +249,8 @@ class NanoMonCollector:
 
 def _histogram(
     counts: dict[tuple[str, str], float], label: str, bounds: Sequence[float]
-) -> tuple[list[tuple[str, float]], float]:
-    """Cumulative (le, count) pairs for one label from per-bucket counts, and the total."""
+) -> list[tuple[str, float]]:
+    """Cumulative (le, count) pairs for one label from per-bucket counts."""
     per_bucket: dict[float, float] = dict.fromkeys((*bounds, math.inf), 0.0)
     for (row_label, le), count in counts.items():
         if row_label == label:
@@ -261,7 +260,7 @@ def _histogram(
     for bound in sorted(per_bucket):
         running += per_bucket[bound]
         cumulative.append((services.format_bound(bound), running))
-    return cumulative, running
+    return cumulative
 
 
 def nanomon_gauges(monitors: Iterable[MonitorSnapshot]) -> Iterator[Metric]:

@@ -18,6 +18,8 @@ import sys
 import time
 from pathlib import Path
 
+from nanomon.env import env_int, env_str
+
 STOP_TIMEOUT_SECONDS = 15
 
 
@@ -36,11 +38,13 @@ def prepare() -> None:
     users = get_user_model()
     if users.objects.filter(is_superuser=True).exists():
         return
-    username = os.environ.get("DJANGO_SUPERUSER_USERNAME", "admin")
-    password = os.environ.get("DJANGO_SUPERUSER_PASSWORD") or secrets.token_urlsafe(12)
-    email = os.environ.get("DJANGO_SUPERUSER_EMAIL", "")
+    username = env_str("DJANGO_SUPERUSER_USERNAME") or "admin"
+    configured_password = env_str("DJANGO_SUPERUSER_PASSWORD")
+    password = configured_password or secrets.token_urlsafe(12)
+    email = env_str("DJANGO_SUPERUSER_EMAIL")
     users.objects.create_superuser(username=username, email=email, password=password)
-    if "DJANGO_SUPERUSER_PASSWORD" in os.environ:
+    # Set but empty (a copied .env.example) means "generate one": it must then be shown.
+    if configured_password:
         print(f"Created admin user {username!r} with the password from DJANGO_SUPERUSER_PASSWORD.")
     else:
         print(f"Created admin user {username!r} with password: {password}")
@@ -48,13 +52,16 @@ def prepare() -> None:
 
 
 def child_commands(port: int, bind: str) -> dict[str, list[str]]:
+    """The three children. Their sizes default smaller than a server's (README: 4 worker
+    threads here, 8 elsewhere) and are checked like every setting (``nanomon.env``)."""
     python = sys.executable
-    concurrency = os.environ.get("NANOMON_WORKER_CONCURRENCY", "4")
+    web_workers = str(env_int("WEB_CONCURRENCY", 2, minimum=1))
+    concurrency = str(env_int("NANOMON_WORKER_CONCURRENCY", 4, minimum=1))
     return {
         "web": [
             python, "-m", "gunicorn", "nanomon.wsgi",
             "--bind", f"{bind}:{port}",
-            "--workers", os.environ.get("WEB_CONCURRENCY", "2"),
+            "--workers", web_workers,
             "--access-logfile", "-",
         ],
         "worker": [
@@ -104,13 +111,12 @@ def supervise(commands: dict[str, list[str]], cwd: Path) -> int:
 
 
 def main() -> int:
-    from nanomon.env import env_int, env_str
-
     port = env_int("PORT", 8000, minimum=1, maximum=65535)
     bind = env_str("NANOMON_BIND", "127.0.0.1")
+    commands = child_commands(port, bind)  # bad sizes stop it here, before any migration
     prepare()
     print(f"NanoMon is starting at http://{bind}:{port}/  (Ctrl-C stops it)")
-    return supervise(child_commands(port, bind), Path(__file__).resolve().parent.parent)
+    return supervise(commands, Path(__file__).resolve().parent.parent)
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@ its structure is checked instead of running it)."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import yaml
@@ -43,6 +44,22 @@ def test_every_variable_compose_passes_is_documented():
 
     missing = [name for name in passed if f"{name}=" not in documented]
     assert missing == []
+
+
+def test_every_variable_nanomon_reads_is_documented():
+    """Each ``env_*("NAME")`` read by the settings and the embedded command is in .env.example
+    (an alias may be named in a comment only, e.g. PROMETHEUS_ENABLED)."""
+    documented = set(re.findall(r"\b[A-Z][A-Z0-9_]+\b", (ROOT / ".env.example").read_text()))
+    read = {
+        name
+        for source in ("nanomon/settings.py", "nanomon/embedded.py")
+        for name in re.findall(
+            r'env_(?:str|bool|int|seconds|list)\(\s*"([A-Z0-9_]+)"', (ROOT / source).read_text()
+        )
+    }
+
+    assert "OIDC_ALGORITHMS" in read  # a call split over lines is found too
+    assert sorted(read - documented) == []
 
 
 def test_workers_run_the_threads_pool_by_default():

@@ -60,17 +60,17 @@ def stop(process: subprocess.Popen, sig: int = signal.SIGTERM) -> str:
 @pytest.fixture
 def celery_processes(service_env, tmp_path):
     """A real worker and a real beat against the test database and an isolated broker."""
-    env = service_env
 
     def start(name: str, *arguments: str) -> tuple[subprocess.Popen, Path]:
         log = tmp_path / f"{name}.log"
-        process = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "nanomon", *arguments, "--loglevel", "INFO"],
-            cwd=ROOT,
-            env=env,
-            stdout=log.open("w"),
-            stderr=subprocess.STDOUT,
-        )
+        with log.open("w") as output:  # the child keeps its own copy of the file
+            process = subprocess.Popen(
+                [sys.executable, "-m", "celery", "-A", "nanomon", *arguments, "--loglevel", "INFO"],
+                cwd=ROOT,
+                env=service_env,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+            )
         return process, log
 
     worker, worker_log = start(
@@ -161,10 +161,6 @@ class Browser:
             return response.read().decode()
 
 
-def free_port() -> int:
-    return refused_port()
-
-
 def start_embedded(data_dir: Path, port: int) -> subprocess.Popen:
     env = {
         key: value
@@ -199,7 +195,7 @@ def sqlite_results(data_dir: Path) -> list[tuple]:
 
 
 def test_the_embedded_command_runs_everything_and_stops_on_ctrl_c(tmp_path):
-    port = free_port()
+    port = refused_port()
     base = f"http://127.0.0.1:{port}"
     runner = start_embedded(tmp_path, port)
     try:

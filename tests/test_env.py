@@ -7,7 +7,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from django.contrib.auth import get_user_model
 
+from nanomon import embedded
 from nanomon.env import ConfigError, env_bool, env_int, env_list, env_seconds, env_str
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -49,9 +51,10 @@ def test_bad_values_raise_an_error_naming_the_variable(monkeypatch, reader, raw,
         reader()
 
 
-def run_check(env: dict[str, str], tmp_path) -> subprocess.CompletedProcess:
+def run_python(arguments: list[str], env: dict[str, str], tmp_path) -> subprocess.CompletedProcess:
+    """``python <arguments>`` in the project with only ``env`` (and a data folder of its own)."""
     return subprocess.run(
-        [sys.executable, "manage.py", "check"],
+        [sys.executable, *arguments],
         cwd=ROOT,
         env={"PATH": "/usr/bin:/bin", "NANOMON_DATA_DIR": str(tmp_path), **env},
         capture_output=True,
@@ -59,6 +62,11 @@ def run_check(env: dict[str, str], tmp_path) -> subprocess.CompletedProcess:
         timeout=60,
         check=False,
     )
+
+
+def run_check(env: dict[str, str], tmp_path) -> subprocess.CompletedProcess:
+    """``manage.py check`` with only ``env``: settings load or stop with their message."""
+    return run_python(["manage.py", "check"], env, tmp_path)
 
 
 def test_with_no_variables_the_project_runs_on_sqlite_and_a_file_broker(tmp_path):
@@ -77,27 +85,68 @@ def test_a_bad_setting_stops_the_process_with_a_message_naming_it(tmp_path):
 
 
 def test_behind_a_tls_proxy_urls_say_https(tmp_path):
-    completed = subprocess.run(
+    completed = run_python(
         [
-            sys.executable,
             "-c",
             "import django; django.setup(); from django.test import RequestFactory; "
             "r = RequestFactory().get('/x', HTTP_X_FORWARDED_PROTO='https', "
             "HTTP_HOST='mon.example.org'); "
             "print(r.build_absolute_uri())",
         ],
-        cwd=ROOT,
-        env={
-            "PATH": "/usr/bin:/bin",
-            "NANOMON_DATA_DIR": str(tmp_path),
+        {
             "DJANGO_SETTINGS_MODULE": "nanomon.settings",
             "NANOMON_BEHIND_TLS_PROXY": "true",
             "DJANGO_ALLOWED_HOSTS": "mon.example.org",
         },
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
+        tmp_path,
     )
 
     assert completed.stdout.strip() == "https://mon.example.org/x", completed.stderr
+
+
+# --- The embedded shape (nanomon.embedded) ------------------------------------------------------
+
+
+def sizes(commands: dict[str, list[str]]) -> tuple[str, str]:
+    web, worker = commands["web"], commands["worker"]
+    return web[web.index("--workers") + 1], worker[worker.index("--concurrency") + 1]
+
+
+@pytest.mark.parametrize("raw", [None, ""])
+def test_the_embedded_children_default_to_2_web_workers_and_4_worker_threads(monkeypatch, raw):
+    for name in ("WEB_CONCURRENCY", "NANOMON_WORKER_CONCURRENCY"):
+        if raw is None:
+            monkeypatch.delenv(name, raising=False)
+        else:
+            monkeypatch.setenv(name, raw)
+
+    assert sizes(embedded.child_commands(8000, "127.0.0.1")) == ("2", "4")
+
+
+@pytest.mark.parametrize(
+    ("name", "raw", "message"),
+    [
+        ("WEB_CONCURRENCY", "lots", "WEB_CONCURRENCY must be a whole number"),
+        ("NANOMON_WORKER_CONCURRENCY", "0", "NANOMON_WORKER_CONCURRENCY must be at least 1"),
+    ],
+)
+def test_bad_embedded_sizes_stop_it_naming_the_variable(monkeypatch, name, raw, message):
+    monkeypatch.setenv(name, raw)
+    with pytest.raises(ConfigError, match=message):
+        embedded.child_commands(8000, "127.0.0.1")
+
+
+@pytest.mark.django_db
+def test_an_empty_superuser_password_is_generated_and_shown(monkeypatch, capsys):
+    """``DJANGO_SUPERUSER_PASSWORD=`` as in a copied .env.example: the password is generated,
+    so it must be printed (not claimed to come from the variable)."""
+    monkeypatch.setattr("django.core.management.call_command", lambda *args, **kwargs: None)
+    monkeypatch.setenv("DJANGO_SUPERUSER_PASSWORD", "")
+    monkeypatch.delenv("DJANGO_SUPERUSER_USERNAME", raising=False)
+
+    embedded.prepare()
+
+    printed = capsys.readouterr().out
+    assert "with password: " in printed, printed
+    password = printed.split("with password: ", 1)[1].split()[0]
+    assert get_user_model().objects.get(username="admin").check_password(password)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
 import subprocess
 import time
 import urllib.parse
@@ -17,16 +16,11 @@ import pytest
 from django.utils import timezone
 
 from tests.metrics.support import run_due_monitors
+from tests.support.http_servers import refused_port
 
 PROMTOOL = shutil.which("promtool")
 PROMETHEUS = shutil.which("prometheus")
 MISSING = "needs {} (Debian package 'prometheus': apt-get install -y prometheus)"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.mark.skipif(PROMTOOL is None, reason=MISSING.format("promtool"))
@@ -75,7 +69,7 @@ def test_a_real_prometheus_scrapes_nanomon_and_answers_a_query(
         "    metrics_path: /metrics\n"
         f"    static_configs:\n      - targets: ['{target}']\n"
     )
-    port = _free_port()
+    port = refused_port()
     log = (tmp_path / "prometheus.log").open("wb")
     server = subprocess.Popen(
         [

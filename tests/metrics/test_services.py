@@ -16,7 +16,7 @@ from prometheus_client.mmap_dict import MmapedDict, mmap_key
 from prometheus_client.multiprocess import MultiProcessCollector
 
 from metrics import services
-from metrics.collectors import RESERVED_NAMES, family_name_for
+from metrics.collectors import OWN_FAMILIES, RESERVED_NAMES, NanoMonCollector, family_name_for
 from metrics.models import EngineCounter, WorkerHeartbeat
 from metrics.multiprocess import compact_dead_processes
 from metrics.naming import monitor_metric_name
@@ -47,6 +47,16 @@ def test_a_name_taken_by_nanomon_families_gets_one_underscore():
         "nanomon_probe_duration_seconds_bucket_"
     )
     assert family_name_for("probes totals") == "nanomon_probes_totals"
+
+
+@pytest.mark.django_db
+def test_the_reserved_names_list_every_family_the_collector_yields():
+    """OWN_FAMILIES is written by hand next to the families themselves: a family added to the
+    collector but not to it would let a monitor's gauges collide with it."""
+    # With no monitors, the collector yields only NanoMon's own families.
+    yielded = {family.name: family.type for family in NanoMonCollector().collect()}
+
+    assert yielded == OWN_FAMILIES
 
 
 @pytest.mark.parametrize(
