@@ -96,7 +96,8 @@ class OidcBackend(OIDCAuthenticationBackend):
         return services.identity_sign_in(claims, self.provider)
 
     def has_perm(self, user_obj, perm: str, obj=None) -> bool:
-        if super().has_perm(user_obj, perm, obj):
-            return True
+        # The scope's role first: it needs no query.
         role = getattr(user_obj, "oidc_scope_role", None)
-        return bool(role and user_obj.is_active and role_grants(role, perm))
+        if role and user_obj.is_active and role_grants(role, perm):
+            return True
+        return super().has_perm(user_obj, perm, obj)

@@ -116,4 +116,4 @@ class BearerTokenAuthentication(BaseAuthentication):
     def authenticate_header(self, request) -> str:
         if providers.current() is None:
             return "Token"
-        return f'Bearer realm="{REALM}", Token'
+        return f"{challenge()}, Token"

@@ -69,16 +69,14 @@ class KeySet:
     def _load(self, now: float) -> bool:
         """Fetch the keys; ``True`` when they were read. A provider that just failed is not
         asked again within ``OIDC_JWKS_MIN_REFRESH``."""
-        recently_failed = (
-            self._failed_at is not None and now - self._failed_at < settings.OIDC_JWKS_MIN_REFRESH
-        )
-        try:
-            if recently_failed:
+        if self._failed_at is not None and now - self._failed_at < settings.OIDC_JWKS_MIN_REFRESH:
+            if self._keys is None:
                 raise ProviderUnavailable(f"the signing keys at {self.url} could not be read")
+            return False
+        try:
             document = fetch_json(self.url, "signing keys (JWKS)")
         except ProviderUnavailable as error:
-            if not recently_failed:
-                self._failed_at = now
+            self._failed_at = now
             if self._keys is None:
                 raise
             logger.warning("keeping the signing keys already known: %s", error)

@@ -24,6 +24,7 @@ import json
 import logging
 import re
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from time import monotonic
 from urllib.parse import urlencode
@@ -111,7 +112,7 @@ class Provider:
             )
         return (issuer,)
 
-    def issuer_accepted(self, claims: dict) -> bool:
+    def issuer_accepted(self, claims: Mapping) -> bool:
         issuer = claims.get("iss")
         if not isinstance(issuer, str):
             return False
@@ -128,7 +129,7 @@ class Provider:
                 return True
         return False
 
-    def identity_issuer(self, claims: dict) -> str:
+    def identity_issuer(self, claims: Mapping) -> str:
         """The issuer users are stored under. Entra ID's v1.0 access tokens name the tenant's
         ``sts.windows.net`` issuer, its ID tokens the v2.0 one: both are the same tenant."""
         issuer = claims["iss"]

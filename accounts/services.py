@@ -45,7 +45,7 @@ def identity_sign_in(claims: Mapping, provider: Provider, *, now: datetime | Non
     account is deactivated.
     """
     now = now or timezone.now()
-    issuer = provider.identity_issuer(dict(claims))
+    issuer = provider.identity_issuer(claims)
     user, created = _user_for(issuer, claims["sub"], claims)
     if user is None:
         raise SignInRefused("there is no NanoMon account for you yet: ask an administrator")
@@ -60,7 +60,7 @@ def identity_sign_in(claims: Mapping, provider: Provider, *, now: datetime | Non
 
 def user_for_token(claims: Mapping, provider: Provider):
     """The user an API bearer token stands for. Raises ``TokenError`` (a 401)."""
-    issuer = provider.identity_issuer(dict(claims))
+    issuer = provider.identity_issuer(claims)
     user, _ = _user_for(issuer, claims["sub"], claims)
     if user is None:
         raise TokenError("no NanoMon account is linked to the token's subject")

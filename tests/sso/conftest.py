@@ -9,20 +9,21 @@ The real OpenID provider (oidc-provider on Node.js) for the end-to-end tests is 
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import jwt
 import pytest
+from aiohttp import web
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from rest_framework.test import APIClient
 
 from accounts import providers
 from tests.sso import provider as real
+from tests.support.http_servers import serve_app
 
 CLIENT_ID = "nanomon"
 WEB_SECRET = "web-client-secret"
@@ -91,43 +92,28 @@ class IdentityProvider:
         }
 
 
-def _handler(state: IdentityProvider) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            state.fetches[self.path] += 1
-            if not state.up:
-                self.send_error(503)
-                return
-            if self.path == "/jwks":
-                body = {"keys": [key.public_jwk() for key in state.keys]}
-            elif self.path == "/.well-known/openid-configuration":
-                body = state.discovery()
-            else:
-                self.send_error(404)
-                return
-            payload = json.dumps(body).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
+def _provider_app(state: IdentityProvider) -> web.Application:
+    async def handle(request: web.Request) -> web.Response:
+        state.fetches[request.path] += 1
+        if not state.up:
+            return web.Response(status=503)
+        if request.path == "/jwks":
+            return web.json_response({"keys": [key.public_jwk() for key in state.keys]})
+        if request.path == "/.well-known/openid-configuration":
+            return web.json_response(state.discovery())
+        return web.Response(status=404)
 
-        def log_message(self, *args) -> None:
-            pass
-
-    return Handler
+    app = web.Application()
+    app.router.add_get("/{tail:.*}", handle)
+    return app
 
 
 @pytest.fixture
 def idp(rsa_key, ec_key) -> Iterator[IdentityProvider]:
     state = IdentityProvider(keys=[rsa_key, ec_key])
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
-    state.base_url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    yield state
-    server.shutdown()
-    server.server_close()
+    with serve_app(_provider_app(state)) as server:
+        state.base_url = server.url("")
+        yield state
 
 
 @pytest.fixture(autouse=True)
@@ -182,6 +168,13 @@ def make_token(idp, rsa_key) -> TokenFactory:
     return make
 
 
+def bearer_client(token: str) -> APIClient:
+    """An API client that sends ``Authorization: Bearer <token>``."""
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    return client
+
+
 # --- The real OpenID provider (end-to-end tests) -----------------------------------------------
 
 
@@ -197,25 +190,15 @@ class LoopbackRedirect:
 def cli_redirect() -> Iterator[LoopbackRedirect]:
     state = LoopbackRedirect()
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            state.received.append(self.path)
-            body = b"Signed in: you may close this window."
-            self.send_response(200)
-            self.send_header("Content-Type", "text/plain")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+    async def receive(request: web.Request) -> web.Response:
+        state.received.append(request.path_qs)
+        return web.Response(text="Signed in: you may close this window.")
 
-        def log_message(self, *args) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    state.url = f"http://127.0.0.1:{server.server_address[1]}/callback"
-    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
-    yield state
-    server.shutdown()
-    server.server_close()
+    app = web.Application()
+    app.router.add_get("/{tail:.*}", receive)
+    with serve_app(app) as server:
+        state.url = server.url("/callback")
+        yield state
 
 
 @pytest.fixture(scope="session")

@@ -13,10 +13,11 @@ import pytest
 from django.contrib.auth.models import User
 from rest_framework.test import APIClient
 
+from accounts import providers
 from accounts.models import OidcIdentity
 from monitors.models import Monitor
 from tests.api.conftest import http_monitor, token_client
-from tests.sso.conftest import CLIENT_ID
+from tests.sso.conftest import CLIENT_ID, bearer_client
 from tests.support.personas import user_with
 
 pytestmark = pytest.mark.django_db
@@ -24,18 +25,12 @@ pytestmark = pytest.mark.django_db
 PROBLEM = "application/problem+json"
 
 
-def bearer(token: str) -> APIClient:
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
-    return client
-
-
 def read(token: str):
-    return bearer(token).get("/api/monitors")
+    return bearer_client(token).get("/api/monitors")
 
 
 def write(token: str):
-    return bearer(token).post("/api/monitors", http_monitor(), format="json")
+    return bearer_client(token).post("/api/monitors", http_monitor(), format="json")
 
 
 def assert_refused(response, error: str = "invalid_token", detail: str = "") -> None:
@@ -269,12 +264,20 @@ def test_an_unreachable_provider_is_a_503_not_the_tokens_fault(oidc, make_token)
 
 
 def test_a_public_route_still_refuses_a_bad_token(oidc, make_token):
-    response = bearer(make_token(aud="other")).get("/api/schema/?format=json")
+    response = bearer_client(make_token(aud="other")).get("/api/schema/?format=json")
 
     assert_refused(response)
 
 
 # --- Signing keys ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def clock(monkeypatch) -> list[float]:
+    """The signing-key cache's clock, in seconds; a test moves it with ``clock[0] += …``."""
+    now = [1000.0]
+    monkeypatch.setattr("accounts.jwks.monotonic", lambda: now[0])
+    return now
 
 
 def test_the_keys_are_fetched_once_and_reused(oidc, make_token):
@@ -304,11 +307,20 @@ def test_a_rotated_key_is_picked_up_by_the_refresh(oidc, make_token, other_rsa_k
     assert oidc.fetches["/jwks"] == 2
 
 
-def test_refreshes_resume_once_the_rate_limit_has_passed(
-    oidc, make_token, other_rsa_key, monkeypatch
+def test_a_token_without_a_key_id_needs_the_one_key_that_could_have_signed_it(
+    oidc, make_token, rsa_key, other_rsa_key
 ):
-    clock = [1000.0]
-    monkeypatch.setattr("accounts.jwks.monotonic", lambda: clock[0])
+    claims = jwt.decode(make_token(), options={"verify_signature": False})
+    token = jwt.encode(claims, rsa_key.private_key, algorithm="RS256")  # no "kid" header
+
+    assert read(token).status_code == 200  # one RSA key and one EC key published
+    oidc.keys = [rsa_key, other_rsa_key]
+    providers.clear_caches()
+
+    assert_refused(read(token), detail="a key the provider does not publish")
+
+
+def test_refreshes_resume_once_the_rate_limit_has_passed(oidc, make_token, other_rsa_key, clock):
     read(make_token())
     read(make_token(other_rsa_key))  # refresh 1
     clock[0] += 10
@@ -321,9 +333,20 @@ def test_refreshes_resume_once_the_rate_limit_has_passed(
     assert oidc.fetches["/jwks"] == 3
 
 
-def test_old_keys_are_refetched_after_the_cache_lifetime(oidc, make_token, monkeypatch):
-    clock = [1000.0]
-    monkeypatch.setattr("accounts.jwks.monotonic", lambda: clock[0])
+def test_an_unreachable_provider_is_not_asked_again_at_once(oidc, make_token, clock):
+    oidc.up = False
+
+    assert read(make_token()).status_code == 503
+    assert read(make_token()).status_code == 503
+    assert oidc.fetches["/jwks"] == 1
+    clock[0] += 30
+    oidc.up = True
+
+    assert read(make_token()).status_code == 200
+    assert oidc.fetches["/jwks"] == 2
+
+
+def test_old_keys_are_refetched_after_the_cache_lifetime(oidc, make_token, clock):
     read(make_token())
     clock[0] += 3600
 
@@ -331,9 +354,7 @@ def test_old_keys_are_refetched_after_the_cache_lifetime(oidc, make_token, monke
     assert oidc.fetches["/jwks"] == 2
 
 
-def test_known_keys_are_kept_while_the_provider_is_down(oidc, make_token, monkeypatch):
-    clock = [1000.0]
-    monkeypatch.setattr("accounts.jwks.monotonic", lambda: clock[0])
+def test_known_keys_are_kept_while_the_provider_is_down(oidc, make_token, clock):
     read(make_token())
     clock[0] += 3600
     oidc.up = False

@@ -14,20 +14,13 @@ from urllib.parse import parse_qs, urljoin, urlsplit
 import pytest
 import requests
 from django.contrib.auth.models import User
-from rest_framework.test import APIClient
 
 from accounts.models import OidcIdentity
 from monitors.models import Monitor
 from tests.api.conftest import http_monitor
-from tests.sso.conftest import ROBOT_SECRET
+from tests.sso.conftest import ROBOT_SECRET, bearer_client
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def bearer(token: str) -> APIClient:
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
-    return client
 
 
 def form_action(page: requests.Response) -> str:
@@ -46,7 +39,9 @@ def test_a_program_writes_with_a_client_credentials_token(sso):
         "robot", ROBOT_SECRET, resource="api://nanomon", scope="system.admin"
     )
 
-    created = bearer(token).post("/api/monitors", http_monitor(name="from robot"), format="json")
+    robot = bearer_client(token)
+
+    created = robot.post("/api/monitors", http_monitor(name="from robot"), format="json")
 
     assert created.status_code == 200, created.content
     assert Monitor.objects.get().name == "from robot"
@@ -60,7 +55,7 @@ def test_a_token_for_another_api_of_the_same_provider_is_refused(sso):
         "robot", ROBOT_SECRET, resource="api://other-app", scope="system.admin"
     )
 
-    response = bearer(token).get("/api/monitors")
+    response = bearer_client(token).get("/api/monitors")
 
     assert response.status_code == 401
     assert 'error="invalid_token"' in response["WWW-Authenticate"]
@@ -74,8 +69,8 @@ def test_a_token_without_the_write_scope_only_reads(sso):
         "robot", ROBOT_SECRET, resource="api://nanomon", scope="monitors.read"
     )
 
-    assert bearer(token).get("/api/monitors").status_code == 200
-    refused = bearer(token).delete("/api/monitors")
+    assert bearer_client(token).get("/api/monitors").status_code == 200
+    refused = bearer_client(token).delete("/api/monitors")
     assert refused.status_code == 401
     assert 'error="insufficient_scope", ' in refused["WWW-Authenticate"]
 

@@ -11,6 +11,7 @@ from accounts.roles import role_group
 from tests.api import test_permissions
 from tests.api.conftest import http_monitor, token_client
 from tests.api.test_permissions import closed_tcp_target
+from tests.sso.conftest import bearer_client
 from tests.support.http_servers import refused_port
 
 pytestmark = pytest.mark.django_db
@@ -55,12 +56,6 @@ def session_client(username: str, role: str) -> APIClient:
     user.groups.add(role_group(role))
     client = APIClient()
     client.force_login(user)
-    return client
-
-
-def bearer_client(token: str) -> APIClient:
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
     return client
 
 

@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import re
 import runpy
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
 from django.test import RequestFactory
@@ -17,8 +14,8 @@ from accounts import providers
 from accounts.providers import Provider
 from accounts.tokens import TokenError, validate_access_token, validate_id_token
 from nanomon.env import ConfigError
+from tests.test_env import ROOT, run_check
 
-ROOT = Path(__file__).resolve().parents[2]
 TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
 
 
@@ -28,6 +25,14 @@ def entra(settings):
     settings.OIDC_RP_CLIENT_ID = settings.AUTH_CLIENT_ID
     settings.OIDC_PROVIDER_KIND = "entra"
     settings.AUTH_TENANT = "common"
+
+
+@pytest.fixture
+def discovered(settings, idp):
+    """A generic provider read from ``idp``'s discovery document."""
+    settings.OIDC_PROVIDER_KIND = "generic"
+    settings.OIDC_RP_CLIENT_ID = "nanomon"
+    settings.OIDC_DISCOVERY_URL = idp.url("/.well-known/openid-configuration")
 
 
 def test_nothing_is_configured_by_default():
@@ -137,10 +142,7 @@ def test_entra_tokens_validate_with_the_tenant_pattern(idp, make_token, rsa_key)
         validate_access_token(no_tenant, provider)
 
 
-def test_a_generic_provider_is_discovered_lazily_once(settings, idp):
-    settings.OIDC_PROVIDER_KIND = "generic"
-    settings.OIDC_RP_CLIENT_ID = "nanomon"
-    settings.OIDC_DISCOVERY_URL = idp.url("/.well-known/openid-configuration")
+def test_a_generic_provider_is_discovered_lazily_once(discovered, idp):
 
     provider = providers.current()
     assert idp.fetches == {}  # nothing read until needed
@@ -163,10 +165,7 @@ def test_an_issuer_alone_is_discovered_at_its_well_known_address(settings, idp):
     assert provider.endpoint("userinfo_endpoint") == idp.url("/userinfo")  # discovered
 
 
-def test_an_unreachable_discovery_document_is_reported_and_retried_later(settings, idp):
-    settings.OIDC_PROVIDER_KIND = "generic"
-    settings.OIDC_RP_CLIENT_ID = "nanomon"
-    settings.OIDC_DISCOVERY_URL = idp.url("/.well-known/openid-configuration")
+def test_an_unreachable_discovery_document_is_reported_and_retried_later(discovered, idp):
     idp.up = False
 
     with pytest.raises(providers.ProviderUnavailable):
@@ -192,11 +191,8 @@ def test_id_tokens_must_be_for_this_client_with_this_nonce(oidc, make_token):
         )
 
 
-def test_logout_goes_through_the_providers_end_session_endpoint(settings, idp):
-    settings.OIDC_PROVIDER_KIND = "generic"
-    settings.OIDC_RP_CLIENT_ID = "nanomon"
+def test_logout_goes_through_the_providers_end_session_endpoint(discovered, settings, idp):
     settings.OIDC_RP_CLIENT_SECRET = "secret"
-    settings.OIDC_DISCOVERY_URL = idp.url("/.well-known/openid-configuration")
     request = RequestFactory().post("/logout")
     request.session = {"oidc_id_token": "the.id.token"}
 
@@ -215,18 +211,6 @@ def test_the_api_prefix_variants_cover_both_spellings():
 
 
 # --- Settings read from the environment -------------------------------------------------------
-
-
-def check(env: dict[str, str], tmp_path) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "manage.py", "check"],
-        cwd=ROOT,
-        env={"PATH": "/usr/bin:/bin", "NANOMON_DATA_DIR": str(tmp_path), **env},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
 
 
 @pytest.mark.parametrize(
@@ -272,6 +256,6 @@ def test_the_groups_map_takes_pairs_and_bare_names(tmp_path, monkeypatch):
 
 
 def test_nanomons_variables_start_an_entra_id_setup(tmp_path):
-    completed = check({"AUTH_CLIENT_ID": "abc", "AUTH_TENANT": TENANT}, tmp_path)
+    completed = run_check({"AUTH_CLIENT_ID": "abc", "AUTH_TENANT": TENANT}, tmp_path)
 
     assert completed.returncode == 0, completed.stderr
