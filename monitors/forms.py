@@ -13,10 +13,15 @@ import re
 from dataclasses import dataclass, field
 
 from django import forms
-from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.core.exceptions import ValidationError
+from rest_framework.exceptions import ValidationError as ApiValidationError
 
 from monitors.api.problems import first_message
-from monitors.api.serializers import ExportedMonitorSerializer, restore_masked_secrets
+from monitors.api.serializers import (
+    ExportedMonitorSerializer,
+    exported_definitions,
+    restore_masked_secrets,
+)
 from monitors.imports import masked_secret_problem
 from monitors.models import Monitor
 from monitors.probes import REGISTRY
@@ -119,7 +124,7 @@ class MonitorForm(forms.Form):
     keep the stored secret)."""
 
     name = forms.CharField(
-        max_length=200,
+        max_length=Monitor._meta.get_field("name").max_length,
         strip=False,
         error_messages={"required": "missing monitor name"},
         help_text="Shown on every page and in alerts; stored exactly as written.",
@@ -133,14 +138,14 @@ class MonitorForm(forms.Form):
         },
     )
     target = forms.CharField(
-        max_length=2048,
+        max_length=Monitor._meta.get_field("target").max_length,
         strip=False,
         error_messages={"required": "missing monitor target"},
         help_text="What to probe; its shape depends on the type.",
         widget=forms.TextInput(attrs={"spellcheck": "false", "autocomplete": "off"}),
     )
     interval = forms.CharField(
-        max_length=64,
+        max_length=Monitor._meta.get_field("interval").max_length,
         strip=False,
         error_messages={"required": "missing monitor interval"},
         help_text="How often it runs: a duration such as 30s, 1m, 1.5h or 1h30m (at least 1s).",
@@ -223,7 +228,14 @@ class MonitorForm(forms.Form):
         if self.instance is not None:
             properties = restore_masked_secrets(kind, properties, self.instance.properties or {})
         data["properties"] = properties
-        neutral = {"name": "n", "kind": kind, "interval": "1m", "target": "t", "rule": ""}
+        neutral = {
+            "name": "n",
+            "kind": kind,
+            "interval": "1m",
+            "target": "t",
+            "rule": "",
+            "properties": {},
+        }
         checks: list[dict[str, object]] = []
         if data.get("interval"):
             checks.append({"interval": data["interval"]})
@@ -232,7 +244,7 @@ class MonitorForm(forms.Form):
         checks.extend({"properties": {name: value}} for name, value in properties.items())
         for overrides in checks:
             try:
-                check_monitor_definition(**{**neutral, "properties": {}, **overrides})
+                check_monitor_definition(**{**neutral, **overrides})
             except ValidationError as error:
                 self._add_definition_error(error, kind)
         if not self.errors:
@@ -265,8 +277,6 @@ class MonitorForm(forms.Form):
                     match = _PROPERTY_IN_MESSAGE.match(message)
                     candidate = property_field_name(kind, match.group(1)) if match else ""
                     target = candidate if candidate in self.fields else None
-                if field_name == NON_FIELD_ERRORS:
-                    target = None
                 if target is None or target not in self.errors:
                     self.add_error(target, message)
 
@@ -403,14 +413,10 @@ class ImportForm(forms.Form):
         if not isinstance(items, list):
             self.add_error(field_name, "the JSON must be an array of monitors, as Export writes")
             return data
-        definitions = []
-        for number, item in enumerate(items, start=1):
-            serializer = ExportedMonitorSerializer(data=item)
-            if not serializer.is_valid():
-                self.add_error(field_name, f"monitor {number}: {first_message(serializer.errors)}")
-                return data
-            definitions.append(dict(serializer.validated_data))
-        data["definitions"] = definitions
+        try:
+            data["definitions"] = exported_definitions(items)
+        except ApiValidationError as error:
+            self.add_error(field_name, first_message(error.detail))
         return data
 
     def definitions_json(self) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
-from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
@@ -23,7 +23,7 @@ from monitors.services import (
     monitors_delete_all,
     request_dispatch,
 )
-from monitors.validation import check_monitor_definition
+from monitors.validation import check_monitor_definition, first_error_message
 
 
 def monitors_import(
@@ -45,7 +45,7 @@ def monitors_import(
         try:
             monitors.append(_checked_monitor(fields))
         except ValidationError as error:
-            raise ValidationError(f"monitor {number}: {_message(error)}") from None
+            raise ValidationError(f"monitor {number}: {first_error_message(error)}") from None
     with transaction.atomic():
         if replace:
             monitors_delete_all()
@@ -97,12 +97,3 @@ def masked_secret_problem(kind: str, properties: Mapping[str, object] | None) ->
                 "change monitors"
             )
     return None
-
-
-def _message(error: ValidationError) -> str:
-    if hasattr(error, "error_dict"):
-        field, messages = next(iter(error.message_dict.items()))
-        if field == NON_FIELD_ERRORS:
-            return messages[0]
-        return f"{'type' if field == 'kind' else field}: {messages[0]}"
-    return error.messages[0]

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 
 from monitors.durations import parse_duration
 from monitors.probes import REGISTRY
@@ -84,3 +84,14 @@ def check_target_shape(*, kind: str, target: str) -> None:
         raise ValidationError(
             {"target": f"invalid monitor target: {error}"}, code="invalid"
         ) from None
+
+
+def first_error_message(error: ValidationError) -> str:
+    """The first message of ``error``, named by its field (``kind`` is the API's ``type``)
+    unless it is a non-field error: ``interval: …``, or the message alone."""
+    if hasattr(error, "error_dict"):
+        field, messages = next(iter(error.message_dict.items()))
+        if field == NON_FIELD_ERRORS:
+            return messages[0]
+        return f"{'type' if field == 'kind' else field}: {messages[0]}"
+    return error.messages[0] if error.messages else "invalid request"

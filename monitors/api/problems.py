@@ -20,6 +20,8 @@ from django.views import defaults
 from rest_framework import exceptions, status
 from rest_framework.views import exception_handler
 
+from monitors.validation import first_error_message
+
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 API_PREFIX = "/api/"
 
@@ -61,17 +63,6 @@ def first_message(errors: object) -> str:
     return str(errors)
 
 
-def django_validation_message(error: DjangoValidationError) -> str:
-    """The first message of a Django ``ValidationError``, named by its field (``kind`` is the
-    API's ``type``) unless it is a non-field error."""
-    if hasattr(error, "error_dict"):
-        field, messages = next(iter(error.message_dict.items()))
-        if field == NON_FIELD_ERRORS:
-            return messages[0]
-        return f"{'type' if field == 'kind' else field}: {messages[0]}"
-    return error.messages[0] if error.messages else "invalid request"
-
-
 def problem_exception_handler(exc: Exception, context: Mapping[str, object]):
     """DRF's ``EXCEPTION_HANDLER``: DRF's own handling, then the body turned into a problem.
 
@@ -79,7 +70,7 @@ def problem_exception_handler(exc: Exception, context: Mapping[str, object]):
     anything else unexpected is left to Django (a 500, answered by ``api_server_error``).
     """
     if isinstance(exc, DjangoValidationError):
-        exc = exceptions.ValidationError(django_validation_message(exc))
+        exc = exceptions.ValidationError(first_error_message(exc))
     elif isinstance(exc, RequestDataTooBig):
         exc = PayloadTooLarge()
     response = exception_handler(exc, context)

@@ -15,12 +15,13 @@ Strings are kept exactly as sent (no trimming).
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from monitors.api.problems import first_message
 from monitors.engine import DEADLINE_GRACE_SECONDS, CheckRequest, deadline_for
 from monitors.imports import masked_secret_problem
 from monitors.models import Monitor
@@ -37,7 +38,9 @@ MAX_TEST_SECONDS = 60
 MAX_PROPERTY_LENGTH = 65536
 # Column sizes, checked after the contract's messages so that their order is kept.
 # (The rule's limit, 4096, is the rule parser's: "rule invalid: expression too long".)
-LENGTH_LIMITS = {"name": 200, "target": 2048, "interval": 64}
+LENGTH_LIMITS = {
+    field: Monitor._meta.get_field(field).max_length for field in ("name", "target", "interval")
+}
 
 PROPERTIES_SCHEMA = {
     "type": "object",
@@ -276,6 +279,21 @@ class ExportedMonitorSerializer(MonitorSerializer):
         fields = ["name", "type", "interval", "target", "rule", "enabled", "properties"]
 
 
+def exported_definitions(items: Iterable[object]) -> list[dict[str, object]]:
+    """The elements of an import read as ``ExportedMonitorSerializer`` reads them (API and
+    import page alike); the first bad one raises ``ValidationError("monitor <n>: <reason>")``
+    with ``n`` counted from 1."""
+    definitions = []
+    for number, item in enumerate(items, start=1):
+        serializer = ExportedMonitorSerializer(data=item)
+        if not serializer.is_valid():
+            raise serializers.ValidationError(
+                f"monitor {number}: {first_message(serializer.errors)}"
+            )
+        definitions.append(dict(serializer.validated_data))
+    return definitions
+
+
 class CheckSerializer(serializers.Serializer):
     """A one-off check to run (the test action); type may be left out."""
 
@@ -322,7 +340,9 @@ def check_test_deadline(request: CheckRequest) -> None:
     """A test runs while the client waits: refuse checks that may take over a minute."""
     seconds = deadline_for(request) - DEADLINE_GRACE_SECONDS
     if seconds > MAX_TEST_SECONDS:
-        raise serializers.ValidationError(
+        # Django's error, as check_target_shape's: the API answers it 400 with this detail,
+        # and the pages' "test now" catches the one kind of error.
+        raise DjangoValidationError(
             f"a test must finish within {MAX_TEST_SECONDS}s, this check may take "
             f"{seconds:g}s: lower its timeout"
         )

@@ -20,7 +20,7 @@ from monitors.api import params
 from monitors.api.filters import MonitorFilter
 from monitors.api.listing import monitors_data, monitors_json
 from monitors.api.permissions import ReadOrModelPermission, may_see_secrets
-from monitors.api.problems import PROBLEM_CONTENT_TYPE, first_message
+from monitors.api.problems import PROBLEM_CONTENT_TYPE
 from monitors.api.serializers import (
     CheckResultSerializer,
     CheckSerializer,
@@ -28,6 +28,7 @@ from monitors.api.serializers import (
     MonitorSerializer,
     ProblemSerializer,
     check_test_deadline,
+    exported_definitions,
 )
 from monitors.engine import CheckRequest, CheckResult
 from monitors.imports import monitors_import
@@ -211,13 +212,7 @@ class MonitorViewSet(viewsets.GenericViewSet):
         items = request.data
         if not isinstance(items, list):
             raise ValidationError("the body must be a JSON array of monitors")
-        definitions = []
-        for number, item in enumerate(items, start=1):
-            serializer = ExportedMonitorSerializer(data=item)
-            if not serializer.is_valid():
-                raise ValidationError(f"monitor {number}: {first_message(serializer.errors)}")
-            definitions.append(serializer.validated_data)
-        monitors_import(definitions, replace=mode == "replace")
+        monitors_import(exported_definitions(items), replace=mode == "replace")
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(

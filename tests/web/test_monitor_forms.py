@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from monitors.forms import ImportForm
 from monitors.models import Monitor
 from monitors.probes import REGISTRY
 from monitors.secrets import MASK
@@ -233,6 +234,13 @@ def test_test_now_refuses_what_cannot_be_probed(editor):
     assert "rule invalid" in page
 
 
+def test_test_now_refuses_a_check_too_slow_to_wait_for(editor):
+    fields = form_data(**{"prop__http__timeout": "5m"})
+    page = editor.post("/monitors/test", fields).content.decode()
+    assert "Could not test" in page
+    assert "a test must finish within 60s" in page
+
+
 def test_test_now_uses_the_stored_secret_only_for_people_who_may_change_it(
     editor, secret_monitor, db
 ):
@@ -275,3 +283,23 @@ def test_the_rule_checker_names_variables_the_type_does_not_output(viewer):
 def test_the_rule_checker_accepts_an_empty_rule(viewer):
     text = viewer.get("/monitors/rule-check", {"kind": "http", "rule": ""}).content.decode()
     assert "any answer the probe gets counts as Good" in text
+
+
+# --- Import ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("element", "message"),
+    [
+        ({"name": "", "type": "tcp", "interval": "1m"}, "monitor 2: missing monitor name"),
+        ({"name": "b", "type": "tcp", "interval": "1m", "enabled": 1}, "monitor 2: enabled: must"),
+        ("not a monitor", "monitor 2: Invalid data. Expected a dictionary"),
+    ],
+)
+def test_the_import_form_names_the_first_bad_element_as_the_api_does(db, element, message):
+    good = {"name": "a", "type": "tcp", "interval": "1m", "target": "127.0.0.1:9"}
+    form = ImportForm({"text": json.dumps([good, element]), "mode": "append"})
+
+    assert not form.is_valid()
+    assert form.errors["text"][0].startswith(message)
+    assert "definitions" not in form.cleaned_data
