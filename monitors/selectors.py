@@ -85,9 +85,6 @@ def monitors_problems_first() -> QuerySet[Monitor]:
 
 def monitor_status_counts() -> dict[str, int]:
     """How many monitors have each status (``STATUS_FILTERS`` keys), counted in the database."""
-    counts = dict.fromkeys(STATUS_FILTERS, 0)
-    aggregates = Monitor.objects.aggregate(
+    return Monitor.objects.aggregate(
         **{key: Count("id", filter=condition) for key, condition in _STATUS_CONDITIONS.items()}
     )
-    counts.update(aggregates)
-    return counts

@@ -35,10 +35,13 @@ def results_latest(
     *,
     limit: int,
     monitor_id: int | None = None,
+    status: int | None = None,
     before: datetime | None = None,
     before_id: int | None = None,
 ) -> list[Result]:
-    """The newest ``limit`` results, of one monitor or of all, newest first.
+    """The newest ``limit`` results, of one monitor or of all, newest first; with ``status``,
+    only the results of that status (across monitors this walks ``result_date_idx`` and skips
+    the rows of other statuses, so a rare status reads further back).
 
     ``before`` keeps results strictly older than that date; with ``before_id`` too, results of
     exactly that date with a smaller id are kept as well (the ``(date, id)`` cursor of the
@@ -47,6 +50,8 @@ def results_latest(
     results = Result.objects.only(*RESULT_FIELDS).order_by("-date", "-id")
     if monitor_id is not None:
         results = results.filter(monitor_id=monitor_id)
+    if status is not None:
+        results = results.filter(status=status)
     if before is not None:
         older = Q(date__lt=before)
         if before_id is not None:
@@ -153,22 +158,3 @@ def uptime_percentages(
         Uptime(window=window, runs=totals[f"runs_{index}"], ok_runs=totals[f"ok_{index}"])
         for index, window in enumerate(windows)
     ]
-
-
-def results_with_status(
-    *,
-    status: int,
-    limit: int,
-    before: datetime | None = None,
-    before_id: int | None = None,
-) -> list[Result]:
-    """The newest ``limit`` results with ``status`` across monitors, newest first; the same
-    ``(date, id)`` cursor as ``results_latest``. Walks ``result_date_idx`` and skips the rows
-    of other statuses, so a rare status reads further back."""
-    results = Result.objects.only(*RESULT_FIELDS).filter(status=status).order_by("-date", "-id")
-    if before is not None:
-        older = Q(date__lt=before)
-        if before_id is not None:
-            older |= Q(date=before, id__lt=before_id)
-        results = results.filter(older, date__lte=before)
-    return list(results[:limit])

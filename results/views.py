@@ -8,14 +8,16 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_GET
 
-from results.models import Status
-from results.selectors import results_latest, results_with_status
+from results.presentation import STATUS_STYLE
+from results.selectors import results_latest
 from web.access import read_required
 from web.paging import cursor_from
 
 PAGE_SIZE = 100
-# The status filter's keys: the status map's labels, lowercased.
-STATUS_FILTERS = {"good": Status.OK, "error": Status.ERROR, "failure": Status.FAILED}
+# The status filter's keys: the status map's labels, lowercased (good, error, failure).
+STATUS_FILTERS = {
+    label.lower(): status for status, (label, _) in STATUS_STYLE.items() if status is not None
+}
 
 
 def _results(request: HttpRequest) -> dict[str, object]:
@@ -24,11 +26,7 @@ def _results(request: HttpRequest) -> dict[str, object]:
     before, before_id = cursor_from(request)
     if status is None:
         status_name = ""
-        results = results_latest(limit=PAGE_SIZE, before=before, before_id=before_id)
-    else:
-        results = results_with_status(
-            status=status, limit=PAGE_SIZE, before=before, before_id=before_id
-        )
+    results = results_latest(limit=PAGE_SIZE, status=status, before=before, before_id=before_id)
     return {
         "results": results,
         "status_filter": status_name,

@@ -1,7 +1,8 @@
 """Charts drawn on the server as SVG geometry (no JavaScript, no charting library).
 
-Functions here turn runs into coordinates; the templates (``web/_sparkline.html``,
-``monitors/_detail_chart.html``, ``monitors/_uptime.html``) draw them. Colours come from the one
+Functions here turn runs into coordinates; the templates (``monitors/_detail_chart.html``,
+``monitors/_uptime.html``) draw them, except the sparkline, which draws itself
+(``Sparkline.svg``: the monitors page has a hundred). Colours come from the one
 status map (``results.presentation``) through CSS classes named after its labels.
 """
 
@@ -58,10 +59,6 @@ class Sparkline:
     markers: list[Marker]
     last: Marker | None
     summary: str  # for screen readers
-
-    @property
-    def empty(self) -> bool:
-        return self.last is None
 
     def svg(self) -> SafeString:
         """The chart's markup. Built here rather than by a template: the monitors page draws

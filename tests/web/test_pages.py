@@ -116,6 +116,14 @@ def test_the_monitors_page_filters_by_text_status_and_type(viewer, make_monitor,
     assert "No monitor matches these filters" in viewer.get("/?q=zzz").content.decode()
 
 
+@pytest.mark.parametrize("path", ["/", "/live/monitors"])
+def test_a_search_with_a_nul_character_is_a_search_not_an_error(viewer, make_monitor, path):
+    make_monitor(name="alpha")
+    response = viewer.get(f"{path}?q=al%00pha")
+    assert response.status_code == 200
+    assert 'data-name="alpha"' in response.content.decode()
+
+
 def names_in_order(page: str, kind: str) -> list[str]:
     """The monitor names of a page's cards or tiles, in order."""
     return re.findall(rf'<li class="{kind} [^"]*" [^>]*data-name="([^"]*)"', page)
@@ -206,6 +214,25 @@ def test_the_dashboard_pages_its_tiles_and_counts_every_monitor(
     assert 'href="/dashboard?page=2" rel="next"' in first
     assert 'hx-get="/live/dashboard?page=2' in second  # the refresh stays on its page
     assert 'href="/dashboard?page=2" rel="prev"' in live  # links lead to the page, not the fragment
+
+
+def test_a_tile_shows_the_status_and_the_last_value_of_an_enabled_monitor(
+    viewer, make_monitor, start
+):
+    add_results(make_monitor(name="fine"), [Status.OK] * 3, start=start)  # last value 14.5
+    add_results(make_monitor(name="down"), [Status.FAILED], start=start)  # value 0
+    add_results(make_monitor(name="off", enabled=False), [Status.OK], start=start)
+    make_monitor(name="new")
+    page = viewer.get("/dashboard").content.decode()
+
+    def tile_status(name: str) -> str:
+        tile = page.split(f'data-name="{name}"')[1]
+        return tile.split('<span class="tile-status">')[1].split("</span>")[0]
+
+    assert tile_status("fine") == "Good · 14.5"
+    assert tile_status("down") == "Failure · 0"
+    assert tile_status("off") == "Disabled"
+    assert tile_status("new") == "Unknown"
 
 
 def test_the_dashboard_warns_about_failing_alert_channels(viewer, make_monitor):

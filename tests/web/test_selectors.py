@@ -10,7 +10,7 @@ from django.db import connection
 
 from results import selectors
 from results.models import Status
-from results.selectors import results_with_status, sparklines, uptime_percentages
+from results.selectors import results_latest, sparklines, uptime_percentages
 from tests.web.conftest import add_results
 
 START = datetime(2026, 11, 1, tzinfo=UTC)
@@ -66,12 +66,12 @@ def test_uptime_is_the_share_of_ok_runs_per_window_in_one_query(
     assert uptime_percentages(monitor.id, windows=windows, now=START)[0].percent is None
 
 
-def test_results_with_status_pages_by_cursor(make_monitor):
+def test_results_of_one_status_page_by_cursor(make_monitor):
     monitor = make_monitor(name="m")
     add_results(monitor, [Status.OK, Status.FAILED] * 5, start=START)
-    first = results_with_status(status=Status.FAILED, limit=3)
+    first = results_latest(status=Status.FAILED, limit=3)
     assert [result.status for result in first] == [Status.FAILED] * 3
-    rest = results_with_status(
+    rest = results_latest(
         status=Status.FAILED, limit=3, before=first[-1].date, before_id=first[-1].id
     )
     assert len(rest) == 2

@@ -14,6 +14,7 @@ from django.utils.safestring import SafeString, mark_safe
 
 from monitors.models import Monitor
 from results.presentation import DISABLED_STYLE, STATUS_STYLE, status_style
+from web import charts
 from web.charts import format_value
 
 register = template.Library()
@@ -47,12 +48,7 @@ def status_styles() -> SafeString:
 
 @register.filter
 def status_key(status: int | None, enabled: bool = True) -> str:
-    return status_style(status, enabled=enabled)[0].lower()
-
-
-@register.filter
-def status_label(status: int | None) -> str:
-    return status_style(status)[0]
+    return charts.status_key(status, enabled=enabled)
 
 
 TYPE_LABELS = dict(Monitor.Kind.choices)
@@ -60,8 +56,7 @@ TYPE_LABELS = dict(Monitor.Kind.choices)
 
 @functools.lru_cache(maxsize=64)
 def _icon(kind: str) -> SafeString:
-    known = kind in TYPE_LABELS
-    context = {"kind": kind if known else "unknown", "label": TYPE_LABELS.get(kind, kind)}
+    context = {"kind": kind, "label": TYPE_LABELS.get(kind, kind)}
     return mark_safe(render_to_string("web/_type_icon.html", context))  # noqa: S308
 
 
@@ -189,15 +184,14 @@ TILE_HTML = (
 
 
 @register.simple_tag
-def dashboard_tile(tile: dict) -> SafeString:
-    """One tile of the dashboard (``monitors.views._dashboard``)."""
-    monitor, state = tile["monitor"], tile["state"]
-    if not monitor.enabled:
-        status = "Disabled"
-    elif state is not None and state.last_value is not None:
-        status = f"{status_label(tile['status'])} · {format_value(state.last_value)}"
-    else:
-        status = status_label(tile["status"])
+def dashboard_tile(tile) -> SafeString:
+    """One tile of the dashboard (``monitors.views.MonitorTile``): its status, and the last
+    value while the monitor is enabled."""
+    monitor = tile.monitor
+    status, _ = status_style(tile.status, enabled=monitor.enabled)
+    state = getattr(monitor, "state", None)
+    if monitor.enabled and state is not None and state.last_value is not None:
+        status = f"{status} · {format_value(state.last_value)}"
     return format_html(
-        TILE_HTML, key=tile["key"], id=monitor.id, name=monitor.name, url=tile["url"], status=status
+        TILE_HTML, key=tile.key, id=monitor.id, name=monitor.name, url=tile.url, status=status
     )
