@@ -97,11 +97,12 @@ def _advance(moves: list[tuple[int, datetime]], *, lease_until: datetime, token:
     if not moves:
         return
     if connection.vendor != "postgresql":
-        ids = [monitor_id for monitor_id, _ in moves]
-        Monitor.objects.filter(pk__in=ids).update(lease_until=lease_until, run_token=token)
         Monitor.objects.bulk_update(
-            [Monitor(pk=monitor_id, next_run_at=slot) for monitor_id, slot in moves],
-            ["next_run_at"],
+            [
+                Monitor(pk=monitor_id, next_run_at=slot, lease_until=lease_until, run_token=token)
+                for monitor_id, slot in moves
+            ],
+            ["next_run_at", "lease_until", "run_token"],
             batch_size=1000,
         )
         return
