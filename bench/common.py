@@ -39,6 +39,17 @@ def free_port(host: str = "127.0.0.1") -> int:
         return sock.getsockname()[1]
 
 
+def stop_process(process: subprocess.Popen, timeout: float) -> None:
+    """Terminate ``process`` if it still runs; kill it after ``timeout`` seconds."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
 class ChildServer:
     """A server a benchmark starts for itself on a free loopback port, with a temporary
     folder of its own; a context manager whose exit always stops it (terminate, then kill
@@ -60,15 +71,10 @@ class ChildServer:
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        if self.process is not None and self.process.stderr:
-            self.process.stderr.close()
+        if self.process is not None:
+            stop_process(self.process, timeout=10)
+            if self.process.stderr:
+                self.process.stderr.close()
         self._directory.cleanup()
 
 

@@ -38,6 +38,7 @@ import aiohttp
 from bench import blackbox
 from bench.common import (
     cpu_seconds,
+    load_average,
     print_table,
     ratio,
     run_metadata,
@@ -315,7 +316,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     payload = {
         "benchmark": "engine",
         **meta,
-        "load_average_at_end": os.getloadavg(),
+        "load_average_at_end": load_average(),
         "parameters": {
             "per_type": arguments.per_type,
             "concurrency": arguments.concurrency,

@@ -30,7 +30,13 @@ from pathlib import Path
 
 from bench import db
 from bench.common import print_table, run_metadata, summarize, write_json
-from bench.seeding import record_seed, seeded_sizes, vacuum_analyze
+from bench.seeding import (
+    insert_results_by_chunk,
+    kind_of,
+    record_seed,
+    seeded_sizes,
+    vacuum_analyze,
+)
 
 PAGES = [
     ("monitors", "/"),
@@ -40,7 +46,6 @@ PAGES = [
     ("results", "/results"),
     ("results: failures", "/results?status=failure"),
 ]
-KINDS = ("http", "http", "http", "http", "http", "http", "http", "tcp", "ping", "dns")
 SEED_TABLE = "bench_pages_seed"
 CHUNK_MONITORS = 250
 
@@ -67,12 +72,12 @@ def seed(monitors: int, results: int) -> dict[str, float]:
         rows = Monitor.objects.bulk_create(
             [
                 Monitor(
-                    name=f"{KINDS[index % len(KINDS)]} service {index:04d}",
-                    kind=KINDS[index % len(KINDS)],
-                    target=_target(KINDS[index % len(KINDS)], index),
+                    name=f"{kind_of(index)} service {index:04d}",
+                    kind=kind_of(index),
+                    target=_target(kind_of(index), index),
                     interval="1m",
                     interval_duration=timedelta(minutes=1),
-                    rule="status == 200" if KINDS[index % len(KINDS)] == "http" else "",
+                    rule="status == 200" if kind_of(index) == "http" else "",
                     enabled=index % 97 != 0,
                     properties={"timeout": "5s"},
                     next_run_at=None,  # no worker runs here
@@ -121,20 +126,9 @@ def seed(monitors: int, results: int) -> dict[str, float]:
         ) s
         WHERE m.id BETWEEN %s AND %s
     """  # noqa: S608
-    with connection.cursor() as cursor:
-        cursor.execute("SET session_replication_role = replica")  # no FK triggers: seeding only
-        try:
-            for start in range(0, len(ids), CHUNK_MONITORS):
-                chunk = ids[start : start + CHUNK_MONITORS]
-                with transaction.atomic():
-                    cursor.execute(statement, [now, per_monitor, chunk[0], chunk[-1]])
-                print(
-                    f"  results for {min(start + CHUNK_MONITORS, len(ids))}/{len(ids)} monitors "
-                    f"({time.monotonic() - monitors_done:.0f}s)",
-                    flush=True,
-                )
-        finally:
-            cursor.execute("SET session_replication_role = DEFAULT")
+    insert_results_by_chunk(
+        statement, ids, CHUNK_MONITORS, [now, per_monitor], progress="results", since=monitors_done
+    )
     return {
         "monitors_seconds": round(monitors_done - started, 1),
         "results_seconds": round(time.monotonic() - monitors_done, 1),
@@ -210,6 +204,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def run(arguments: argparse.Namespace, data_dir: Path) -> int:
     """Seed (or reuse) the database, time the pages, print and write the figures; the
     exit status says whether the monitors page met its target."""
+    meta = run_metadata()  # the date and load average at the start, as in the other scripts
     database = db.check_name(arguments.database)
     url = db.database_url(arguments.server_url, database)
     environment = db.process_environment(
@@ -263,7 +258,7 @@ def run(arguments: argparse.Namespace, data_dir: Path) -> int:
         "pages",
         {
             "benchmark": "pages",
-            **run_metadata(),
+            **meta,
             "database": database,
             "monitors": wanted[0],
             "results": wanted[1],

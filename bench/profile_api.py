@@ -38,6 +38,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--out-dir", default=None)
     arguments = parser.parse_args(argv)
+    meta = run_metadata()  # the date and load average at the start, as in the other scripts
     if not db.database_exists(arguments.server_url, arguments.database):
         parser.error(f"no database {arguments.database}: run bench.read_path first")
     environment = db.process_environment(
@@ -111,7 +112,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "profile_api",
         {
             "benchmark": "profile_api",
-            **run_metadata(),
+            **meta,
             "monitors": count,
             "response_bytes": len(response.content),
             "json_bytes": len(body),

@@ -22,9 +22,7 @@ from __future__ import annotations
 
 import argparse
 import http.client
-import os
 import random
-import signal
 import subprocess
 import sys
 import time
@@ -37,13 +35,22 @@ from bench.common import (
     OUT_DIR,
     REPOSITORY,
     free_port,
+    load_average,
     print_table,
     run_metadata,
+    stop_process,
     summarize,
     wait_for_quiet_machine,
     write_json,
 )
-from bench.seeding import record_seed, seeded_sizes, vacuum_analyze
+from bench.seeding import (
+    insert_results_by_chunk,
+    kind_of,
+    record_seed,
+    seeded_sizes,
+    vacuum_analyze,
+)
+from bench.targets import loopback_address
 
 # (name, path, kind): kind "api" has the 100 ms p95 target, "page" 250 ms, "metrics" none.
 API_ROUTES = [
@@ -59,7 +66,6 @@ DEFAULT_PAGES = [
 ]
 METRICS_ROUTE = ("metrics", "/metrics", "metrics")
 TARGET_P95_MS = {"api": 100.0, "page": 250.0}
-KINDS = ("http", "http", "http", "http", "http", "http", "http", "tcp", "ping", "dns")
 SEED_TABLE = "bench_seed"
 CHUNK_MONITORS = 500
 
@@ -68,7 +74,7 @@ CHUNK_MONITORS = 500
 
 
 def target_for(kind: str, index: int) -> str:
-    host = f"127.4.{index // 250}.{index % 250 + 1}"  # data only: nothing runs these monitors
+    host = loopback_address(index, third_octet=4)  # data only: nothing runs these monitors
     return {
         "http": f"http://{host}:8080/health",
         "tcp": f"{host}:5432",
@@ -89,12 +95,12 @@ def seed(monitors: int, results: int) -> dict:
     with transaction.atomic():
         rows = [
             Monitor(
-                name=f"bench {KINDS[index % len(KINDS)]} {index:05d}",
-                kind=KINDS[index % len(KINDS)],
-                target=target_for(KINDS[index % len(KINDS)], index),
+                name=f"bench {kind_of(index)} {index:05d}",
+                kind=kind_of(index),
+                target=target_for(kind_of(index), index),
                 interval="1m",
                 interval_duration=timedelta(minutes=1),
-                rule="status == 200" if KINDS[index % len(KINDS)] == "http" else "",
+                rule="status == 200" if kind_of(index) == "http" else "",
                 enabled=True,
                 properties={"timeout": "5s"},
                 next_run_at=None,  # nothing runs them: no worker is started here
@@ -140,23 +146,10 @@ def seed(monitors: int, results: int) -> dict:
         WHERE m.id BETWEEN %s AND %s
     """  # noqa: S608
     last_extra_id = ids[extra - 1] if extra else 0
-    with connection.cursor() as cursor:
-        cursor.execute("SET session_replication_role = replica")  # no FK triggers: seeding only
-        try:
-            for start in range(0, len(ids), CHUNK_MONITORS):
-                chunk = ids[start : start + CHUNK_MONITORS]
-                with transaction.atomic():
-                    cursor.execute(
-                        statement, [now, per_monitor, last_extra_id, chunk[0], chunk[-1]]
-                    )
-                done = min(start + CHUNK_MONITORS, len(ids))
-                print(
-                    f"  seeded results for {done}/{len(ids)} monitors "
-                    f"({time.monotonic() - monitors_done:.0f}s)",
-                    flush=True,
-                )
-        finally:
-            cursor.execute("SET session_replication_role = DEFAULT")
+    insert_results_by_chunk(
+        statement, ids, CHUNK_MONITORS, [now, per_monitor, last_extra_id],
+        progress="seeded results", since=monitors_done,
+    )  # fmt: skip
     results_done = time.monotonic()
     connection.close()
     return {
@@ -167,14 +160,8 @@ def seed(monitors: int, results: int) -> dict:
 
 def credentials() -> tuple[str, str, list[int]]:
     """(API token, session id, monitor ids) for a bench administrator."""
-    from django.conf import settings
-    from django.contrib.auth import (
-        BACKEND_SESSION_KEY,
-        HASH_SESSION_KEY,
-        SESSION_KEY,
-        get_user_model,
-    )
-    from django.contrib.sessions.backends.db import SessionStore
+    from django.contrib.auth import get_user_model
+    from django.test import Client
     from rest_framework.authtoken.models import Token
 
     from monitors.models import Monitor
@@ -184,13 +171,10 @@ def credentials() -> tuple[str, str, list[int]]:
     if user is None:
         user = users.objects.create_superuser("bench-admin", "", "bench-admin-password")
     token, _ = Token.objects.get_or_create(user=user)
-    session = SessionStore()
-    session[SESSION_KEY] = str(user.pk)
-    session[BACKEND_SESSION_KEY] = settings.AUTHENTICATION_BACKENDS[0]
-    session[HASH_SESSION_KEY] = user.get_session_auth_hash()
-    session.create()
+    client = Client()
+    client.force_login(user)  # a session in the database, as a browser's sign-in leaves
     ids = list(Monitor.objects.values_list("id", flat=True))
-    return token.key, session.session_key, ids
+    return token.key, client.session.session_key, ids
 
 
 # --- Timing --------------------------------------------------------------------------------
@@ -255,16 +239,6 @@ def start_web(environment: dict[str, str], port: int, log_path: Path) -> subproc
     raise RuntimeError("gunicorn did not answer within 60s")
 
 
-def stop_web(web: subprocess.Popen) -> None:
-    if web.poll() is None:
-        web.send_signal(signal.SIGTERM)
-        try:
-            web.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            web.kill()
-            web.wait()
-
-
 # --- Main --------------------------------------------------------------------------------------
 
 
@@ -282,7 +256,7 @@ def parse_arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--warmup", type=int, default=10, help="untimed requests per route")
     parser.add_argument(
         "--page", action="append", default=[], metavar="NAME=PATH",
-        help="a page to time (repeatable; replaces the default dashboard/monitors/detail)",
+        help="a page to time (repeatable; replaces the default pages)",
     )  # fmt: skip
     parser.add_argument(
         "--only", action="append", default=[], metavar="NAME",
@@ -330,6 +304,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     environment["PROMETHEUS_ENABLE"] = "true"
     db.setup_django(environment)
+    from django.db import connections
+
     seeding: dict = {"reused": False}
     wanted = (arguments.monitors, arguments.results)
     reusable = arguments.reuse and db.database_exists(arguments.server_url, arguments.database)
@@ -343,8 +319,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(
             f"seeding {arguments.database}: {wanted[0]} monitors, {wanted[1]} results", flush=True
         )
-        from django.db import connections
-
         connections.close_all()
         db.create_database(arguments.server_url, arguments.database)
         db.migrate(environment)
@@ -353,8 +327,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         record_seed(SEED_TABLE, *wanted)
         print(f"seeded: {seeding}", flush=True)
     token, session_key, ids = credentials()
-    from django.db import connections
-
     connections.close_all()
 
     meta["load_gate"] = wait_for_quiet_machine(arguments.max_load, arguments.max_wait)
@@ -383,7 +355,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(f"note: {name} ({path}) skipped: {figures['skipped']}")
             routes[name] = figures
     finally:
-        stop_web(web)
+        stop_process(web, timeout=30)
 
     rows = []
     for name, figures in routes.items():
@@ -409,7 +381,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     payload = {
         "benchmark": "read_path",
         **meta,
-        "load_average_at_end": [round(v, 2) for v in os.getloadavg()],
+        "load_average_at_end": load_average(),
         "parameters": {
             "monitors": arguments.monitors,
             "results": arguments.results,

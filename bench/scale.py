@@ -45,6 +45,7 @@ from bench.common import (
     REPOSITORY,
     ProcessSampler,
     free_port,
+    load_average,
     machine_busy_seconds,
     percentile,
     postgres_backends,
@@ -313,7 +314,7 @@ def run_size(monitors: int, arguments: argparse.Namespace, broker_url: str, redi
             roles["postgres-shared"] = postgres_shared_processes
             roles["redis"] = lambda: [redis_pid] if redis_pid else []
             roles["targets"] = lambda: [endpoints.pid]
-            load_at_window = os.getloadavg()
+            load_at_window = load_average()
             window_start = datetime.now(UTC)
             machine_before = machine_busy_seconds()
             sampler = ProcessSampler(roles, every=1.0).start()
@@ -321,7 +322,7 @@ def run_size(monitors: int, arguments: argparse.Namespace, broker_url: str, redi
             with QueueDepth(broker_url) as depth:
                 sleep_watching(arguments.seconds, processes)
             window_end = datetime.now(UTC)
-            load_after_window = os.getloadavg()
+            load_after_window = load_average()
             resources = sampler.stop()
             machine_busy = machine_busy_seconds() - machine_before
             sleep_watching(arguments.drain, processes)
@@ -334,8 +335,8 @@ def run_size(monitors: int, arguments: argparse.Namespace, broker_url: str, redi
             "interval_seconds": arguments.interval,
             "window_start": window_start.isoformat(),
             "window_end": window_end.isoformat(),
-            "load_average_window_start": [round(v, 2) for v in load_at_window],
-            "load_average_window_end": [round(v, 2) for v in load_after_window],
+            "load_average_window_start": load_at_window,
+            "load_average_window_end": load_after_window,
             "peak_queue_depth": depth.peak,
             "load_average_samples": depth.load_samples,
             # The whole machine's busy CPU in the window, and what the processes above do
@@ -384,19 +385,12 @@ def parse_arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--max-wait", type=float, default=1200, help="seconds to wait (0: none)")
     parser.add_argument("--out-dir", default=None, help="where the JSON goes (bench/out)")
     arguments = parser.parse_args(argv)
-    if arguments.quick:
-        defaults = {"monitors": "20", "interval": 2.0, "warmup": 6.0, "minutes": 10 / 60,
-                    "drain": 4.0, "start_delay": 2.0, "private_redis": True, "workers": 1,
-                    "addresses": 4}  # fmt: skip
-        given = {
-            action.dest
-            for action in parser._actions
-            if any(option in (argv if argv is not None else sys.argv[1:])
-                   for option in action.option_strings)
-        }  # fmt: skip
-        for name, value in defaults.items():
-            if name not in given:
-                setattr(arguments, name, value)
+    if arguments.quick:  # other defaults; options given still win (``--opt=value`` too)
+        parser.set_defaults(
+            monitors="20", interval=2.0, warmup=6.0, minutes=10 / 60, drain=4.0,
+            start_delay=2.0, private_redis=True, workers=1, addresses=4,
+        )  # fmt: skip
+        arguments = parser.parse_args(argv)
     arguments.sizes = [int(size) for size in str(arguments.monitors).split(",") if size.strip()]
     arguments.seconds = arguments.minutes * 60
     arguments._django_ready = False
@@ -465,7 +459,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     payload = {
         "benchmark": "scale",
         **meta,
-        "load_average_at_end": [round(v, 2) for v in os.getloadavg()],
+        "load_average_at_end": load_average(),
         "parameters": {
             "sizes": arguments.sizes,
             "minutes": arguments.minutes,

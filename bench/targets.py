@@ -33,9 +33,14 @@ DNS_ANSWER_ADDRESS = bytes([10, 0, 0, 1])  # data only: nothing connects to it
 START_TIMEOUT_SECONDS = 20
 
 
+def loopback_address(index: int, third_octet: int = 1) -> str:
+    """The ``index``-th loopback address ``127.<third_octet>.<x>.<y>`` (routed to lo on Linux)."""
+    return f"127.{third_octet}.{index // 250}.{index % 250 + 1}"
+
+
 def loopback_addresses(count: int, third_octet: int = 1) -> list[str]:
-    """``count`` loopback addresses ``127.<third_octet>.<x>.<y>``, all routed to lo on Linux."""
-    return [f"127.{third_octet}.{index // 250}.{index % 250 + 1}" for index in range(count)]
+    """The first ``count`` loopback addresses ``127.<third_octet>.<x>.<y>``."""
+    return [loopback_address(index, third_octet) for index in range(count)]
 
 
 @dataclass(frozen=True)
@@ -60,8 +65,6 @@ class Endpoints:
 
 
 class _HttpTarget(asyncio.Protocol):
-    counter = 0
-
     def __init__(self, delay: float) -> None:
         self.delay = delay
         self.buffer = b""
@@ -87,7 +90,6 @@ class _HttpTarget(asyncio.Protocol):
         if self.transport is not None and not self.transport.is_closing():
             self.transport.write(HTTP_RESPONSE)
             self.transport.close()
-            _HttpTarget.counter += 1
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.transport = None

@@ -110,13 +110,15 @@ def test_the_read_path_benchmark_times_the_api_and_skips_missing_pages(tmp_path)
     figures = run_script(
         "bench.read_path", "--monitors", "30", "--results", "3000", "--requests", "3",
         "--warmup", "1", "--database", database, "--drop",
+        "--page", "page_results=/results",
         "--page", "page_missing=/no-such-page-for-the-smoke-test",
         out_dir=tmp_path,
     )  # fmt: skip
 
     assert figures["benchmark"] == "read_path"
     routes = figures["routes"]
-    for name in ("api_monitors", "api_monitor_results", "api_results", "metrics"):
+    # page_results answers 200 only to the signed-in session (else a redirect to sign in).
+    for name in ("api_monitors", "api_monitor_results", "api_results", "page_results", "metrics"):
         assert routes[name]["statuses"] == {"200": 3}, (name, routes[name])
         assert {"p50", "p95", "p99"} <= set(routes[name]["ms"])
     assert "skipped" in routes["page_missing"]
