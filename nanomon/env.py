@@ -53,15 +53,17 @@ def env_int(
     return value
 
 
-def env_seconds(name: str, default: str) -> float:
-    """A Go-style duration (``30s``, ``1m``, ``500ms``) in seconds; must be positive."""
+def env_seconds(name: str, default: str, *, allow_zero: bool = False) -> float:
+    """A Go-style duration (``30s``, ``1m``, ``500ms``) in seconds; must be positive (or zero
+    with ``allow_zero``)."""
     raw = os.environ.get(name) or default
     try:
         seconds = parse_duration(raw)
     except ValueError:
         raise ConfigError(f"{name} must be a duration such as 30s or 1m, got {raw!r}") from None
-    if seconds <= 0:
-        raise ConfigError(f"{name} must be greater than zero, got {raw!r}")
+    if seconds < 0 or (seconds == 0 and not allow_zero):
+        least = "zero or more" if allow_zero else "greater than zero"
+        raise ConfigError(f"{name} must be {least}, got {raw!r}")
     return seconds
 
 

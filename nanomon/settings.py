@@ -206,13 +206,20 @@ OIDC_OP_JWKS_ENDPOINT = env_str("OIDC_OP_JWKS_ENDPOINT")
 OIDC_OP_LOGOUT_ENDPOINT = env_str("OIDC_OP_LOGOUT_ENDPOINT")
 _oidc_urls = {
     name: value
-    for name, value in globals().items()
-    if name in {"OIDC_DISCOVERY_URL", "OIDC_OP_ISSUER"} or name.startswith("OIDC_OP_")
-    if isinstance(value, str) and value
+    for name, value in (
+        ("OIDC_DISCOVERY_URL", OIDC_DISCOVERY_URL),
+        ("OIDC_OP_ISSUER", OIDC_OP_ISSUER),
+        ("OIDC_OP_AUTHORIZATION_ENDPOINT", OIDC_OP_AUTHORIZATION_ENDPOINT),
+        ("OIDC_OP_TOKEN_ENDPOINT", OIDC_OP_TOKEN_ENDPOINT),
+        ("OIDC_OP_USER_ENDPOINT", OIDC_OP_USER_ENDPOINT),
+        ("OIDC_OP_JWKS_ENDPOINT", OIDC_OP_JWKS_ENDPOINT),
+        ("OIDC_OP_LOGOUT_ENDPOINT", OIDC_OP_LOGOUT_ENDPOINT),
+    )
+    if value
 }
 for _name, _url in _oidc_urls.items():
     if not _url.startswith(("https://", "http://")):
-        raise ConfigError(f"{_name} must be an https:// URL, got {_url!r}")
+        raise ConfigError(f"{_name} must be an http:// or https:// URL, got {_url!r}")
 OIDC_PROVIDER_KIND = "entra" if AUTH_CLIENT_ID and not _oidc_urls else "generic"
 _generic_without_issuer = not (OIDC_DISCOVERY_URL or OIDC_OP_ISSUER)
 if OIDC_RP_CLIENT_ID and OIDC_PROVIDER_KIND == "generic" and _generic_without_issuer:
@@ -249,16 +256,14 @@ OIDC_API_AUDIENCE = env_list("OIDC_API_AUDIENCE")
 OIDC_WRITE_SCOPE = env_str("OIDC_WRITE_SCOPE", "system.admin").strip()
 if not OIDC_WRITE_SCOPE or " " in OIDC_WRITE_SCOPE:
     raise ConfigError(f"OIDC_WRITE_SCOPE must be one scope, got {OIDC_WRITE_SCOPE!r}")
-OIDC_ALGORITHMS = env_list(
-    "OIDC_ALGORITHMS", "RS256,RS384,RS512,PS256,PS384,PS512,ES256,ES384,ES512"
-)
-_asymmetric = {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512"}
+_asymmetric = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512")
+OIDC_ALGORITHMS = env_list("OIDC_ALGORITHMS", ",".join(_asymmetric))
 if not OIDC_ALGORITHMS or not set(OIDC_ALGORITHMS) <= {*_asymmetric, "EdDSA"}:
     raise ConfigError(
         "OIDC_ALGORITHMS must be asymmetric signing algorithms (RS256, PS256, ES256, EdDSA…), "
         f"got {OIDC_ALGORITHMS}"
     )
-OIDC_LEEWAY = env_seconds("OIDC_LEEWAY", "60s")
+OIDC_LEEWAY = env_seconds("OIDC_LEEWAY", "60s", allow_zero=True)
 OIDC_JWKS_CACHE_TTL = env_seconds("OIDC_JWKS_CACHE", "1h")
 OIDC_JWKS_MIN_REFRESH = env_seconds("OIDC_JWKS_MIN_REFRESH", "30s")
 OIDC_TIMEOUT = env_seconds("OIDC_TIMEOUT", "5s")
@@ -270,10 +275,12 @@ OIDC_AUTHENTICATE_CLASS = "accounts.views.SignInStartView"
 OIDC_CALLBACK_CLASS = "accounts.views.SignInCallbackView"
 OIDC_OP_LOGOUT_URL_METHOD = "accounts.providers.logout_url"
 # Passwords (ModelBackend) unless single sign-on replaces them. The OIDC backend is always
-# there: it also answers the permissions a bearer token's scope grants.
+# there and asked first: it answers the permissions a bearer token's scope grants without a
+# query (ModelBackend first cost two permission queries per bearer request); it ignores
+# username/password sign-ins.
 AUTHENTICATION_BACKENDS = [
-    *(["django.contrib.auth.backends.ModelBackend"] if OIDC_LOCAL_LOGIN else []),
     "accounts.backends.OidcBackend",
+    *(["django.contrib.auth.backends.ModelBackend"] if OIDC_LOCAL_LOGIN else []),
 ]
 
 # Celery: Redis (or RabbitMQ) from CELERY_BROKER_URL; otherwise a file-system broker in the data

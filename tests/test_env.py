@@ -43,6 +43,8 @@ def test_booleans_accept_the_usual_spellings(monkeypatch, raw, value):
         (lambda: env_int("X_BAD", 1, maximum=9), "10", "X_BAD must be at most 9"),
         (lambda: env_seconds("X_BAD", "1s"), "30", "X_BAD must be a duration"),
         (lambda: env_seconds("X_BAD", "1s"), "-1s", "X_BAD must be greater than zero"),
+        (lambda: env_seconds("X_BAD", "1s"), "0s", "X_BAD must be greater than zero"),
+        (lambda: env_seconds("X_BAD", "1s", allow_zero=True), "-1s", "X_BAD must be zero or more"),
     ],
 )
 def test_bad_values_raise_an_error_naming_the_variable(monkeypatch, reader, raw, message):

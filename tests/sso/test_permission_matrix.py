@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pytest
 from django.contrib.auth.models import User
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
 from accounts.roles import role_group
@@ -96,3 +98,15 @@ def test_each_persona_gets_the_expected_status_on_every_route(clients, make_moni
             assert response["WWW-Authenticate"].startswith('Bearer realm="nanomon"')
         if persona == "bearer-read" and wanted == 401:
             assert 'error="insufficient_scope"' in response["WWW-Authenticate"]
+
+
+def test_a_scoped_bearer_write_is_allowed_without_permission_queries(clients, make_monitor):
+    """The OIDC backend answers a write scope first; the model backend's permission tables
+    are never read for it."""
+    monitor = make_monitor()
+
+    with CaptureQueriesContext(connection) as queries:
+        response = clients["bearer"].delete(f"/api/monitors/{monitor.id}")
+
+    assert response.status_code == 204
+    assert [q["sql"] for q in queries.captured_queries if "auth_permission" in q["sql"]] == []

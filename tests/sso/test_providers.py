@@ -221,11 +221,15 @@ def test_the_api_prefix_variants_cover_both_spellings():
         ({"OIDC_ALGORITHMS": "RS256,HS256"}, "OIDC_ALGORITHMS must be asymmetric"),
         ({"OIDC_ALGORITHMS": "none"}, "OIDC_ALGORITHMS must be asymmetric"),
         ({"OIDC_DEFAULT_ROLE": "owner"}, "OIDC_DEFAULT_ROLE must be viewer, editor, admin"),
-        ({"OIDC_DISCOVERY_URL": "file:///etc/passwd"}, "OIDC_DISCOVERY_URL must be an https"),
+        (
+            {"OIDC_DISCOVERY_URL": "file:///etc/passwd"},
+            "OIDC_DISCOVERY_URL must be an http:// or https:// URL",
+        ),
         ({"AUTH_TENANT": "a/b"}, "AUTH_TENANT must be a tenant ID"),
         ({"OIDC_RP_SCOPES": "email"}, "OIDC_RP_SCOPES must include openid"),
         ({"OIDC_WRITE_SCOPE": "a b"}, "OIDC_WRITE_SCOPE must be one scope"),
         ({"OIDC_LEEWAY": "1 minute"}, "OIDC_LEEWAY must be a duration"),
+        ({"OIDC_LEEWAY": "-1s"}, "OIDC_LEEWAY must be zero or more"),
         ({"OIDC_GROUPS_MAP": "a="}, "OIDC_GROUPS_MAP entries must be value=group"),
     ],
 )
@@ -250,9 +254,17 @@ def test_the_groups_map_takes_pairs_and_bare_names(tmp_path, monkeypatch):
         "viewer": "viewer",
     }
     assert values["AUTHENTICATION_BACKENDS"] == [
-        "django.contrib.auth.backends.ModelBackend",
         "accounts.backends.OidcBackend",
+        "django.contrib.auth.backends.ModelBackend",
     ]
+    assert values["OIDC_ALGORITHMS"][0] == "RS256"
+
+
+def test_a_zero_leeway_allows_no_clock_skew(tmp_path, monkeypatch):
+    monkeypatch.setenv("NANOMON_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("OIDC_LEEWAY", "0s")
+
+    assert runpy.run_path(str(ROOT / "nanomon" / "settings.py"))["OIDC_LEEWAY"] == 0
 
 
 def test_nanomons_variables_start_an_entra_id_setup(tmp_path):
