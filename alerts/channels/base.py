@@ -20,7 +20,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from django.core.exceptions import ValidationError
 
-MASK = "••••••"
+from monitors.secrets import MASK
 
 FieldType = Literal[
     "text", "password", "int", "bool", "choice", "list", "headers", "url", "template"
