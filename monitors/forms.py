@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 
 from django import forms
-from django.core.exceptions import ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from rest_framework.exceptions import ValidationError as ApiValidationError
 
 from monitors.api.problems import first_message
@@ -27,9 +27,10 @@ from monitors.models import Monitor
 from monitors.probes import REGISTRY
 from monitors.probes.base import PropertySpec, parse_bool
 from monitors.rules import RuleSyntaxError, compile_rule
+from monitors.rules.lexer import Token, TokenKind, tokenize
 from monitors.secrets import masked_properties
 from monitors.services import monitor_create, monitor_update
-from monitors.validation import check_monitor_definition
+from monitors.validation import check_monitor_definition, rule_outputs_problem
 
 # Properties whose values are usually several lines (a request body, a headers object).
 MULTILINE_PROPERTIES = frozenset({"body", "headers"})
@@ -82,7 +83,6 @@ DEFAULT_TEMPLATE = "http"
 
 _PROPERTY_IN_MESSAGE = re.compile(r"^property '([^']*)'")
 _POSITION_IN_MESSAGE = re.compile(r" at position (\d+)")
-_NUMBERED_OUTPUT = re.compile(r"^(result)\d+$")
 
 
 def property_field_name(kind: str, name: str) -> str:
@@ -232,7 +232,7 @@ class MonitorForm(forms.Form):
             "name": "n",
             "kind": kind,
             "interval": "1m",
-            "target": "t",
+            "target": MONITOR_TEMPLATES[kind]["target"],  # a valid target of the type
             "rule": "",
             "properties": {},
         }
@@ -245,6 +245,15 @@ class MonitorForm(forms.Form):
         for overrides in checks:
             try:
                 check_monitor_definition(**{**neutral, **overrides})
+            except ValidationError as error:
+                self._add_definition_error(error, kind)
+        if data.get("target") and not any(
+            name.startswith("prop__") or name == NON_FIELD_ERRORS for name in self.errors
+        ):  # the target with the properties given (dns: an address needs type PTR)
+            try:
+                check_monitor_definition(
+                    **{**neutral, "target": data["target"], "properties": properties}
+                )
             except ValidationError as error:
                 self._add_definition_error(error, kind)
         if not self.errors:
@@ -316,6 +325,7 @@ class RuleCheck:
     valid: bool
     message: str = ""
     position: int | None = None  # where the error is, 0-based
+    length: int = 1  # how many characters the error covers (an unknown output: its name)
     variables: list[str] = field(default_factory=list)
     unknown: list[str] = field(default_factory=list)  # variables the type does not output
 
@@ -327,15 +337,16 @@ class RuleCheck:
     def at_error(self) -> str:
         if self.position is None:
             return ""
-        return self.text[self.position : self.position + 1] or " "
+        return self.text[self.position : self.position + self.length] or " "
 
     @property
     def after_error(self) -> str:
-        return self.text[self.position + 1 :] if self.position is not None else ""
+        return self.text[self.position + self.length :] if self.position is not None else ""
 
 
 def check_rule_text(text: str, kind: str) -> RuleCheck:
-    """Parse ``text`` as the save would; name the variables the type ``kind`` does not output."""
+    """Check ``text`` as the save would for the type ``kind``: it parses, uses only outputs of
+    the type and can give a bool; an error points at where it is when that is one place."""
     if not text.strip():
         return RuleCheck(text=text, valid=True)
     try:
@@ -351,16 +362,30 @@ def check_rule_text(text: str, kind: str) -> RuleCheck:
         )
     variables = sorted(rule.variables)
     probe_type = REGISTRY.get(kind)
-    unknown: list[str] = []
-    if probe_type is not None:
-        outputs = {output.name for output in probe_type.outputs}
-        unknown = [
-            name
-            for name in variables
-            if name not in outputs
-            and not ((match := _NUMBERED_OUTPUT.match(name)) and f"{match.group(1)}1" in outputs)
-        ]
-    return RuleCheck(text=text, valid=True, variables=variables, unknown=unknown)
+    if probe_type is None:  # no type chosen yet: the syntax is all there is to check
+        return RuleCheck(text=text, valid=True, variables=variables)
+    unknown = [name for name in variables if probe_type.output(name) is None]
+    problem = rule_outputs_problem(rule, probe_type)
+    if problem is not None:
+        token = _first_name(text, set(unknown)) if unknown else None
+        return RuleCheck(
+            text=text,
+            valid=False,
+            message=problem,
+            position=token.position if token else None,
+            length=len(token.source) if token else 1,
+            variables=variables,
+            unknown=unknown,
+        )
+    return RuleCheck(text=text, valid=True, variables=variables)
+
+
+def _first_name(text: str, names: set[str]) -> Token | None:
+    """The first variable of ``text`` that is one of ``names``."""
+    for token in tokenize(text):
+        if token.kind is TokenKind.NAME and token.value in names:
+            return token
+    return None
 
 
 # --- Import ------------------------------------------------------------------------------------

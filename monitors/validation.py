@@ -2,12 +2,15 @@
 
 Order and messages follow NanoMon's contract (first failure wins): name, type, known type,
 interval present, target present, interval parses, interval >= 1s, rule parses; then this
-project's improvement: the properties per type.
+project's improvements: the rule uses only outputs of the type and can give a bool, the
+properties per type, and the target's shape for the type.
 
-A target's shape (``host:port`` for tcp, a URL for http) is NOT checked on save: NanoMon
-accepts any target and fails the run instead, and its own API suite relies on that (a tcp
-monitor on ``example.net``). Such a monitor's runs fail with ``invalid target: …``. One-off
-checks, which run at once, use ``check_target_shape`` to refuse it up front.
+NanoMon accepted any target and failed every run instead (a tcp monitor on ``example.net``);
+here such a monitor is refused when it is saved, naming the target and the shape expected
+(``invalid monitor target: missing port: use host:port (target 'example.net'; expected
+host:port or [IPv6 address]:port)``). Likewise a rule naming no output of the type
+(``stauts == 200``) or one that can never give a bool (``status + 1``) is refused rather than
+failing every run.
 """
 
 from __future__ import annotations
@@ -18,8 +21,9 @@ from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 
 from monitors.durations import parse_duration
 from monitors.probes import REGISTRY
-from monitors.probes.base import PropertyError
-from monitors.rules import RuleError, compile_rule
+from monitors.probes.base import ProbeType, PropertyError
+from monitors.rules import Rule, RuleError, compile_rule
+from monitors.rules.static import BOOL, describe_kinds, result_kinds
 
 MIN_INTERVAL_SECONDS = 1.0
 MAX_INTERVAL_SECONDS = 30 * 24 * 3600.0
@@ -57,12 +61,11 @@ def check_monitor_definition(
         fail("interval", "monitor interval must be greater than 1s")
     if seconds > MAX_INTERVAL_SECONDS:
         fail("interval", "monitor interval must be at most 720h")
-    if rule:
-        try:
-            compile_rule(rule)
-        except RuleError as error:
-            fail("rule", f"rule invalid: {error}")
     probe_type = REGISTRY[kind]
+    if rule:
+        problem = rule_problem(rule, probe_type)
+        if problem is not None:
+            fail("rule", problem)
     if properties is None:
         properties = {}
     if not isinstance(properties, Mapping):
@@ -71,19 +74,74 @@ def check_monitor_definition(
         if not isinstance(value, str):
             fail("properties", f"property '{key}': value must be a string")
     try:
-        probe_type.parse_properties(properties)
+        parsed = probe_type.parse_properties(properties)
     except PropertyError as error:
         fail("properties", str(error))
+    problem = target_problem(probe_type, target, parsed)
+    if problem is not None:
+        fail("target", problem)
 
 
-def check_target_shape(*, kind: str, target: str) -> None:
-    """Raise ``ValidationError({"target": …})`` when ``target`` cannot be probed as ``kind``."""
+def rule_problem(text: str, probe_type: ProbeType) -> str | None:
+    """Why ``text`` cannot be the rule of a ``probe_type`` monitor (``rule invalid: …``), or
+    None: it does not parse, names a variable that is no output of the type, or can never
+    give a bool."""
     try:
-        REGISTRY[kind].check_target(target)
+        rule = compile_rule(text)
+    except RuleError as error:
+        return f"rule invalid: {error}"
+    return rule_outputs_problem(rule, probe_type)
+
+
+def rule_outputs_problem(rule: Rule, probe_type: ProbeType) -> str | None:
+    """The part of ``rule_problem`` after parsing: unknown outputs, then a non-bool result."""
+    unknown = sorted(name for name in rule.variables if probe_type.output(name) is None)
+    if unknown:
+        names = ", ".join(f"'{name}'" for name in unknown)
+        verb = "is not an output" if len(unknown) == 1 else "are not outputs"
+        return (
+            f"rule invalid: {names} {verb} of type {probe_type.kind}; "
+            f"its outputs are {probe_type.output_names()}"
+        )
+
+    def output_kinds(name: str) -> frozenset[str]:
+        return frozenset({probe_type.output(name).kind})
+
+    kinds = result_kinds(rule.expression, output_kinds)
+    if BOOL not in kinds:
+        return (
+            f"rule invalid: the rule gives {describe_kinds(kinds)}, never true or false: "
+            f"write a comparison, e.g. {_example_rule(probe_type)}"
+        )
+    return None
+
+
+def _example_rule(probe_type: ProbeType) -> str:
+    for spec in probe_type.outputs:
+        if spec.kind == "number":
+            return f"{spec.name} < 500"
+    return f"{probe_type.outputs[0].name} == 'x'"
+
+
+def target_problem(
+    probe_type: ProbeType, target: str, properties: Mapping[str, object] | None = None
+) -> str | None:
+    """Why ``target`` cannot be probed as ``probe_type`` (``invalid monitor target: …``,
+    naming the target and the shape expected), or None. ``properties`` (parsed) adds the
+    type's checks of the target against them (dns: an address only with type PTR)."""
+    try:
+        probe_type.check_target(target)
+        if properties is not None and probe_type.check_target_properties is not None:
+            probe_type.check_target_properties(target, properties)
     except ValueError as error:
-        raise ValidationError(
-            {"target": f"invalid monitor target: {error}"}, code="invalid"
-        ) from None
+        reason = str(error)
+        shown = repr(target if len(target) <= 80 else target[:79] + "…")
+        named = "" if shown in reason else f"target {shown}; "
+        return (
+            f"invalid monitor target: {reason} "
+            f"({named}expected {probe_type.target_shape or probe_type.target_help})"
+        )
+    return None
 
 
 def first_error_message(error: ValidationError) -> str:

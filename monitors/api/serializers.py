@@ -29,7 +29,7 @@ from monitors.probes import REGISTRY
 from monitors.secrets import MASK, masked_properties
 from monitors.services import monitor_create, monitor_update
 from monitors.targets import detect_kind
-from monitors.validation import check_monitor_definition, check_target_shape
+from monitors.validation import check_monitor_definition
 from results.models import Status
 
 # Longest a one-off check may run while the client waits (the "test" action).
@@ -319,10 +319,6 @@ class CheckSerializer(serializers.Serializer):
         message = definition_errors({**attrs, "name": attrs["name"] or "test", "interval": "1m"})
         if message is not None:
             raise serializers.ValidationError(message)
-        try:
-            check_target_shape(kind=attrs["kind"], target=attrs["target"])
-        except DjangoValidationError as error:
-            raise serializers.ValidationError(error.messages[0]) from None
         check_test_deadline(self.check_request(attrs))
         return attrs
 
@@ -340,7 +336,7 @@ def check_test_deadline(request: CheckRequest) -> None:
     """A test runs while the client waits: refuse checks that may take over a minute."""
     seconds = deadline_for(request) - DEADLINE_GRACE_SECONDS
     if seconds > MAX_TEST_SECONDS:
-        # Django's error, as check_target_shape's: the API answers it 400 with this detail,
+        # Django's error, as the definition checks': the API answers it 400 with this detail,
         # and the pages' "test now" catches the one kind of error.
         raise DjangoValidationError(
             f"a test must finish within {MAX_TEST_SECONDS}s, this check may take "

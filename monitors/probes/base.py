@@ -8,6 +8,7 @@ and the engine all read these declarations, so a property is described in exactl
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
@@ -57,11 +58,28 @@ class PropertySpec:
 
 @dataclass(frozen=True)
 class OutputSpec:
-    """One output a probe type produces (usable in rules, shown in the UI)."""
+    """One output a probe type produces (usable in rules, shown in the UI).
+
+    ``numbered``: the output is the first of a series named like it with any number in place
+    of its final ``1`` (dns's ``result1``, ``result2``, …).
+    """
 
     name: str
     kind: Literal["number", "string"]
     help: str
+    numbered: bool = False
+
+    def names(self, name: str) -> bool:
+        """Whether ``name`` is this output (or, for a numbered one, one of its series)."""
+        if name == self.name:
+            return True
+        if not (self.numbered and self.name.endswith("1")):
+            return False
+        stem = self.name[:-1]
+        return name.startswith(stem) and _SERIAL_NUMBER.fullmatch(name[len(stem) :]) is not None
+
+
+_SERIAL_NUMBER = re.compile(r"[1-9][0-9]*")
 
 
 @dataclass(frozen=True)
@@ -93,6 +111,25 @@ class ProbeType:
     transient_outputs: frozenset[str] = frozenset()  # used by rules, never stored
     # Total seconds from the parsed properties when it is not simply ``timeout`` (ping).
     deadline_for: Callable[[Mapping[str, object]], float] | None = None
+    # The shape a target must have, as said when one is refused ("host:port or [IPv6]:port").
+    target_shape: str = ""
+    # A check of the target against the parsed properties, after ``check_target`` passed
+    # (dns: an IP address is looked up only with type PTR); raises ValueError with a reason.
+    check_target_properties: Callable[[str, Mapping[str, object]], None] | None = None
+
+    def output(self, name: str) -> OutputSpec | None:
+        """The declared output ``name`` refers to (``result7`` → dns's ``result1``), or None."""
+        for spec in self.outputs:
+            if spec.names(name):
+                return spec
+        return None
+
+    def output_names(self) -> str:
+        """The outputs a rule may use, for messages: ``respTime, resultCount, result1, …``."""
+        return ", ".join(
+            f"{spec.name}, {spec.name[:-1]}2, …" if spec.numbered else spec.name
+            for spec in self.outputs
+        )
 
     def property(self, name: str) -> PropertySpec:
         for spec in self.properties:

@@ -143,6 +143,7 @@ OUTPUTS = (
         "result1",
         "string",
         "The first record as text; result2, result3, … hold the others, in order.",
+        numbered=True,
     ),
 )
 
@@ -161,6 +162,16 @@ def check_target(target: str) -> None:
         dns.name.from_text(target)
     except (dns.exception.DNSException, UnicodeError) as error:
         raise ValueError(f"{target!r} is not a DNS name: {describe_error(error)}") from None
+
+
+def check_target_properties(target: str, properties: Mapping[str, object]) -> None:
+    """Raise ``ValueError`` for an IP address looked up with another type than PTR: it would
+    be queried as a name (``10.0.0.1.``) and never be found."""
+    if is_ip_address(target) and properties.get("type") != "PTR":
+        raise ValueError(
+            f"{target!r} is an IP address: only type PTR looks an address up, "
+            f"not {properties.get('type')}"
+        )
 
 
 def lookups_for(record_type: str, network: str | None) -> tuple[str, ...]:
@@ -355,4 +366,6 @@ PROBE = ProbeType(
     outputs=OUTPUTS,
     check_target=check_target,
     probe=probe,
+    target_shape="a DNS name such as example.net, or an IP address with type PTR",
+    check_target_properties=check_target_properties,
 )

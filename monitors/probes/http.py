@@ -573,4 +573,5 @@ PROBE = ProbeType(
     check_target=check_target,
     probe=probe,
     transient_outputs=frozenset({"body"}),
+    target_shape="http://host[:port]/path or https://host[:port]/path",
 )

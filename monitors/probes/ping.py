@@ -459,4 +459,5 @@ PROBE = ProbeType(
     check_target=check_target,
     probe=probe,
     deadline_for=total_seconds,
+    target_shape="a host name or an IP address, without scheme or port",
 )

@@ -140,4 +140,5 @@ PROBE = ProbeType(
     outputs=OUTPUTS,
     check_target=check_target,
     probe=probe,
+    target_shape="host:port or [IPv6 address]:port",
 )

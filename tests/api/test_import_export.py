@@ -73,6 +73,16 @@ def test_a_bad_element_stores_nothing_and_names_the_element_and_reason(admin, ma
         ("not a monitor", "monitor 2: Invalid data. Expected a dictionary"),
         ({**NANOMON_IMPORT[0], "name": "n" * 201}, "monitor 2: name must be at most 200"),
         ({**NANOMON_IMPORT[0], "properties": {"x": "1"}}, "monitor 2: property 'x': unknown"),
+        (
+            {**NANOMON_IMPORT[0], "type": "tcp", "target": "no-port-here"},
+            "monitor 2: invalid monitor target: missing port: use host:port (target "
+            "'no-port-here'; expected host:port or [IPv6 address]:port)",
+        ),
+        (
+            {**NANOMON_IMPORT[0], "rule": "stauts == 200"},
+            "monitor 2: rule invalid: 'stauts' is not an output of type http",
+        ),
+        ({**NANOMON_IMPORT[0], "rule": "status + 1"}, "monitor 2: rule invalid: the rule gives"),
     ],
 )
 def test_the_first_bad_element_is_reported_whatever_is_wrong_with_it(admin, element, detail):

@@ -400,11 +400,128 @@ def test_a_bad_filter_value_is_a_400_naming_the_parameter(admin, query, detail):
     assert response.json()["detail"].startswith(detail)
 
 
-def test_a_tcp_target_without_a_port_is_accepted_as_nanomons_suite_expects(admin):
-    body = {"name": "Test 216913 TCP", "type": "tcp", "interval": "60s",
-            "target": "example.net", "enabled": False}  # fmt: skip
+BAD_TARGETS = [
+    # (type, target, properties, what the detail says after "invalid monitor target: ")
+    ("http", "not a url", {}, "expected http://host[:port]/path or https://host[:port]/path"),
+    ("tcp", "no-port-here", {}, "expected host:port or [IPv6 address]:port"),
+    # NanoMon's own suite saved a tcp monitor on "example.net": every run of it failed.
+    ("tcp", "example.net", {}, "expected host:port or [IPv6 address]:port"),
+    ("ping", "http://x/", {}, "expected a host name or an IP address, without scheme or port"),
+    ("dns", "http://x/", {}, "expected a DNS name such as example.net"),
+    ("dns", "192.0.2.1", {"type": "MX"}, "only type PTR looks an address up, not MX"),
+]
 
-    assert admin.post("/api/monitors", body, format="json").status_code == 200
+
+@pytest.mark.parametrize(("kind", "target", "properties", "expected"), BAD_TARGETS)
+def test_a_target_that_does_not_fit_its_type_is_a_400_naming_it_and_the_shape(
+    admin, kind, target, properties, expected
+):
+    body = http_monitor(type=kind, target=target, rule="", properties=properties)
+
+    response = admin.post("/api/monitors", body, format="json")
+
+    assert response.status_code == 400
+    assert response["Content-Type"] == "application/problem+json"
+    detail = response.json()["detail"]
+    assert detail.startswith("invalid monitor target: ")
+    assert f"'{target}'" in detail
+    assert expected in detail
+    assert not Monitor.objects.exists()
+
+
+@pytest.mark.parametrize(("kind", "target", "properties", "expected"), BAD_TARGETS)
+def test_an_update_to_a_target_that_does_not_fit_its_type_is_a_400(
+    admin, make_monitor, kind, target, properties, expected
+):
+    monitor = make_monitor(name="keep")
+    body = http_monitor(type=kind, target=target, rule="", properties=properties)
+
+    response = admin.put(f"/api/monitors/{monitor.id}", body, format="json")
+
+    assert response.status_code == 400
+    assert expected in response.json()["detail"]
+    monitor.refresh_from_db()
+    assert (monitor.kind, monitor.target) == ("http", "http://127.0.0.1:9/")
+
+
+@pytest.mark.parametrize(
+    ("kind", "target", "properties"),
+    [
+        ("http", "https://example.net:8443/health?x=1", {}),
+        ("tcp", "db.example.net:5432", {}),
+        ("tcp", "[2001:db8::1]:443", {}),
+        ("ping", "2001:db8::1", {}),
+        ("ping", "gateway", {}),
+        ("dns", "_sip._tcp.example.net", {"type": "SRV"}),
+        ("dns", "192.0.2.1", {"type": "ptr"}),
+    ],
+)
+def test_targets_of_the_right_shape_are_accepted(admin, kind, target, properties):
+    body = http_monitor(type=kind, target=target, rule="", properties=properties)
+
+    response = admin.post("/api/monitors", body, format="json")
+
+    assert response.status_code == 200, response.content
+
+
+@pytest.mark.parametrize(
+    ("kind", "rule", "detail"),
+    [
+        (
+            "http",
+            "stauts == 200",
+            "rule invalid: 'stauts' is not an output of type http; its outputs are respTime, "
+            "status, body, bodyLen, certExpiryDays, regexMatch",
+        ),
+        (
+            "tcp",
+            "status == 200 && respTime < 5",
+            "rule invalid: 'status' is not an output of type tcp; its outputs are respTime, "
+            "ipAddress",
+        ),
+        (
+            "dns",
+            "result0 == 'a' || answer == 'b'",
+            "rule invalid: 'answer', 'result0' are not outputs of type dns; its outputs are "
+            "respTime, resultCount, result1, result2, …",
+        ),
+        (
+            "http",
+            "status + 1",
+            "rule invalid: the rule gives a number, never true or false: write a comparison",
+        ),
+        ("http", "'up: ' + status", "rule invalid: the rule gives a string, never true"),
+        ("http", "status == 200 ? 1 : 0", "rule invalid: the rule gives a number, never true"),
+    ],
+)
+def test_a_rule_that_names_no_output_of_the_type_or_gives_no_bool_is_a_400(
+    admin, kind, rule, detail
+):
+    targets = {"http": "http://127.0.0.1:9/", "tcp": "127.0.0.1:9", "dns": "example.net"}
+    body = http_monitor(type=kind, target=targets[kind], rule=rule, properties={})
+
+    response = admin.post("/api/monitors", body, format="json")
+
+    assert response.status_code == 400
+    assert response.json()["detail"].startswith(detail)
+    assert not Monitor.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("kind", "target", "rule"),
+    [
+        ("dns", "example.net", "'192.0.2.7' IN (result1, result2, result12) && resultCount > 0"),
+        ("http", "http://127.0.0.1:9/", "certExpiryDays > 14 ?? false"),
+        ("http", "http://127.0.0.1:9/", "status == 200 ? respTime < 500 : body =~ 'maint'"),
+        ("ping", "127.0.0.1", "true"),
+    ],
+)
+def test_rules_over_the_types_outputs_that_give_a_bool_are_accepted(admin, kind, target, rule):
+    body = http_monitor(type=kind, target=target, rule=rule, properties={})
+
+    response = admin.post("/api/monitors", body, format="json")
+
+    assert response.status_code == 200, response.content
 
 
 @pytest.mark.parametrize(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.urls import reverse
 
 from monitors.models import Monitor
@@ -41,6 +42,9 @@ def test_adding_a_monitor_keeps_the_name_verbatim_and_schedules_it_at_once(admin
         ("interval", "500ms", "monitor interval must be greater than 1s"),
         ("rule", "status ==", "rule invalid: "),
         ("properties", '{"timeout": "5"}', "property &#x27;timeout&#x27;"),
+        ("target", "not a url", "invalid monitor target: must be an http:// or https:// URL"),
+        ("rule", "stauts == 200", "rule invalid: &#x27;stauts&#x27; is not an output of type"),
+        ("rule", "status + 1", "rule invalid: the rule gives a number, never true or false"),
     ],
 )
 def test_the_add_form_shows_the_contract_message_next_to_the_field(
@@ -96,8 +100,9 @@ def test_results_are_read_only_in_the_admin(admin_client, make_monitor, now):
     assert result.message == "connection refused"
 
 
-def test_a_target_of_the_wrong_shape_is_saved_as_nanomon_does(make_monitor):
-    # NanoMon's own API suite saves a tcp monitor on "example.net"; its runs fail instead.
-    monitor = make_monitor(kind="tcp", target="example.net")
+def test_a_target_of_the_wrong_shape_is_refused_by_the_services_too(make_monitor):
+    # NanoMon saved a tcp monitor on "example.net" and failed every run; here it never saves.
+    with pytest.raises(ValidationError, match="invalid monitor target: missing port"):
+        make_monitor(kind="tcp", target="example.net")
 
-    assert Monitor.objects.filter(pk=monitor.pk, target="example.net").exists()
+    assert not Monitor.objects.exists()

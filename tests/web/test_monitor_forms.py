@@ -104,12 +104,53 @@ def test_every_missing_field_is_said_next_to_it_with_the_contracts_message(edito
             "property &#x27;timeout&#x27;: must be a duration such as 500ms or 5s, "
             "got &#x27;soon&#x27;",
         ),
+        (
+            {"target": "not a url"},
+            "id_target",
+            "invalid monitor target: must be an http:// or https:// URL (target "
+            "&#x27;not a url&#x27;; expected http://host[:port]/path or "
+            "https://host[:port]/path)",
+        ),
+        (
+            {"kind": "tcp", "target": "no-port-here", "rule": ""},
+            "id_target",
+            "invalid monitor target: missing port: use host:port (target "
+            "&#x27;no-port-here&#x27;; expected host:port or [IPv6 address]:port)",
+        ),
+        (
+            {"kind": "ping", "target": "http://x/", "rule": ""},
+            "id_target",
+            "invalid monitor target: &#x27;http://x/&#x27; is not a host name or IP address "
+            "(expected a host name or an IP address, without scheme or port)",
+        ),
+        (
+            {"rule": "stauts == 200"},
+            "id_rule",
+            "rule invalid: &#x27;stauts&#x27; is not an output of type http; its outputs are "
+            "respTime, status, body, bodyLen, certExpiryDays, regexMatch",
+        ),
+        (
+            {"rule": "status + 1"},
+            "id_rule",
+            "rule invalid: the rule gives a number, never true or false: write a comparison, "
+            "e.g. respTime &lt; 500",
+        ),
     ],
 )
 def test_a_bad_value_is_said_next_to_its_field(editor, fields, field_id, message):
     page = editor.post("/monitors/new", form_data(**fields)).content.decode()
     assert field_error(page, field_id) == message
     assert not Monitor.objects.exists()
+
+
+def test_a_dns_address_target_is_accepted_only_with_type_ptr(editor):
+    fields = form_data(kind="dns", target="192.0.2.1", rule="resultCount > 0")
+    page = editor.post("/monitors/new", fields).content.decode()
+    assert "only type PTR looks an address up, not A" in field_error(page, "id_target")
+
+    response = editor.post("/monitors/new", {**fields, "prop__dns__type": "PTR"})
+    assert response.status_code == 302
+    assert Monitor.objects.get().properties == {"type": "PTR"}
 
 
 def test_several_bad_values_are_all_said_at_once(editor):
@@ -166,7 +207,13 @@ def test_editing_resets_the_schedule_and_can_change_the_type(editor, make_monito
     monitor = make_monitor(name="m", properties={"timeout": "2s"})
     response = editor.post(
         f"/monitors/{monitor.id}/edit",
-        form_data(kind="tcp", target="db:5432", enabled="", **{"prop__tcp__timeout": "1s"}),
+        form_data(
+            kind="tcp",
+            target="db:5432",
+            rule="respTime < 500",  # status is no output of tcp
+            enabled="",
+            **{"prop__tcp__timeout": "1s"},
+        ),
     )
     assert response.status_code == 302
     monitor.refresh_from_db()
@@ -272,12 +319,38 @@ def test_the_rule_checker_points_at_the_error(viewer):
     assert "status == 200 &amp;&amp;<mark>&amp;</mark> x" in text
 
 
-def test_the_rule_checker_names_variables_the_type_does_not_output(viewer):
+def test_the_rule_checker_refuses_a_variable_the_type_does_not_output(viewer):
     text = viewer.get(
         "/monitors/rule-check", {"kind": "dns", "rule": "result3 == 'a' && status == 200"}
     ).content.decode()
+    assert "Rule is valid." not in text
+    assert (
+        "rule invalid: &#x27;status&#x27; is not an output of type dns; its outputs are "
+        "respTime, resultCount, result1, result2, …"
+    ) in text
+    assert "result3 == &#x27;a&#x27; &amp;&amp; <mark>status</mark> == 200" in text
+
+
+def test_the_rule_checker_refuses_a_typo_of_an_output(viewer):
+    text = viewer.get(
+        "/monitors/rule-check", {"kind": "http", "rule": "stauts == 200"}
+    ).content.decode()
+    assert "Rule is valid." not in text
+    assert "rule invalid: &#x27;stauts&#x27; is not an output of type http" in text
+    assert "<mark>stauts</mark> == 200" in text
+
+
+def test_the_rule_checker_refuses_a_rule_that_gives_no_bool(viewer):
+    text = viewer.get("/monitors/rule-check", {"kind": "http", "rule": "status + 1"}).content
+    assert "Rule is valid." not in text.decode()
+    assert "rule invalid: the rule gives a number, never true or false" in text.decode()
+
+
+def test_the_rule_checker_accepts_numbered_dns_results(viewer):
+    text = viewer.get(
+        "/monitors/rule-check", {"kind": "dns", "rule": "result12 == 'a' || resultCount > 3"}
+    ).content.decode()
     assert "Rule is valid." in text
-    assert "Not an output of this type: <code>status</code>" in text
 
 
 def test_the_rule_checker_accepts_an_empty_rule(viewer):

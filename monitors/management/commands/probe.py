@@ -16,7 +16,7 @@ from monitors.engine import CheckRequest, CheckStatus
 from monitors.probes import REGISTRY
 from monitors.services import check_once
 from monitors.targets import detect_kind
-from monitors.validation import check_monitor_definition, check_target_shape
+from monitors.validation import check_monitor_definition
 
 USAGE_ERROR = 3
 
@@ -52,7 +52,6 @@ class Command(BaseCommand):
                 name="one-off", kind=kind, interval="1m", target=target,
                 rule=options["rule"], properties=properties,
             )  # fmt: skip
-            check_target_shape(kind=kind, target=target)
         except ValueError as error:
             self._usage_error(str(error))
         except ValidationError as error:
