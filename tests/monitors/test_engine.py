@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import subprocess
+import sys
 import time
 
 import pytest
+from django.conf import settings
 from django.core.management import call_command
 
 from monitors.engine import (
@@ -184,15 +188,54 @@ def test_the_probe_command_detects_tcp_and_exits_two_when_it_fails(capsys):
 def test_the_probe_command_rejects_a_bad_property_naming_it(capsys):
     code, _, err = run_probe_command(capsys, "127.0.0.1", "--type", "ping", "--prop", "count=abc")
 
-    assert code == 3
+    assert code == 64  # EX_USAGE: never 2, which is Failed
     assert "property 'count'" in err
 
 
 def test_the_probe_command_refuses_a_target_it_cannot_probe(capsys):
     code, _, err = run_probe_command(capsys, "example.net", "--type", "tcp")
 
-    assert code == 3
+    assert code == 64
     assert "invalid monitor target: missing port" in err
+
+
+def run_manage_probe(*arguments: str) -> subprocess.CompletedProcess:
+    """``manage.py probe`` as a shell runs it: argparse's errors happen only there."""
+    return subprocess.run(
+        [sys.executable, "manage.py", "probe", *arguments],
+        cwd=settings.BASE_DIR,
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ((), "the following arguments are required: target"),
+        (("127.0.0.1", "--type", "smtp"), "argument --type: invalid choice: 'smtp'"),
+        (("127.0.0.1", "--bogus"), "unrecognized arguments: --bogus"),
+        (("127.0.0.1", "--type", "ping", "--prop", "count=abc"), "probe: property 'count'"),
+        (("127.0.0.1", "--prop", "count"), "probe: --prop takes NAME=VALUE"),
+        (("ftp://files",), "probe: unsupported scheme 'ftp'"),
+    ],
+)
+def test_usage_errors_exit_64_from_the_command_line_never_2(arguments, message):
+    result = run_manage_probe(*arguments)
+
+    assert result.returncode == 64, result.stderr
+    assert message in result.stderr
+    assert result.stdout == ""
+
+
+def test_a_failed_check_exits_2_from_the_command_line():
+    result = run_manage_probe(f"127.0.0.1:{refused_port()}")
+
+    assert result.returncode == 2, result.stderr
+    assert result.stdout.startswith("FAILED tcp")
 
 
 def test_a_target_of_the_wrong_shape_fails_the_run_with_a_clear_message():

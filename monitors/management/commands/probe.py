@@ -1,7 +1,10 @@
 """``manage.py probe TARGET``: run one check now through the engine and print the result.
 
-Nothing is stored. Exit status: 0 OK, 1 Error (the rule was violated), 2 Failed; 3 for a
-command-line mistake (bad type, property or rule), so scripts can tell them apart.
+Nothing is stored. Exit status: 0 OK, 1 Error (the rule was violated), 2 Failed; 64
+(``EX_USAGE``) for any mistake on the command line: an argument argparse refuses (a missing
+target, an unknown ``--type``), a bad property, rule or target. Usage errors once shared 2
+with Failed (argparse's own code), so a script could not tell a typo from an outage; 3, the
+old code of the other mistakes, is no longer used.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from monitors.services import check_once
 from monitors.targets import detect_kind
 from monitors.validation import check_monitor_definition
 
-USAGE_ERROR = 3
+USAGE_ERROR = 64  # EX_USAGE of sysexits.h (os.EX_USAGE, where the platform has it)
 
 
 class Command(BaseCommand):
@@ -27,6 +30,19 @@ class Command(BaseCommand):
         "storing anything. The type is detected from the target when --type is left out: "
         "http(s)://… → http, host:port or [v6]:port → tcp, a host or IP → ping."
     )
+
+    def create_parser(self, prog_name: str, subcommand: str, **kwargs) -> CommandParser:
+        parser = super().create_parser(prog_name, subcommand, **kwargs)
+        django_error = parser.error
+
+        def error(message: str) -> None:
+            if parser.called_from_command_line:  # argparse would exit 2, Failed's code
+                parser.print_usage(sys.stderr)
+                parser.exit(USAGE_ERROR, f"{parser.prog}: error: {message}\n")
+            django_error(message)  # call_command(): Django's CommandError
+
+        parser.error = error
+        return parser
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("target", help="URL, host:port, host name or IP address")
