@@ -27,6 +27,7 @@ def closed_tcp_target() -> dict[str, str]:
 
 # (method, path, body, expected status for admin, editor, viewer, anonymous); {id} is a monitor.
 ROUTES = [
+    ("get", "/api/", None, (200, 200, 200, 401)),
     ("get", "/api/monitors", None, (200, 200, 200, 401)),
     ("post", "/api/monitors", http_monitor, (200, 200, 403, 401)),
     ("get", "/api/monitors/{id}", None, (200, 200, 200, 401)),
