@@ -55,6 +55,7 @@ OWN_FAMILIES = {
     "nanomon_results_written": "counter",
     "nanomon_probe_duration_seconds": "histogram",
     "nanomon_schedule_lag_seconds": "histogram",
+    "nanomon_schedule_slots_skipped": "counter",
     "nanomon_notifications_sent": "counter",
     "nanomon_notifications_failed": "counter",
     "nanomon_workers_seen": "gauge",
@@ -232,6 +233,16 @@ class NanoMonCollector:
         )
         lag.add_metric([], buckets, sum_value=by_name[services.SCHEDULE_LAG_SUM][("", "")])
         yield lag
+
+        skipped = CounterMetricFamily(
+            "nanomon_schedule_slots_skipped",
+            "Scheduled runs skipped because the monitor was one interval or more behind (its "
+            "previous run outlasted the interval, or the dispatcher was stopped), by type",
+            labels=["type"],
+        )
+        for kind in sorted({*kinds, *(label for label, _ in by_name[services.SLOTS_SKIPPED])}):
+            skipped.add_metric([kind], by_name[services.SLOTS_SKIPPED][(kind, "")])
+        yield skipped
 
         for name, row_name, documentation in (
             ("nanomon_notifications_sent", services.NOTIFICATIONS_SENT, "Notifications sent"),

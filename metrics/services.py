@@ -7,6 +7,8 @@ Public entry points for other apps:
 * ``notifications_count(channel=..., sent=..., failed=...)``: for the alerts app, after a
   delivery attempt (``nanomon_notifications_sent_total`` / ``_failed_total``).
 * ``worker_heartbeat()``: a worker says it is alive (at most one write per 15 s per process).
+* ``slots_skipped_count(by_kind)``: for the dispatcher, scheduled runs it had to skip
+  (``nanomon_schedule_slots_skipped_total``).
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ PROBE_DURATION_BUCKET = "probe_duration_bucket"  # label: type, bucket: le
 PROBE_DURATION_SUM = "probe_duration_sum"  # label: type
 SCHEDULE_LAG_BUCKET = "schedule_lag_bucket"  # bucket: le
 SCHEDULE_LAG_SUM = "schedule_lag_sum"
+SLOTS_SKIPPED = "slots_skipped"  # label: type
 NOTIFICATIONS_SENT = "notifications_sent"  # label: channel
 NOTIFICATIONS_FAILED = "notifications_failed"  # label: channel
 
@@ -110,6 +113,12 @@ def engine_stats_record(*, runs: Sequence[RunRecord], written: Sequence[RunRecor
         increments[(RESULTS_WRITTEN, run.monitor_kind or "unknown", "")] += 1
     counters_add(increments)
     worker_heartbeat()
+
+
+def slots_skipped_count(by_kind: Mapping[str, int]) -> None:
+    """Count scheduled runs that were skipped, by monitor type: the dispatcher found these
+    monitors one interval or more behind (``monitors.scheduling.latest_due_slot``)."""
+    counters_add({(SLOTS_SKIPPED, kind or "unknown", ""): n for kind, n in by_kind.items() if n})
 
 
 def notifications_count(*, channel: str, sent: int = 0, failed: int = 0) -> None:

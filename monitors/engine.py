@@ -7,9 +7,13 @@ the one-off ``probe`` command and the API's "test" action all share exactly this
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import enum
+import queue
+import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -142,32 +146,45 @@ def deadline_for(request: CheckRequest) -> float:
         return 0.0
 
 
+async def run_checks_each(
+    requests: Sequence[CheckRequest],
+    concurrency: int,
+    on_done: Callable[[int, CheckResult], None],
+    not_before: Sequence[datetime | None] | None = None,
+) -> None:
+    """Run many checks on this loop with at most ``concurrency`` in flight, and call
+    ``on_done(index, result)`` for each as soon as it ends (so in completion order).
+
+    ``not_before`` (one aware datetime or None per request) holds a check back until that
+    time: the dispatcher claims monitors slightly ahead of their slot, and each one starts on
+    its slot, not on the dispatcher's tick. A waiting check takes no place in flight.
+    If ``on_done`` raises, the checks still running are cancelled and the error propagates.
+    """
+    gate = asyncio.Semaphore(max(1, concurrency))
+    starts = list(not_before) if not_before is not None else [None] * len(requests)
+
+    async def gated(index: int, request: CheckRequest, start: datetime | None) -> None:
+        if start is not None:
+            while (wait := (start - datetime.now(UTC)).total_seconds()) > 0:
+                await asyncio.sleep(wait)
+        async with gate:
+            result = await run_check(request)
+        on_done(index, result)
+
+    async with asyncio.TaskGroup() as group:
+        for index, (request, start) in enumerate(zip(requests, starts, strict=True)):
+            group.create_task(gated(index, request, start))
+
+
 async def run_checks(
     requests: Sequence[CheckRequest],
     concurrency: int,
     not_before: Sequence[datetime | None] | None = None,
 ) -> list[CheckResult]:
-    """Run many checks on this loop with at most ``concurrency`` in flight; keeps order.
-
-    ``not_before`` (one aware datetime or None per request) holds a check back until that
-    time: the dispatcher claims monitors slightly ahead of their slot, and each one starts on
-    its slot, not on the dispatcher's tick. A waiting check takes no place in flight.
-    """
-    gate = asyncio.Semaphore(max(1, concurrency))
-    starts = list(not_before) if not_before is not None else [None] * len(requests)
-
-    async def gated(request: CheckRequest, start: datetime | None) -> CheckResult:
-        if start is not None:
-            while (wait := (start - datetime.now(UTC)).total_seconds()) > 0:
-                await asyncio.sleep(wait)
-        async with gate:
-            return await run_check(request)
-
-    return list(
-        await asyncio.gather(
-            *(gated(request, start) for request, start in zip(requests, starts, strict=True))
-        )
-    )
+    """``run_checks_each``, collected: every result, in the order of ``requests``."""
+    results: list[CheckResult | None] = [None] * len(requests)
+    await run_checks_each(requests, concurrency, results.__setitem__, not_before)
+    return results  # type: ignore[return-value]  # every index was set
 
 
 def run_checks_sync(
@@ -177,3 +194,97 @@ def run_checks_sync(
 ) -> list[CheckResult]:
     """Blocking wrapper for callers outside an event loop (Celery tasks, commands, views)."""
     return asyncio.run(run_checks(list(requests), concurrency, not_before))
+
+
+@dataclass(frozen=True)
+class _Ended:
+    """The engine thread's last word: the error that stopped it, or None."""
+
+    error: BaseException | None
+
+
+def iter_completed_checks(
+    requests: Iterable[CheckRequest],
+    concurrency: int,
+    not_before: Sequence[datetime | None] | None = None,
+    *,
+    flush_seconds: float = 0.5,
+    group_size: int = 500,
+) -> Iterator[list[tuple[int, CheckResult]]]:
+    """Run checks like ``run_checks`` and yield them in small groups as they end, so a
+    caller records each check soon after it ends whatever the batch's slowest check does.
+
+    A group is ``[(index in requests, result), ...]``; it is yielded once ``group_size``
+    checks are in it, or ``flush_seconds`` after its first check ended, whichever comes
+    first. Every request appears in exactly one group.
+
+    The checks run on their own event loop in a thread of their own while the caller works
+    on a yielded group (e.g. writes it to the database), so recording never holds probes up.
+    That loop is closed without waiting for its executor: a host name lookup stuck in a
+    ``getaddrinfo`` thread (its probe long cancelled at its deadline) never holds the caller
+    (``asyncio.run`` would join that thread). If the caller stops early (an exception while
+    recording, or closing the generator), the checks still running are cancelled.
+    """
+    requests = list(requests)
+    if not requests:
+        return
+    ended: queue.SimpleQueue[tuple[int, CheckResult] | _Ended] = queue.SimpleQueue()
+    loop = asyncio.new_event_loop()
+    loop.set_default_executor(ThreadPoolExecutor(thread_name_prefix="nanomon-engine-io"))
+    main = loop.create_task(
+        run_checks_each(requests, concurrency, lambda *done: ended.put(done), not_before)
+    )
+
+    def run() -> None:
+        asyncio.set_event_loop(loop)  # this thread's loop, for code that asks for "the" loop
+        error: BaseException | None = None
+        try:
+            loop.run_until_complete(main)
+        except BaseException as raised:  # reported to the caller, who re-raises it
+            error = raised
+        finally:
+            ended.put(_Ended(error))
+            try:
+                if leftovers := asyncio.all_tasks(loop):
+                    for task in leftovers:
+                        task.cancel()
+                    loop.run_until_complete(asyncio.gather(*leftovers, return_exceptions=True))
+                loop.run_until_complete(loop.shutdown_asyncgens())
+            finally:
+                asyncio.set_event_loop(None)
+                loop.close()  # shuts the executor down without joining its threads
+
+    thread = threading.Thread(target=run, name="nanomon-engine", daemon=True)
+    thread.start()
+    remaining = len(requests)
+    stop: _Ended | None = None
+    try:
+        while remaining and stop is None:
+            group: list[tuple[int, CheckResult]] = []
+            flush_at = None
+            while len(group) < min(group_size, remaining):
+                try:
+                    timeout = None if flush_at is None else flush_at - time.monotonic()
+                    if timeout is not None and timeout <= 0:
+                        break
+                    item = ended.get(timeout=timeout)
+                except queue.Empty:
+                    break
+                if isinstance(item, _Ended):
+                    stop = item
+                    break
+                group.append(item)
+                if flush_at is None:
+                    flush_at = time.monotonic() + flush_seconds
+            if group:
+                remaining -= len(group)
+                yield group
+        if stop is not None and stop.error is not None:
+            raise stop.error
+        if remaining:
+            raise RuntimeError(f"the engine stopped with {remaining} checks unreported")
+    finally:
+        if remaining or stop is None:
+            with contextlib.suppress(RuntimeError):  # the loop has closed: nothing runs
+                loop.call_soon_threadsafe(main.cancel)
+        thread.join(timeout=DEADLINE_GRACE_SECONDS + 5)

@@ -48,12 +48,33 @@ def next_slot(monitor_id: int, interval_seconds: float, after: datetime) -> date
     return _EPOCH + timedelta(seconds=round(phase + index * interval_seconds, 6))
 
 
+def latest_due_slot(slot: datetime, interval_seconds: float, now: datetime) -> tuple[datetime, int]:
+    """The latest of the slots ``slot``, ``slot + interval``, … that has come by ``now``, and
+    how many slots before it were passed over (0 when ``slot`` is less than one interval old).
+
+    A monitor is one interval or more behind when its previous run held it past its next slot
+    (a timeout longer than the interval), or its lease had to expire, or the dispatcher was
+    stopped. It then runs once, for the latest slot, and the slots in between are skipped.
+    """
+    behind = (now - slot).total_seconds()
+    if behind < interval_seconds:
+        return slot, 0
+    skipped = math.floor(behind / interval_seconds)
+    return min(now, slot + timedelta(seconds=skipped * interval_seconds)), skipped
+
+
 @dataclass(frozen=True)
 class Claim:
-    """A monitor claimed for one run of the slot it was due in."""
+    """A monitor claimed for one run of the slot it was due in.
+
+    ``skipped``: slots of this monitor that passed unrun before ``scheduled_for`` (see
+    ``latest_due_slot``); ``kind``: the monitor's type, to count them by.
+    """
 
     monitor_id: int
     scheduled_for: datetime
+    skipped: int = 0
+    kind: str = ""
 
 
 def claim_due_monitors(
@@ -64,6 +85,8 @@ def claim_due_monitors(
     ``lookahead`` also claims monitors whose slot comes within that time, so the worker can
     start them on their slot (``run_checks(not_before=...)``) instead of up to one dispatcher
     tick late; each claimed monitor moves to the first slot after the one it was claimed for.
+    A monitor one interval or more behind runs once, for its latest slot, and its claim
+    counts the slots skipped (``latest_due_slot``): a late run never passes silently.
     """
     token = uuid.uuid4()
     with transaction.atomic():
@@ -72,9 +95,21 @@ def claim_due_monitors(
             .filter(Q(lease_until__isnull=True) | Q(lease_until__lte=now))
             .order_by("next_run_at")
             .select_for_update(skip_locked=True)
-            .only("id", "next_run_at", "interval_duration")[:limit]
+            .only("id", "kind", "next_run_at", "interval_duration")[:limit]
         )
-        claims = [Claim(monitor.id, monitor.next_run_at) for monitor in due]
+        claims = sorted(
+            (
+                Claim(
+                    monitor.id,
+                    *latest_due_slot(
+                        monitor.next_run_at, monitor.interval_duration.total_seconds(), now
+                    ),
+                    kind=monitor.kind,
+                )
+                for monitor in due
+            ),
+            key=lambda claim: claim.scheduled_for,
+        )
         _advance(
             [
                 (monitor.id, next_slot(monitor.id, monitor.interval_duration.total_seconds(),

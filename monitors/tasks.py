@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import uuid
+from collections import Counter
 from datetime import datetime, timedelta
 
 from celery import shared_task
 from django.conf import settings
 from django.utils import timezone
 
-from metrics.services import worker_heartbeat
-from monitors.engine import run_checks_sync
-from monitors.scheduling import claim_due_monitors, release_claims, start_claimed_batch
+from metrics.services import slots_skipped_count, worker_heartbeat
+from monitors.engine import iter_completed_checks
+from monitors.scheduling import (
+    Claim,
+    claim_due_monitors,
+    release_claims,
+    start_claimed_batch,
+)
 from results.services import RunRecord, results_record
 
 logger = logging.getLogger(__name__)
@@ -20,6 +27,11 @@ logger = logging.getLogger(__name__)
 # A batch claimed ahead is released to the pool this long before its first slot, enough to
 # start it (lease, event loop); the engine then starts each check on its own slot.
 ETA_HEADROOM = timedelta(milliseconds=200)
+
+# A batch records its results as its checks end: a group is written once it holds this many
+# results, or this long after its first result came in (whichever is first).
+RECORD_GROUP_SIZE = 500
+RECORD_EVERY_SECONDS = 0.5
 
 
 @shared_task(ignore_result=True)
@@ -46,12 +58,42 @@ def dispatch_due_monitors() -> int:
             run_probe_batch.delay(str(token), items)
     if claims:
         logger.debug("dispatched %d monitors", len(claims))
+    if behind := [claim for claim in claims if claim.skipped]:
+        _count_skipped_slots(behind)
     return len(claims)
+
+
+def _count_skipped_slots(behind: list[Claim]) -> None:
+    """Count and log the slots skipped by monitors that were one interval or more behind."""
+    by_kind: Counter[str] = Counter()
+    for claim in behind:
+        by_kind[claim.kind] += claim.skipped
+    slots_skipped_count(by_kind)
+    examples = ", ".join(
+        f"monitor {claim.monitor_id}: {claim.skipped}"
+        for claim in sorted(behind, key=lambda claim: -claim.skipped)[:3]
+    )
+    logger.warning(
+        "%d monitor(s) were one interval or more behind their schedule (a run outlasting "
+        "the interval, an expired lease or a stopped dispatcher): %d slot(s) skipped (%s%s)",
+        len(behind),
+        by_kind.total(),
+        examples,
+        ", …" if len(behind) > 3 else "",
+    )
 
 
 @shared_task(ignore_result=True)
 def run_probe_batch(token: str, items: list[list]) -> int:
-    """Run a claimed batch concurrently and record its results; returns how many were stored."""
+    """Run a claimed batch concurrently and record each result soon after its check ends;
+    returns how many were stored.
+
+    Results are written in small groups as checks end (``RECORD_EVERY_SECONDS``,
+    ``RECORD_GROUP_SIZE``), each group in one transaction that also releases its monitors'
+    claims: a monitor whose target never answers delays only its own result and its own next
+    run, not those of the monitors batched with it. If the task fails, the claims not yet
+    recorded are released so the next slot runs.
+    """
     batch_token = uuid.UUID(token)
     scheduled = {int(monitor_id): datetime.fromisoformat(when) for monitor_id, when in items}
     monitors = start_claimed_batch(
@@ -62,27 +104,36 @@ def run_probe_batch(token: str, items: list[list]) -> int:
     )
     if not monitors:
         return 0
-    try:
-        checks = run_checks_sync(
-            [monitor.check_request() for monitor in monitors],
-            concurrency=settings.NANOMON_PROBE_CONCURRENCY,
-            not_before=[scheduled[monitor.id] for monitor in monitors],  # claimed ahead
-        )
-    except BaseException:
-        release_claims(batch_token, [monitor.id for monitor in monitors])
-        raise
-    stored = results_record(
-        token=batch_token,
-        runs=[
-            RunRecord(
-                monitor_id=monitor.id,
-                monitor_name=monitor.name,
-                monitor_target=monitor.target,
-                scheduled_for=scheduled[monitor.id],
-                check=check,
-                monitor_kind=monitor.kind,
-            )
-            for monitor, check in zip(monitors, checks, strict=True)
-        ],
+    unrecorded = {monitor.id for monitor in monitors}
+    stored = 0
+    checks = iter_completed_checks(
+        [monitor.check_request() for monitor in monitors],
+        concurrency=settings.NANOMON_PROBE_CONCURRENCY,
+        not_before=[scheduled[monitor.id] for monitor in monitors],  # claimed ahead
+        flush_seconds=RECORD_EVERY_SECONDS,
+        group_size=RECORD_GROUP_SIZE,
     )
-    return len(stored)
+    try:
+        # closing: a failure while recording cancels the checks still running at once.
+        with contextlib.closing(checks):
+            for group in checks:
+                runs = [
+                    RunRecord(
+                        monitor_id=monitors[index].id,
+                        monitor_name=monitors[index].name,
+                        monitor_target=monitors[index].target,
+                        scheduled_for=scheduled[monitors[index].id],
+                        check=check,
+                        monitor_kind=monitors[index].kind,
+                    )
+                    for index, check in group
+                ]
+                stored += len(results_record(token=batch_token, runs=runs))
+                unrecorded.difference_update(run.monitor_id for run in runs)
+    except BaseException:
+        try:
+            release_claims(batch_token, sorted(unrecorded))
+        except Exception:  # e.g. the database is gone: the leases expire instead
+            logger.exception("could not release %d claims of a failed batch", len(unrecorded))
+        raise
+    return stored

@@ -22,7 +22,11 @@ from pathlib import Path
 
 import pytest
 from django.db import connection
+from django.utils import timezone
 
+from metrics.models import EngineCounter, WorkerHeartbeat
+from metrics.services import SLOTS_SKIPPED
+from monitors.models import Monitor
 from monitors.services import monitor_create, monitor_update
 from results.models import Result
 from tests.support.http_servers import build_test_app, refused_port, serve_app
@@ -58,8 +62,12 @@ def stop(process: subprocess.Popen, sig: int = signal.SIGTERM) -> str:
 
 
 @pytest.fixture
-def celery_processes(service_env, tmp_path):
-    """A real worker and a real beat against the test database and an isolated broker."""
+def celery_processes(request, service_env, tmp_path):
+    """A real worker and a real beat against the test database and an isolated broker.
+
+    The worker runs 2 threads unless the test says otherwise (indirect parametrization with
+    ``{"concurrency": N}``; ``None`` keeps the settings' default)."""
+    concurrency = getattr(request, "param", {}).get("concurrency", 2)
 
     def start(name: str, *arguments: str) -> tuple[subprocess.Popen, Path]:
         log = tmp_path / f"{name}.log"
@@ -73,13 +81,13 @@ def celery_processes(service_env, tmp_path):
             )
         return process, log
 
-    worker, worker_log = start(
-        "worker", "worker", "--concurrency", "2", "--without-gossip", "--without-mingle"
-    )
+    sizing = ("--concurrency", str(concurrency)) if concurrency else ()
+    worker, worker_log = start("worker", "worker", *sizing, "--without-gossip", "--without-mingle")
     beat, beat_log = start("beat", "beat")
     # Measure from a running system, not from process start-up.
     wait_for(lambda: "ready." in worker_log.read_text(), what="the worker to be ready")
-    wait_for(lambda: "Scheduler: Sending" in beat_log.read_text(), what="beat's first tick")
+    # Beat's first tick, run by the worker (the tick's own log lines are filtered out).
+    wait_for(lambda: WorkerHeartbeat.objects.exists(), what="the dispatcher's first tick")
     yield worker, beat
     for process in (beat, worker):
         stop(process)
@@ -133,6 +141,83 @@ def test_a_disabled_monitor_never_runs_while_the_others_do(celery_processes):
     failed = Result.objects.filter(monitor=running).first()
     assert (failed.status, failed.message) == (Result.Status.FAILED, "connection refused")
     assert not Result.objects.filter(monitor=disabled).exists()
+
+
+def largest_gaps(monitor_ids, since, until) -> dict[int, float]:
+    """Per monitor, the longest time between the starts of two consecutive runs in
+    [since, until], counting the window's edges (a monitor that stopped shows its silence)."""
+    dates: dict[int, list] = {monitor_id: [since] for monitor_id in monitor_ids}
+    rows = Result.objects.filter(monitor_id__in=monitor_ids, date__gte=since, date__lte=until)
+    for monitor_id, date in rows.order_by("date").values_list("monitor_id", "date"):
+        dates[monitor_id].append(date)
+    return {
+        monitor_id: max(
+            (later - earlier).total_seconds()
+            for earlier, later in zip(runs, [*runs[1:], until], strict=True)
+        )
+        for monitor_id, runs in dates.items()
+    }
+
+
+@pytest.mark.parametrize("celery_processes", [{"concurrency": None}], indirect=True)
+def test_a_monitor_whose_target_never_answers_delays_only_itself(celery_processes):
+    """Issue 19 item 2: 40 monitors every 2 s beside monitors whose target never answers
+    (one with a 15 s timeout on a 20 s interval, one stored before timeouts were checked
+    against the interval: 10 s on 2 s). Every quick monitor keeps its interval."""
+    interval, watch = 2.0, 40.0
+    with serve_app(build_test_app()) as server:
+        quick = [
+            monitor_create(
+                name=f"quick {number:02d}", kind="http", target=server.url("/ok"),
+                interval="2s", enabled=True,
+            ).id
+            for number in range(40)
+        ]  # fmt: skip
+        hanging = server.url("/sleep?seconds=3600")
+        slow = monitor_create(
+            name="slow", kind="http", target=hanging, interval="20s",
+            properties={"timeout": "15s"}, enabled=True,
+        )  # fmt: skip
+        legacy = monitor_create(
+            name="legacy", kind="http", target=hanging, interval="2s",
+            properties={"timeout": "1s"}, enabled=True,
+        )  # fmt: skip
+        # As a row saved before the timeout was checked against the interval could be.
+        Monitor.objects.filter(pk=legacy.pk).update(properties={"timeout": "10s"})
+
+        def every_quick_monitor_ran():
+            ran = set(Result.objects.filter(monitor_id__in=quick).values_list("monitor", flat=True))
+            return len(ran) == len(quick)
+
+        wait_for(every_quick_monitor_ran, what="a result of every quick monitor")
+        wait_for(lambda: Result.objects.filter(monitor=slow).exists(), what="the slow result")
+        since = timezone.now()
+        time.sleep(watch)
+        until = timezone.now()
+
+        gaps = largest_gaps(quick, since, until)
+        runs = Result.objects.filter(monitor_id__in=quick, date__gte=since, date__lte=until)
+        print(
+            f"{len(quick)} monitors every {interval:g}s over {watch:g}s: "
+            f"{runs.count()} results, largest gap per monitor: max {max(gaps.values()):.2f}s, "
+            f"median {sorted(gaps.values())[len(gaps) // 2]:.2f}s"
+        )
+        slow_runs = list(Result.objects.filter(monitor=slow).order_by("date"))
+        legacy_runs = list(Result.objects.filter(monitor=legacy).order_by("date"))
+        print(
+            f"slow: {[(r.message, round(r.duration_ms / 1000, 1)) for r in slow_runs]}; "
+            f"legacy: {len(legacy_runs)} runs, lag "
+            f"{[round(r.schedule_lag_seconds, 2) for r in legacy_runs]}"
+        )
+        assert max(gaps.values()) <= interval + 2, gaps
+        assert slow_runs[0].message == "timed out after 15s"
+        assert legacy_runs
+        assert legacy_runs[0].message == "timed out after 10s"
+        # Its runs outlast its interval: each later run skipped the slots its previous one
+        # held it past, and they are counted (nanomon_schedule_slots_skipped_total).
+        skipped = EngineCounter.objects.get(name=SLOTS_SKIPPED, label="http").value
+        print(f"legacy: {skipped:g} slots skipped")
+        assert skipped >= 4 * (len(legacy_runs) - 1)
 
 
 # --- Embedded shape: one command, SQLite, file-system broker --------------------------------

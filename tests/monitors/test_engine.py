@@ -7,7 +7,9 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.conf import settings
@@ -19,6 +21,7 @@ from monitors.engine import (
     CheckStatus,
     apply_rule,
     deadline_for,
+    iter_completed_checks,
     run_check,
     run_checks_sync,
 )
@@ -148,6 +151,104 @@ def test_many_checks_run_concurrently_and_keep_their_order():
     assert [r.outputs["status"] for r in results[:30]] == [200 + n for n in range(30)]
     # The two sleeps overlapped: the whole batch took less than the two of them in a row.
     assert elapsed < results[-1].duration_seconds + results[-2].duration_seconds
+
+
+# --- Results as checks end (iter_completed_checks) ------------------------------------------
+
+
+def engine_threads() -> list[threading.Thread]:
+    return [thread for thread in threading.enumerate() if thread.name == "nanomon-engine"]
+
+
+def test_each_check_comes_out_when_it_ends_not_when_the_slowest_ends():
+    with serve_app(build_test_app()) as server:
+        requests = [
+            CheckRequest("http", server.url("/sleep?seconds=30"), {"timeout": "2s"}),
+            CheckRequest("http", server.url("/ok")),
+            CheckRequest("http", server.url("/status/500")),
+        ]
+        started = time.monotonic()
+        arrivals = [
+            (time.monotonic() - started, dict(group))
+            for group in iter_completed_checks(requests, concurrency=10, flush_seconds=0.2)
+        ]
+
+    (first_at, first), (last_at, last) = arrivals
+    assert sorted(first) == [1, 2]
+    assert first_at < 1.5  # Functional bound, far below the slow check's 2 s
+    assert first[1].outputs["status"] == 200
+    assert first[2].outputs["status"] == 500
+    assert list(last) == [0]
+    assert last[0].message == "timed out after 2s"
+    assert last_at >= 2
+    assert engine_threads() == []
+
+
+def test_checks_are_grouped_up_to_the_group_size():
+    with serve_app(build_test_app()) as server:
+        requests = [CheckRequest("http", server.url("/ok")) for _ in range(5)]
+        groups = list(iter_completed_checks(requests, 5, flush_seconds=30, group_size=2))
+
+    assert [len(group) for group in groups] == [2, 2, 1]
+    assert sorted(index for group in groups for index, _ in group) == [0, 1, 2, 3, 4]
+
+
+def test_checks_held_back_to_their_slot_come_out_on_their_slot():
+    with serve_app(build_test_app()) as server:
+        now = datetime.now(UTC)
+        later = now + timedelta(seconds=1.5)
+        requests = [CheckRequest("http", server.url("/ok")) for _ in range(2)]
+        groups = list(iter_completed_checks(requests, 5, [now, later], flush_seconds=0.2))
+
+    assert [[index for index, _ in group] for group in groups] == [[0], [1]]
+    assert groups[1][0][1].started_at >= later
+
+
+def test_a_caller_that_stops_early_cancels_the_checks_still_running():
+    with serve_app(build_test_app()) as server:
+        requests = [
+            CheckRequest("http", server.url("/ok")),
+            CheckRequest("http", server.url("/sleep?seconds=30"), {"timeout": "20s"}),
+        ]
+        started = time.monotonic()
+        checks = iter_completed_checks(requests, concurrency=10, flush_seconds=0.1)
+        [(index, _)] = next(checks)
+        checks.close()  # what contextlib.closing does when recording that group fails
+        elapsed = time.monotonic() - started
+
+    assert index == 0
+
+    assert elapsed < 5  # the 20 s check was cancelled, not waited for
+    assert engine_threads() == []
+
+
+@pytest.fixture
+def stuck_lookup(monkeypatch):
+    """A probe type whose work sits in an executor thread for 3 s, the way a stuck
+    ``getaddrinfo`` does, while its own deadline is 200 ms."""
+
+    async def probe(target, properties):
+        await asyncio.get_running_loop().run_in_executor(None, time.sleep, 3)
+        return ProbeResult(value=1.0)
+
+    http = REGISTRY["http"]
+    fake = ProbeType(
+        kind="stuck", label="Stuck", target_help="", properties=http.properties[1:2],
+        outputs=(), check_target=lambda target: None, probe=probe,
+    )  # fmt: skip
+    monkeypatch.setitem(REGISTRY, "stuck", fake)
+
+
+def test_a_lookup_stuck_in_a_thread_never_holds_the_caller(stuck_lookup):
+    started = time.monotonic()
+    [[(_, result)]] = iter_completed_checks(
+        [CheckRequest("stuck", "x", {"timeout": "200ms"})], concurrency=1
+    )
+    elapsed = time.monotonic() - started
+
+    assert result.message == "timed out after 200ms"
+    # asyncio.run would have joined the executor's sleeping thread (3 s).
+    assert elapsed < 2
 
 
 def run_probe_command(capsys, *arguments):

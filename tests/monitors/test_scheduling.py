@@ -12,6 +12,7 @@ from monitors.engine import CheckResult, CheckStatus
 from monitors.models import Monitor
 from monitors.scheduling import (
     claim_due_monitors,
+    latest_due_slot,
     next_slot,
     phase_fraction,
     start_claimed_batch,
@@ -77,6 +78,39 @@ def test_a_late_claim_does_not_shift_the_following_slots(make_monitor, now):
     monitor.refresh_from_db()
     assert claims[0].scheduled_for == slot
     assert monitor.next_run_at == slot + timedelta(seconds=30)
+
+
+def test_the_latest_due_slot_and_the_slots_skipped_before_it(now):
+    assert latest_due_slot(now, 10.0, now) == (now, 0)
+    assert latest_due_slot(now, 10.0, now - timedelta(seconds=1)) == (now, 0)  # ahead
+    assert latest_due_slot(now, 10.0, now + timedelta(seconds=9.9)) == (now, 0)
+    assert latest_due_slot(now, 10.0, now + timedelta(seconds=10)) == (
+        now + timedelta(seconds=10),
+        1,
+    )
+    assert latest_due_slot(now, 10.0, now + timedelta(seconds=35)) == (
+        now + timedelta(seconds=30),
+        3,
+    )
+
+
+def test_a_monitor_behind_by_intervals_runs_once_for_its_latest_slot(make_monitor, now):
+    monitor = make_monitor()
+    claim(now)
+    monitor.refresh_from_db()
+    slot = monitor.next_run_at
+    # Its previous run held it past three more slots (a timeout above the interval).
+    Monitor.objects.filter(pk=monitor.pk).update(run_token=None, lease_until=None)
+
+    _, [late] = claim(slot + timedelta(seconds=3 * 30 + 4))
+
+    assert (late.scheduled_for, late.skipped, late.kind) == (
+        slot + timedelta(seconds=90),
+        3,
+        "http",
+    )
+    monitor.refresh_from_db()
+    assert monitor.next_run_at == slot + timedelta(seconds=120)
 
 
 def test_monitors_with_one_interval_are_spread_over_it():
