@@ -21,6 +21,7 @@ from monitors.api.filters import MonitorFilter
 from monitors.api.listing import monitors_data, monitors_json
 from monitors.api.permissions import ReadOrModelPermission, may_see_secrets
 from monitors.api.problems import PROBLEM_CONTENT_TYPE
+from monitors.api.renderers import RENDERER_CLASSES, DeleteConfirmation
 from monitors.api.serializers import (
     CheckResultSerializer,
     CheckSerializer,
@@ -88,6 +89,7 @@ class MonitorViewSet(viewsets.GenericViewSet):
     serializer_class = MonitorSerializer
     filterset_class = MonitorFilter
     permission_classes = [ReadOrModelPermission]
+    renderer_classes = RENDERER_CLASSES
     action_permissions = {
         "create": (ADD,),
         "update": (CHANGE,),
@@ -101,6 +103,20 @@ class MonitorViewSet(viewsets.GenericViewSet):
 
     def get_queryset(self):
         return monitors_list()
+
+    def delete_confirmation(self) -> DeleteConfirmation | None:
+        """The browsable API's DELETE on ``/api/monitors`` deletes every monitor: say so."""
+        if self.action_map.get("delete") != "destroy_all":
+            return None  # /api/monitors/{id}: DRF's "delete this Monitor?" is right there
+        count = Monitor.objects.count()
+        noun, their = ("monitor", "its") if count == 1 else ("monitors", "their")
+        return DeleteConfirmation(
+            question=f"Delete ALL {count} {noun} and all {their} results?",
+            detail="Every monitor is deleted, whatever the filters in this address, with all "
+            "its results, and their runs stop. This cannot be undone.",
+            button=f"Delete all {count} {noun}",
+            title="Delete every monitor and all their results",
+        )
 
     def get_serializer_context(self) -> dict[str, object]:
         reveal_secrets = may_see_secrets(self.request.user)

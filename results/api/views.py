@@ -16,6 +16,7 @@ from rest_framework.response import Response
 
 from monitors.api import params
 from monitors.api.permissions import ReadOrModelPermission
+from monitors.api.renderers import RENDERER_CLASSES, DeleteConfirmation
 from monitors.api.views import ID_PARAMETER, problems
 from results.api.serializers import ResultSerializer
 from results.models import Result
@@ -55,6 +56,20 @@ class ResultViewSet(viewsets.GenericViewSet):
     permission_classes = [ReadOrModelPermission]
     action_permissions = {"destroy_all": ("results.delete_result",)}
     filter_backends = []
+    renderer_classes = RENDERER_CLASSES
+
+    def delete_confirmation(self) -> DeleteConfirmation | None:
+        """The browsable API's DELETE on ``/api/results`` deletes every result: say so (not
+        counted: there may be millions)."""
+        if self.action_map.get("delete") != "destroy_all":
+            return None
+        return DeleteConfirmation(
+            question="Delete ALL results of every monitor?",
+            detail="Every stored result is deleted, whatever the parameters in this address; "
+            "the monitors stay, with their current status. This cannot be undone.",
+            button="Delete all results",
+            title="Delete every result of every monitor",
+        )
 
     @extend_schema(
         operation_id="results_list",
