@@ -156,7 +156,8 @@ def test_nanomons_api_test_suite_passes_with_a_token(service):
         assert (status, body["type"], body["name"]) == (200, "ping", f"{MON_NAME} PING")
         assert isinstance(body["id"], int)
 
-        # Create a TCP monitor (NanoMon's target has no port; see test_a_tcp_target_...)
+        # Create a TCP monitor (NanoMon's suite used example.net, which has no port: refused
+        # on save here, see test_a_target_that_does_not_fit_its_type_is_a_400_naming_it...)
         status, body = api("POST", "/monitors", {
             "name": f"{MON_NAME} TCP", "type": "tcp", "interval": "60s",
             "target": f"127.0.0.1:{local.port}", "enabled": True,
