@@ -2,7 +2,7 @@
 
 The scale and read-path benchmarks never touch the project's own databases: each works in a
 database of its own (``nanomon_bench``, ``nanomon_bench_read``, …) that it creates, migrates
-and, unless asked to keep it, drops.
+and, unless asked to keep it, drops, on the server of ``DATABASE_URL`` (``--server-url``).
 """
 
 from __future__ import annotations
@@ -15,18 +15,34 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 from psycopg import sql
 
 from bench.common import REPOSITORY, ChildServer
 
-DEFAULT_SERVER_URL = "postgres://postgres@127.0.0.1:5432"
+LOCAL_SERVER_URL = "postgres://postgres@127.0.0.1:5432"
 _NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 
+def server_url_from(database_url: str | None) -> str:
+    """The PostgreSQL server of a ``DATABASE_URL`` (its database left out, its query such as
+    ``sslmode`` kept); the local server when unset or not PostgreSQL."""
+    if not database_url or not database_url.startswith(("postgres://", "postgresql://")):
+        return LOCAL_SERVER_URL
+    parts = urlsplit(database_url)
+    return urlunsplit((parts.scheme, parts.netloc, "", parts.query, ""))
+
+
+# The server the benchmarks make their databases on: DATABASE_URL's (`--server-url` wins).
+DEFAULT_SERVER_URL = server_url_from(os.environ.get("DATABASE_URL"))
+
+
 def database_url(server_url: str, database: str) -> str:
-    return f"{server_url.rstrip('/')}/{database}"
+    """``database`` on the server of ``server_url``."""
+    parts = urlsplit(server_url)
+    return urlunsplit((parts.scheme, parts.netloc, f"/{database}", parts.query, ""))
 
 
 def _admin(server_url: str) -> psycopg.Connection:

@@ -5,8 +5,10 @@ from __future__ import annotations
 import os
 
 from celery import Celery
-from celery.signals import task_prerun
+from celery.signals import setup_logging, task_prerun
 from kombu import Queue
+
+from nanomon.logs import configure_celery_logging
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "nanomon.settings")
 
@@ -20,6 +22,9 @@ app.conf.task_queues = (
     Queue("alerts", routing_key="alerts"),
 )
 app.autodiscover_tasks()
+# Worker and beat log at NANOMON_LOG_LEVEL through the LOGGING setting (nanomon.logs): quiet
+# ticks, and Celery's --loglevel no longer overrides the level.
+setup_logging.connect(configure_celery_logging)
 
 
 @task_prerun.connect

@@ -370,17 +370,31 @@ ALERT_DELIVERY_ATTEMPTS = env_int("ALERT_DELIVERY_ATTEMPTS", 10, minimum=1, maxi
 ALERT_RETRY_BASE_SECONDS = env_seconds("ALERT_RETRY_BASE", "30s")
 ALERT_SWEEP_INTERVAL_SECONDS = env_seconds("ALERT_SWEEP_INTERVAL", "30s")
 
+# The one INFO line the loop writes (README "Logs"): runs by status, dispatcher lag and monitors
+# down over the last interval, from a few indexed queries. 0s: off.
+NANOMON_SUMMARY_INTERVAL_SECONDS = env_seconds("NANOMON_SUMMARY_INTERVAL", "60s", allow_zero=True)
+
+# django_celery_beat's scheduler reads an entry's expiry from "expire_seconds" (whole seconds)
+# and ignores Celery's "expires"; extra keys such as "enabled" are columns of its row.
 CELERY_BEAT_SCHEDULE = {
     "nanomon-dispatch": {
         "task": "monitors.tasks.dispatch_due_monitors",
         "schedule": NANOMON_DISPATCH_EVERY_SECONDS,
         # A tick nobody took within a few seconds is stale: the next tick claims the same work.
-        "options": {"expires": 5},
+        "options": {"expire_seconds": 5},
     },
     "nanomon-alerts-sweep": {
         "task": "alerts.tasks.sweep_alerts",
         "schedule": ALERT_SWEEP_INTERVAL_SECONDS,
-        "options": {"expires": ALERT_SWEEP_INTERVAL_SECONDS},
+        "options": {"expire_seconds": max(1, round(ALERT_SWEEP_INTERVAL_SECONDS))},
+    },
+    "nanomon-summary": {
+        "task": "metrics.tasks.log_summary",
+        # Off (0s) keeps the row but disables it: the scheduler never deletes a row it stored.
+        "schedule": NANOMON_SUMMARY_INTERVAL_SECONDS or 60.0,
+        "kwargs": {"window_seconds": NANOMON_SUMMARY_INTERVAL_SECONDS or 60.0},
+        "options": {"expire_seconds": max(1, round(NANOMON_SUMMARY_INTERVAL_SECONDS or 60.0))},
+        "enabled": NANOMON_SUMMARY_INTERVAL_SECONDS > 0,
     },
 }
 
@@ -412,11 +426,21 @@ if PROMETHEUS_ENABLED:
 LOG_LEVEL = env_str("NANOMON_LOG_LEVEL", "INFO").upper()
 if LOG_LEVEL not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
     raise ConfigError(f"NANOMON_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, got {LOG_LEVEL!r}")
+# Every process, worker and beat included (nanomon.celery applies this over --loglevel).
+# Celery's per-run INFO lines of the once-a-second tick and the other routine tasks are
+# dropped (nanomon.logs); WARNING and ERROR lines always pass, and every line at DEBUG.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"routine_tasks": {"()": "nanomon.logs.RoutineTaskFilter"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["routine_tasks"],
+        }
+    },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},

@@ -1,5 +1,6 @@
-"""Test settings: the real PostgreSQL and Redis on this machine, unless the environment says
-otherwise. Everything else is the production settings module, read from the environment."""
+"""Test settings: the real PostgreSQL and Redis on this machine, unless ``DATABASE_URL`` and
+``CELERY_BROKER_URL`` say otherwise. Everything else is the production settings module, read
+from the environment."""
 
 import os
 import tempfile
@@ -9,6 +10,7 @@ os.environ.setdefault("CELERY_BROKER_URL", "redis://127.0.0.1:6379/15")
 os.environ.setdefault("NANOMON_DATA_DIR", tempfile.mkdtemp(prefix="nanomon-tests-"))
 
 from nanomon.settings import *  # noqa: F403  (Django's settings-override idiom)
+from tests.support import isolation
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # Pages render static URLs without a collectstatic run.
@@ -17,6 +19,19 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 
-# One test database per run, so concurrent runs (several engineers, CI) never drop each
-# other's database.
-DATABASES["default"]["TEST"] = {"NAME": f"test_nanomon_{os.getpid()}"}  # noqa: F405
+# Concurrent runs (several engineers, CI) on one server never touch each other's data: a test
+# database per run, named after DATABASE_URL's database (tests/support/isolation.py) …
+DATABASES["default"]["TEST"] = {  # noqa: F405
+    "NAME": isolation.isolated_database_name(DATABASES["default"]["NAME"], os.getpid())  # noqa: F405
+}
+# … and every broker key of the run under a prefix of its own, deleted when the run ends
+# (tests/conftest.py): the dispatch requests and deliveries the tests queue with nobody to
+# consume them, and each end-to-end test's processes (one level below).
+NANOMON_TEST_KEY_PREFIX = isolation.run_key_prefix(
+    os.environ.get("NANOMON_BROKER_KEY_PREFIX", ""), os.getpid()
+)
+if isolation.is_redis(CELERY_BROKER_URL):  # noqa: F405
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        **CELERY_BROKER_TRANSPORT_OPTIONS,  # noqa: F405
+        "global_keyprefix": NANOMON_TEST_KEY_PREFIX,
+    }
