@@ -3,24 +3,21 @@
 ``python -m nanomon.embedded`` (what ``bin/nanomon run`` starts) migrates the database,
 creates an admin user the first time (printing a generated password unless
 ``DJANGO_SUPERUSER_PASSWORD`` is set), then supervises three children: gunicorn on
-``127.0.0.1:$PORT``, a Celery worker and Celery beat. Ctrl-C (or SIGTERM) stops them all;
-if one of them dies, the others are stopped too and the command exits non-zero. Running it
-again reuses the data folder (``NANOMON_DATA_DIR``).
+``127.0.0.1:$PORT``, a Celery worker and Celery beat (``nanomon.supervisor``). A child that
+dies is started again with back-off, and the dashboard and ``/api/status`` say so; only
+Ctrl-C (or SIGTERM) stops them all. Running it again reuses the data folder
+(``NANOMON_DATA_DIR``).
 """
 
 from __future__ import annotations
 
 import os
 import secrets
-import signal
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 from nanomon.env import env_int, env_str
-
-STOP_TIMEOUT_SECONDS = 15
+from nanomon.supervisor import Supervisor
 
 
 def prepare() -> None:
@@ -73,50 +70,16 @@ def child_commands(port: int, bind: str) -> dict[str, list[str]]:
     }  # fmt: skip
 
 
-def supervise(commands: dict[str, list[str]], cwd: Path) -> int:
-    """Run the children until a signal or until one exits; then stop all. Returns exit code."""
-    children = {
-        name: subprocess.Popen(command, cwd=cwd, start_new_session=True)  # noqa: S603
-        for name, command in commands.items()
-    }
-    stopping = False
-
-    def request_stop(signum: int, frame: object) -> None:
-        nonlocal stopping
-        stopping = True
-
-    signal.signal(signal.SIGINT, request_stop)
-    signal.signal(signal.SIGTERM, request_stop)
-    exit_code = 0
-    while not stopping:
-        for name, child in children.items():
-            if child.poll() is not None:
-                print(f"nanomon: {name} exited with code {child.returncode}; stopping the rest")
-                exit_code = 1
-                stopping = True
-                break
-        time.sleep(0.2)
-    for child in children.values():
-        if child.poll() is None:
-            child.send_signal(signal.SIGTERM)
-    deadline = time.monotonic() + STOP_TIMEOUT_SECONDS
-    for child in children.values():
-        try:
-            child.wait(timeout=max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            child.kill()
-            child.wait()
-    print("nanomon: stopped")
-    return exit_code
-
-
 def main() -> int:
     port = env_int("PORT", 8000, minimum=1, maximum=65535)
     bind = env_str("NANOMON_BIND", "127.0.0.1")
     commands = child_commands(port, bind)  # bad sizes stop it here, before any migration
     prepare()
     print(f"NanoMon is starting at http://{bind}:{port}/  (Ctrl-C stops it)")
-    return supervise(commands, Path(__file__).resolve().parent.parent)
+    from django.conf import settings
+
+    root = Path(__file__).resolve().parent.parent
+    return Supervisor(commands, cwd=root, state_dir=settings.DATA_DIR).run()
 
 
 if __name__ == "__main__":
