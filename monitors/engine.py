@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from monitors.durations import format_seconds
 from monitors.probes import get_probe_type
 from monitors.probes.base import OutputValue, ProbeFailure, PropertyError, describe_error
+from monitors.regex import MatchTimeout, run_bounded
 from monitors.rules import RuleError, RuleEvalError, compile_rule
 
 # The engine's own safety net beyond a probe's declared timeout: a probe that ignores its
@@ -78,6 +79,33 @@ def apply_rule(rule_text: str, outputs: Mapping[str, OutputValue]) -> tuple[Chec
     return CheckStatus.OK, ""
 
 
+async def apply_rule_within(
+    rule_text: str, outputs: Mapping[str, OutputValue], seconds: float, deadline: float
+) -> tuple[CheckStatus, str]:
+    """``apply_rule``, waited for at most ``seconds`` when the rule matches a regular expression.
+
+    Such a rule (``=~`` / ``!~``) is evaluated on a thread of its own: RE2 matches in linear
+    time, but a hostile pattern over a MiB of body may still need seconds, and that must cost
+    its own check (Failed, naming the check's ``deadline``), never the loop's other checks.
+    """
+    if "=~" not in rule_text and "!~" not in rule_text:
+        return apply_rule(rule_text, outputs)
+    try:
+        return await run_bounded(
+            apply_rule, rule_text, outputs, timeout=seconds, key=("rule", rule_text)
+        )
+    except MatchTimeout as error:
+        if error.still_running:
+            return CheckStatus.FAILED, (
+                "rule eval error: an earlier evaluation of this rule is still matching past "
+                "its deadline"
+            )
+        return CheckStatus.FAILED, (
+            "rule eval error: matching a regular expression did not finish within the "
+            f"timeout ({format_seconds(deadline)})"
+        )
+
+
 async def run_check(request: CheckRequest) -> CheckResult:
     """Run one check under one total deadline, then its rule. Never raises for probe errors."""
     started_at = datetime.now(UTC)
@@ -115,7 +143,9 @@ async def run_check(request: CheckRequest) -> CheckResult:
         return failed(f"timed out after {format_seconds(deadline)}")
     except Exception as error:  # a probe bug must cost one result, never the batch
         return failed(describe_error(error))
-    status, message = apply_rule(request.rule, measured.outputs)
+    # The rule gets what is left of the deadline plus the grace (so at least the grace).
+    remaining = max(deadline - (time.perf_counter() - clock), 0.0) + DEADLINE_GRACE_SECONDS
+    status, message = await apply_rule_within(request.rule, measured.outputs, remaining, deadline)
     stored = {
         name: value
         for name, value in measured.outputs.items()

@@ -31,8 +31,10 @@ Edge cases, decided here once:
 * Trust: the system store, plus the PEM bundle named by ``NANOMON_HTTP_CA_BUNDLE`` (see
   ``verifying_context``). Proxy variables (``HTTP_PROXY``…) and ``.netrc`` are ignored: the
   probe measures the target itself.
-* ``bodyRegex`` runs with Python's ``re`` on the (capped) decoded body, in the event loop
-  thread; a pathological pattern can hold the loop, so the cap also bounds that cost.
+* ``bodyRegex`` is RE2 (Go's syntax, linear time; ``monitors.regex``), searched in the
+  (capped) decoded body on a thread of its own, within what is left of ``timeout`` (at least
+  ``MIN_MATCH_SECONDS``): a match that takes longer fails the probe with ``bodyRegex did not
+  finish within the timeout (5s)``, and the event loop and the other probes never wait for it.
 * ``User-Agent``: the ``userAgent`` property, else one given in ``headers``, else
   ``DEFAULT_USER_AGENT``. A ``body`` is sent as UTF-8 with only the Content-Type given in
   ``headers`` (none is invented, as in Go).
@@ -84,6 +86,7 @@ from monitors.probes.base import (
     parse_bool,
     parse_timeout,
 )
+from monitors.regex import MatchTimeout, Regex, compile_regex, run_bounded
 
 DEFAULT_USER_AGENT = "NanoMon/0.1"
 
@@ -107,6 +110,10 @@ _LINE_BREAK = re.compile(r"[\r\n\x00]")
 _NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
 
 _SECONDS_PER_DAY = 86400.0
+
+# The least time a bodyRegex search gets when the response used up (nearly) all the timeout:
+# well under the engine's grace, so the probe still ends before the engine gives up on it.
+MIN_MATCH_SECONDS = 0.25
 
 
 def max_body_bytes_from_environ(environ: Mapping[str, str]) -> int:
@@ -167,11 +174,11 @@ def parse_headers(text: str) -> dict[str, str]:
     return headers
 
 
-def parse_body_regex(text: str) -> re.Pattern[str]:
-    """A Python regular expression, compiled once at parse time."""
+def parse_body_regex(text: str) -> Regex:
+    """An RE2 (Go syntax) regular expression, compiled (and cached) at parse time."""
     try:
-        return re.compile(text)
-    except re.error as error:
+        return compile_regex(text)
+    except ValueError as error:  # RegexError: bad syntax or over a limit
         raise ValueError(f"invalid regular expression: {error}") from None
 
 
@@ -405,22 +412,27 @@ def _decode(raw: bytes, charset: str | None) -> str:
     return raw.decode(encoding, errors="replace")
 
 
-def _regex_match(pattern: re.Pattern[str], body: str) -> OutputValue | None:
+def _regex_match(pattern: Regex, body: str) -> OutputValue | None:
     """Group 1 of the first match (the whole match without groups); a float if numeric.
 
     A group that did not take part in the match gives ``""`` (as Go's FindStringSubmatch).
     Numbers are plain decimals, surrounding whitespace allowed; ``inf``/``nan`` stay strings.
     """
-    match = pattern.search(body)
-    if match is None:
+    text = pattern.first_group(body)
+    if text is None:
         return None
-    text = (match.group(1) if pattern.groups else match.group(0)) or ""
     candidate = text.strip()
     if _NUMBER.fullmatch(candidate):
         number = float(candidate)
         if math.isfinite(number):
             return number
     return text
+
+
+def _match_timeout_message(error: MatchTimeout, timeout: float) -> str:
+    if error.still_running:
+        return "bodyRegex: an earlier search with this pattern is still running past its timeout"
+    return f"bodyRegex did not finish within the timeout ({format_seconds(timeout)})"
 
 
 def _cert_expiry_days(der: bytes) -> float:
@@ -433,7 +445,8 @@ async def probe(target: str, properties: Mapping[str, object]) -> ProbeResult:
 
     Returns the outputs described in the module docstring; raises ``ProbeFailure`` with a
     short message for network, DNS, TLS, protocol and timeout errors. Never takes longer than
-    the ``timeout`` property (plus the time to close the sockets).
+    the ``timeout`` property (plus the time to close the sockets, and up to
+    ``MIN_MATCH_SECONDS`` for ``bodyRegex`` when the response used up the timeout).
     """
     timeout = float(properties["timeout"])  # type: ignore[arg-type]
     method = str(properties["method"])
@@ -446,6 +459,8 @@ async def probe(target: str, properties: Mapping[str, object]) -> ProbeResult:
     elif "User-Agent" not in headers:
         headers["User-Agent"] = DEFAULT_USER_AGENT
 
+    loop = asyncio.get_running_loop()
+    probe_started = loop.time()
     opened_tls: list[asyncio.BaseTransport] = []
     opened_token = _TLS_TRANSPORTS.set(opened_tls)
     try:
@@ -497,8 +512,15 @@ async def probe(target: str, properties: Mapping[str, object]) -> ProbeResult:
     if certificate:
         outputs["certExpiryDays"] = _cert_expiry_days(certificate)
     value = outputs["respTime"]
-    if isinstance(pattern, re.Pattern):
-        matched = _regex_match(pattern, body)
+    if isinstance(pattern, Regex):
+        # On its own thread (RE2 releases the GIL) and within what is left of the timeout.
+        budget = max(timeout - (loop.time() - probe_started), MIN_MATCH_SECONDS)
+        try:
+            matched = await run_bounded(
+                _regex_match, pattern, body, timeout=budget, key=("bodyRegex", pattern.source)
+            )
+        except MatchTimeout as error:
+            raise ProbeFailure(_match_timeout_message(error, timeout)) from None
         if matched is not None:
             outputs["regexMatch"] = matched
             if isinstance(matched, float):
@@ -534,8 +556,8 @@ PROPERTIES = (
     ),
     PropertySpec(
         "bodyRegex",
-        "Regular expression searched in the body; group 1 (or the whole match) becomes "
-        "the regexMatch output, and the result value when it is a number.",
+        "Regular expression (RE2, Go's syntax) searched in the body; group 1 (or the whole "
+        "match) becomes the regexMatch output, and the result value when it is a number.",
         parse=parse_body_regex,
     ),
     PropertySpec(

@@ -9,8 +9,10 @@ which the rules were first written for::
 
 ``compile_rule(text)`` parses once (results are cached, since every run of a monitor
 compiles the same text) and returns a ``Rule``; ``rule.evaluate(outputs)`` computes its value.
-Pure standard library: a hand-written lexer (``lexer``), a precedence-climbing parser to an AST
-(``parser``) and closures built from that AST (``evaluator``). Nothing is ever ``eval``-ed.
+A hand-written lexer (``lexer``), a precedence-climbing parser to an AST (``parser``) and
+closures built from that AST (``evaluator``), all standard library but for the regular
+expressions of ``=~`` / ``!~``: RE2, linear time (``monitors.regex``). Nothing is ever
+``eval``-ed.
 
 Error contract, for any input whatsoever:
 

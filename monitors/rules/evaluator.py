@@ -13,8 +13,8 @@ Semantics follow govaluate:
 * ``&&`` ``||`` ``!`` and the ternary condition need bools; ``&&``, ``||``, ``??`` and ``?:``
   short-circuit, so ``false && missing`` is ``false`` without looking ``missing`` up;
 * bitwise operators work on the numbers truncated to int64;
-* ``=~`` / ``!~`` search (unanchored) with Python's ``re``, which is close to Go's RE2 for the
-  patterns rules use;
+* ``=~`` / ``!~`` search (unanchored) with RE2, Go's own syntax and linear-time matching
+  (``monitors.regex``): no backreferences or lookaround, whatever the pattern and the text;
 * ``IN`` needs an array on its right and compares elements with ``==``.
 
 Every failure is a ``RuleEvalError``.
@@ -24,11 +24,11 @@ from __future__ import annotations
 
 import math
 import operator
-import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from monitors.rules.errors import REGEX_COMPILE_ERRORS, RuleEvalError, regex_error_reason
+from monitors.regex import Regex, RegexError, compile_regex
+from monitors.rules.errors import RuleEvalError
 from monitors.rules.parser import Array, Binary, Literal, Node, Pattern, Ternary, Unary, Variable
 from monitors.rules.values import describe, format_value, values_equal
 
@@ -222,22 +222,20 @@ def _regex(op: str) -> _Operator:
             raise _type_error(subject, "comparator", op, "a string")
         if isinstance(pattern, str):
             pattern = _compile_regex(pattern)
-        elif not isinstance(pattern, re.Pattern):
+        elif not isinstance(pattern, Regex):
             raise _type_error(pattern, "comparator", op, "a string")
-        return (pattern.search(subject) is None) is negate
+        return pattern.search(subject) is not negate
 
     return apply
 
 
-def _compile_regex(source: str) -> re.Pattern[str]:
-    # re keeps its own cache of compiled patterns, so a pattern held in a variable is not
+def _compile_regex(source: str) -> Regex:
+    # compile_regex caches compiled patterns, so a pattern held in a variable is not
     # recompiled on every run.
     try:
-        return re.compile(source)
-    except REGEX_COMPILE_ERRORS as error:
-        raise RuleEvalError(
-            f"invalid regular expression '{describe(source)}': {regex_error_reason(error)}"
-        ) from None
+        return compile_regex(source, capture=False)
+    except RegexError as error:
+        raise RuleEvalError(f"invalid regular expression '{describe(source)}': {error}") from None
 
 
 def _contains(needle: object, haystack: object) -> object:

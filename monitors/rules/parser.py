@@ -18,7 +18,8 @@ comma list ``(a, b)`` is an array. The right operand of ``IN`` written in parent
 an array, even with one element: ``x IN (a)``.
 
 A string literal on the right of ``=~`` / ``!~`` is compiled here, once, so an invalid constant
-pattern is a syntax error (govaluate does the same in its planner).
+pattern is a syntax error (govaluate does the same in its planner). Patterns are RE2, Go's
+syntax, and match in linear time (``monitors.regex``, which also sets their size limits).
 
 A limit keeps any input from exhausting the stack: nesting deeper than ``MAX_DEPTH`` levels is
 a ``RuleSyntaxError``. Every parenthesis, ternary branch and prefix operator is a level, and so
@@ -29,11 +30,11 @@ one precedence level (``a || b || c ...``) add no depth: they are folded in a lo
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from monitors.rules.errors import REGEX_COMPILE_ERRORS, RuleSyntaxError, regex_error_reason
+from monitors.regex import Regex, RegexError, compile_regex
+from monitors.rules.errors import RuleSyntaxError
 from monitors.rules.lexer import Token, TokenKind, tokenize
 
 MAX_DEPTH = 100
@@ -68,7 +69,7 @@ class Pattern:
     """A constant regular expression, compiled once at parse time."""
 
     source: str
-    regex: re.Pattern[str]
+    regex: Regex  # compiled without groups: =~ only asks whether it matches
 
 
 @dataclass(frozen=True, slots=True)
@@ -254,10 +255,9 @@ def _compile_pattern(literal: Literal, token: Token) -> Node:
     if not isinstance(literal.value, str):
         return literal  # a number or bool: the evaluator reports the type error
     try:
-        regex = re.compile(literal.value)
-    except REGEX_COMPILE_ERRORS as error:
+        regex = compile_regex(literal.value, capture=False)
+    except RegexError as error:
         raise RuleSyntaxError(
-            f"invalid regular expression {literal.value!r} at position {token.position}: "
-            + regex_error_reason(error)
+            f"invalid regular expression {literal.value!r} at position {token.position}: {error}"
         ) from None
     return Pattern(literal.value, regex)

@@ -8,7 +8,6 @@ subclass in Python and ``True == 1.0`` there, while in govaluate they are unrela
 from __future__ import annotations
 
 import math
-import re
 
 MESSAGE_VALUE_LIMIT = 60  # values in error messages are cut here: a rule may touch a whole body
 
@@ -34,9 +33,7 @@ def format_value(value: object) -> str:
         return "<nil>"
     if isinstance(value, list):
         return "[" + " ".join(map(format_value, value)) + "]"
-    if isinstance(value, re.Pattern):
-        return value.pattern
-    return str(value)
+    return str(value)  # a compiled pattern (monitors.regex.Regex) prints as its source
 
 
 def describe(value: object) -> str:
