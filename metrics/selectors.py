@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import Count, Q
+from django.db.models import Count, Max, Q, Subquery
 
 from metrics.models import EngineCounter, WorkerHeartbeat
 from monitors.models import Monitor
@@ -89,3 +89,23 @@ def monitor_counts() -> dict[str, int]:
         total=Count("id"), enabled=Count("id", filter=Q(enabled=True))
     )
     return {"total": counts["total"], "enabled": counts["enabled"]}
+
+
+def loop_state(*, now: datetime) -> tuple[datetime | None, datetime | None]:
+    """(when any worker was last seen, the slot of the enabled monitor that has waited
+    longest to be claimed), in ONE query; (None, None) when no worker was ever seen.
+
+    The waiting monitor is one walk of ``monitor_due_idx`` from its oldest end (a monitor still
+    held by its run's lease waits for that run, not for the dispatcher, and is skipped), done
+    as a scalar subquery of the heartbeats' aggregate.
+    """
+    oldest_due = (
+        Monitor.objects.filter(enabled=True, next_run_at__lte=now)
+        .filter(Q(lease_until__isnull=True) | Q(lease_until__lte=now))
+        .order_by("next_run_at")
+        .values("next_run_at")[:1]
+    )
+    row = WorkerHeartbeat.objects.aggregate(
+        last_seen=Max("last_seen_at"), oldest_due=Max(Subquery(oldest_due))
+    )
+    return row["last_seen"], row["oldest_due"]

@@ -26,7 +26,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from metrics import apps
 from metrics.collectors import NanoMonCollector
 from metrics.exposition import text_exposition
-from metrics.health import Check, broker_check, broker_transport, database_check
+from metrics.health import broker_transport, go_duration, service_health
 from metrics.multiprocess import compact_dead_processes, folder_lock
 from metrics.selectors import WORKERS_SEEN_WINDOW, monitor_counts, workers_seen
 
@@ -103,50 +103,31 @@ def metrics(request: HttpRequest) -> HttpResponse:
     return HttpResponse(scrape(), content_type=CONTENT_TYPE_PLAIN_0_0_4)
 
 
-def _checks() -> tuple[Check, Check]:
-    database, broker = database_check(), broker_check()
-    if not database.ok:
-        logger.warning("health: database unreachable: %s", database.detail)
-    if not broker.ok:
-        logger.warning("health: broker unreachable: %s", broker.detail)
-    return database, broker
-
-
 @csrf_exempt
 @never_cache
 def health(request: HttpRequest) -> HttpResponse:
-    """Any method. 200 ``OK: Service is healthy``, or 503 naming what is unreachable."""
-    database, broker = _checks()
-    if database.ok and broker.ok:
+    """Any method. 200 ``OK: Service is healthy``, or 503 giving every reason it is not: the
+    database or broker unreachable, no worker seen lately, the dispatcher behind schedule
+    (``metrics.health``)."""
+    reasons = service_health().reasons
+    if not reasons:
         return HttpResponse("OK: Service is healthy", content_type="text/plain; charset=utf-8")
-    down = [name for name, check in (("database", database), ("broker", broker)) if not check.ok]
     return HttpResponse(
-        f"Error: Service is not healthy: {' and '.join(down)} unreachable",
+        f"Error: Service is not healthy: {'; '.join(reasons)}",
         status=503,
         content_type="text/plain; charset=utf-8",
     )
-
-
-def go_duration(seconds: float) -> str:
-    """Whole seconds the way Go prints a duration: ``45s``, ``2m5s``, ``1h0m5s``."""
-    total = int(seconds)
-    hours, rest = divmod(total, 3600)
-    minutes, secs = divmod(rest, 60)
-    if hours:
-        return f"{hours}h{minutes}m{secs}s"
-    if minutes:
-        return f"{minutes}m{secs}s"
-    return f"{secs}s"
 
 
 @csrf_exempt
 @never_cache
 def status(request: HttpRequest) -> JsonResponse:
     """Any method. Always 200: the service, its process and what it can reach (``healthy``)."""
-    database, broker = _checks()
+    service = service_health()
+    database, broker, loop = service.database, service.broker, service.loop
     now = timezone.now()
     uptime = time.monotonic() - apps.STARTED_MONOTONIC
-    monitors = workers = None
+    monitors = workers = dispatcher = None
     if database.ok:
         try:
             monitors = monitor_counts()
@@ -158,10 +139,22 @@ def status(request: HttpRequest) -> JsonResponse:
             }
         except Exception:  # e.g. not migrated yet: report what we can, never a 500
             logger.warning("status: could not read monitors or workers", exc_info=True)
+    if workers is not None and loop is not None:
+        last_seen = loop.last_worker_seen_at
+        workers |= {
+            "lastSeenAt": last_seen.isoformat().replace("+00:00", "Z") if last_seen else None,
+            "staleAfter": go_duration(settings.NANOMON_HEALTH_WORKER_STALE_SECONDS),
+            "starting": loop.starting,
+        }
+        dispatcher = {
+            "lagSeconds": round(loop.lag_seconds, 3),
+            "maxLag": go_duration(settings.NANOMON_HEALTH_MAX_LAG_SECONDS),
+        }
     return JsonResponse(
         {
             "service": "NanoMon",
-            "healthy": database.ok and broker.ok,
+            "healthy": service.healthy,
+            "reasons": service.reasons,
             "version": settings.VERSION,
             "buildInfo": settings.BUILD_INFO,
             "hostname": socket.gethostname(),
@@ -178,6 +171,7 @@ def status(request: HttpRequest) -> JsonResponse:
             "broker": {"reachable": broker.ok, "transport": broker_transport()},
             "monitors": monitors,
             "workers": workers,
+            "dispatcher": dispatcher,
             "metricsEnabled": settings.PROMETHEUS_ENABLED,
         }
     )

@@ -30,7 +30,11 @@ from monitors.rules import RuleSyntaxError, compile_rule
 from monitors.rules.lexer import Token, TokenKind, tokenize
 from monitors.secrets import masked_properties
 from monitors.services import monitor_create, monitor_update
-from monitors.validation import check_monitor_definition, rule_outputs_problem
+from monitors.validation import (
+    UNSET_INTERVAL,
+    check_monitor_definition,
+    rule_outputs_problem,
+)
 
 # Properties whose values are usually several lines (a request body, a headers object).
 MULTILINE_PROPERTIES = frozenset({"body", "headers"})
@@ -231,7 +235,7 @@ class MonitorForm(forms.Form):
         neutral = {
             "name": "n",
             "kind": kind,
-            "interval": "1m",
+            "interval": UNSET_INTERVAL,  # a timeout is held to the real one in the full check
             "target": MONITOR_TEMPLATES[kind]["target"],  # a valid target of the type
             "rule": "",
             "properties": {},

@@ -3,7 +3,8 @@
 Order and messages follow NanoMon's contract (first failure wins): name, type, known type,
 interval present, target present, interval parses, interval >= 1s, rule parses; then this
 project's improvements: the rule uses only outputs of the type and can give a bool, the
-properties per type, and the target's shape for the type.
+properties per type (a ``timeout`` that is set must be below the interval: ``deadline_problem``),
+and the target's shape for the type.
 
 NanoMon accepted any target and failed every run instead (a tcp monitor on ``example.net``);
 here such a monitor is refused when it is saved, naming the target and the shape expected
@@ -19,7 +20,7 @@ from collections.abc import Mapping
 
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 
-from monitors.durations import parse_duration
+from monitors.durations import format_seconds, parse_duration
 from monitors.probes import REGISTRY
 from monitors.probes.base import ProbeType, PropertyError
 from monitors.rules import Rule, RuleError, compile_rule
@@ -27,6 +28,9 @@ from monitors.rules.static import BOOL, describe_kinds, result_kinds
 
 MIN_INTERVAL_SECONDS = 1.0
 MAX_INTERVAL_SECONDS = 30 * 24 * 3600.0
+# The interval to check a definition with when it has none (a one-off check) or when one
+# field is checked alone: the longest, which no run's deadline (at most 1h) can outlast.
+UNSET_INTERVAL = "720h"
 
 
 def check_monitor_definition(
@@ -77,9 +81,49 @@ def check_monitor_definition(
         parsed = probe_type.parse_properties(properties)
     except PropertyError as error:
         fail("properties", str(error))
+    problem = deadline_problem(probe_type, properties, parsed, interval, seconds)
+    if problem is not None:
+        fail("properties", problem)
     problem = target_problem(probe_type, target, parsed)
     if problem is not None:
         fail("target", problem)
+
+
+# The properties a run's deadline is made of: ``timeout``, and for ping ``count`` and
+# ``interval`` too ((count - 1) × interval + timeout).
+DEADLINE_PROPERTIES = ("timeout", "count", "interval")
+
+
+def deadline_problem(
+    probe_type: ProbeType,
+    given: Mapping[str, object],
+    parsed: Mapping[str, object],
+    interval: str,
+    interval_seconds: float,
+) -> str | None:
+    """Why the properties given let one run outlast the monitor's interval, or None.
+
+    Checked when the definition sets one of ``DEADLINE_PROPERTIES``: a run must end before
+    the next one is due. Defaults are not held to it, so every monitor NanoMon's contract
+    accepts stays valid (an http monitor every 1s with its default 5s timeout); a run that
+    does outlast its interval skips the slots it held its monitor past, and those are counted
+    (``monitors.scheduling.latest_due_slot``, ``nanomon_schedule_slots_skipped_total``).
+    """
+    if not any(given.get(name) for name in DEADLINE_PROPERTIES):
+        return None
+    deadline = probe_type.deadline(parsed)
+    if deadline < interval_seconds:
+        return None
+    if deadline == parsed.get("timeout"):
+        return (
+            f"property 'timeout': must be less than the monitor interval ({interval}), "
+            f"got {given.get('timeout') or format_seconds(deadline)}"
+        )
+    return (
+        f"property 'timeout': a run may take up to {format_seconds(deadline)} "
+        f"((count - 1) × interval + timeout), which must be less than the monitor interval "
+        f"({interval})"
+    )
 
 
 def rule_problem(text: str, probe_type: ProbeType) -> str | None:

@@ -21,6 +21,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from alerts.selectors import channels_failing
+from metrics.health import page_health
 from monitors.api.serializers import check_test_deadline
 from monitors.engine import CheckRequest
 from monitors.forms import DEFAULT_TEMPLATE, MONITOR_TEMPLATES, MonitorForm, check_rule_text
@@ -35,6 +36,7 @@ from monitors.selectors import (
     monitors_problems_first,
 )
 from monitors.services import check_once, monitor_delete
+from monitors.validation import UNSET_INTERVAL
 from results.models import Result
 from results.selectors import Point, results_latest, sparklines, uptime_percentages
 from web.access import may_see_secrets, permission_required, read_required
@@ -177,6 +179,7 @@ def _dashboard(request: HttpRequest) -> dict[str, object]:
         "counts": monitor_status_counts(),
         "page_url": reverse("monitors:dashboard"),
         "failing_channels": list(channels_failing()[:5]),
+        "health_problems": page_health().reasons,  # the banner: /api/status's reasons
     }
 
 
@@ -353,7 +356,7 @@ def monitor_test(request: HttpRequest) -> HttpResponse:
     data = request.POST.copy()
     # A one-off check needs neither a name nor an interval.
     data["name"] = data.get("name") or "test"
-    data["interval"] = data.get("interval") or "1m"
+    data["interval"] = data.get("interval") or UNSET_INTERVAL
     instance = None
     # Editing: masked secrets sent back take the stored values, for people who may see them.
     if request.POST.get("monitor_id", "").isdigit() and request.user.has_perm(CHANGE):

@@ -341,6 +341,18 @@ NANOMON_LEASE_GRACE_SECONDS = env_seconds("NANOMON_LEASE_GRACE", "30s")
 # Claim monitors whose slot comes within this time; the worker starts each on its slot, so
 # schedule lag is not up to one dispatcher tick (bench/README.md, "schedule lag").
 NANOMON_DISPATCH_LOOKAHEAD_SECONDS = env_seconds("NANOMON_DISPATCH_LOOKAHEAD", "2s")
+# /api/health and /api/status report degraded when no worker has been seen for this long, or
+# when an enabled monitor has been due this long without being claimed (README "Health").
+# 0s turns that check off.
+NANOMON_HEALTH_WORKER_STALE_SECONDS = env_seconds(
+    "NANOMON_HEALTH_WORKER_STALE", "60s", allow_zero=True
+)
+if 0 < NANOMON_HEALTH_WORKER_STALE_SECONDS < 30:
+    raise ConfigError(
+        "NANOMON_HEALTH_WORKER_STALE must be 0s (off) or at least 30s: workers write their "
+        f"heartbeat every 15s, got {NANOMON_HEALTH_WORKER_STALE_SECONDS:g}s"
+    )
+NANOMON_HEALTH_MAX_LAG_SECONDS = env_seconds("NANOMON_HEALTH_MAX_LAG", "60s", allow_zero=True)
 
 # Alerting (README "Alerting"). The ALERT_SMTP_* variables configure the built-in email
 # channel; it is active once ALERT_SMTP_FROM and ALERT_SMTP_TO are set.

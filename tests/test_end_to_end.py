@@ -24,6 +24,7 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
+from metrics import health
 from metrics.models import EngineCounter, WorkerHeartbeat
 from metrics.services import SLOTS_SKIPPED
 from monitors.models import Monitor
@@ -218,6 +219,37 @@ def test_a_monitor_whose_target_never_answers_delays_only_itself(celery_processe
         skipped = EngineCounter.objects.get(name=SLOTS_SKIPPED, label="http").value
         print(f"legacy: {skipped:g} slots skipped")
         assert skipped >= 4 * (len(legacy_runs) - 1)
+
+
+def test_health_says_degraded_while_every_worker_is_frozen(celery_processes, client, settings):
+    """Issue 19 item 4: /api/health said 200 while every worker was frozen. Freeze the only
+    worker (SIGSTOP): health turns 503 naming the stale heartbeat, and 200 once it thaws."""
+    worker, _ = celery_processes
+    settings.NANOMON_HEALTH_WORKER_STALE_SECONDS = 30  # the least allowed, to keep this short
+    health.forget_loop_check()
+
+    def answer():
+        health.forget_loop_check()
+        response = client.get("/api/health")
+        return response.status_code, response.content.decode()
+
+    wait_for(lambda: answer()[0] == 200, what="a healthy service")
+    frozen_at = time.monotonic()
+    worker.send_signal(signal.SIGSTOP)
+    try:
+        _, text = wait_for(lambda: (found := answer())[0] == 503 and found, every=0.5)
+        print(f"503 {time.monotonic() - frozen_at:.1f}s after the freeze: {text}")
+        assert re.fullmatch(
+            r"Error: Service is not healthy: no worker seen for \d+s \(limit 30s\)"
+            r"(; dispatcher \d+s behind schedule \(limit 1m0s\))?",
+            text,
+        ), text
+        assert client.get("/api/status").json()["healthy"] is False
+    finally:
+        worker.send_signal(signal.SIGCONT)
+    thawed_at = time.monotonic()
+    wait_for(lambda: answer()[0] == 200, every=0.5, what="health after the thaw")
+    print(f"200 again {time.monotonic() - thawed_at:.1f}s after the thaw")
 
 
 # --- Embedded shape: one command, SQLite, file-system broker --------------------------------

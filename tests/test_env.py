@@ -86,6 +86,13 @@ def test_a_bad_setting_stops_the_process_with_a_message_naming_it(tmp_path):
     assert "NANOMON_PROBE_CONCURRENCY must be a whole number" in completed.stderr
 
 
+def test_a_worker_staleness_below_the_heartbeat_period_stops_the_process(tmp_path):
+    completed = run_check({"NANOMON_HEALTH_WORKER_STALE": "10s"}, tmp_path)
+
+    assert completed.returncode != 0
+    assert "NANOMON_HEALTH_WORKER_STALE must be 0s (off) or at least 30s" in completed.stderr
+
+
 def test_behind_a_tls_proxy_urls_say_https(tmp_path):
     completed = run_python(
         [

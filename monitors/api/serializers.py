@@ -29,7 +29,7 @@ from monitors.probes import REGISTRY
 from monitors.secrets import MASK, masked_properties
 from monitors.services import monitor_create, monitor_update
 from monitors.targets import detect_kind
-from monitors.validation import check_monitor_definition
+from monitors.validation import UNSET_INTERVAL, check_monitor_definition
 from results.models import Status
 
 # Longest a one-off check may run while the client waits (the "test" action).
@@ -316,7 +316,9 @@ class CheckSerializer(serializers.Serializer):
                     f"cannot tell the monitor type from the target: {error}"
                 ) from None
         # The monitor checks minus name and interval, which a one-off check does not need.
-        message = definition_errors({**attrs, "name": attrs["name"] or "test", "interval": "1m"})
+        message = definition_errors(
+            {**attrs, "name": attrs["name"] or "test", "interval": UNSET_INTERVAL}
+        )
         if message is not None:
             raise serializers.ValidationError(message)
         check_test_deadline(self.check_request(attrs))

@@ -55,7 +55,8 @@ def test_names_targets_and_rules_are_stored_exactly_as_sent(admin):
 
 def test_the_interval_is_kept_as_written(admin):
     for interval in ("1.5h", "1h30m", "90s", "1s"):
-        body = admin.post("/api/monitors", http_monitor(interval=interval), format="json").json()
+        monitor = http_monitor(interval=interval, properties={})  # a set timeout must be below
+        body = admin.post("/api/monitors", monitor, format="json").json()
         assert body["interval"] == interval
 
 
@@ -230,7 +231,9 @@ def test_validation_gives_the_first_failure_in_contract_order(admin, fields, det
 
 
 def test_exactly_one_second_is_an_accepted_interval(admin):
-    response = admin.post("/api/monitors", http_monitor(interval="1s"), format="json")
+    # With the type's default timeout (5s): only a timeout that is set must be below it.
+    monitor = http_monitor(interval="1s", properties={})
+    response = admin.post("/api/monitors", monitor, format="json")
 
     assert response.status_code == 200
 
@@ -256,6 +259,41 @@ def test_properties_are_validated_per_type_naming_the_property(admin, properties
 
     assert response.status_code == 400
     assert response.json()["detail"].startswith(detail)
+
+
+@pytest.mark.parametrize(
+    ("fields", "detail"),
+    [
+        (
+            {"interval": "10s", "properties": {"timeout": "1m"}},
+            "property 'timeout': must be less than the monitor interval (10s), got 1m",
+        ),
+        (
+            {"interval": "5s", "properties": {"timeout": "5s"}},
+            "property 'timeout': must be less than the monitor interval (5s), got 5s",
+        ),
+        (
+            {"type": "ping", "target": "127.0.0.1", "rule": "", "interval": "30s",
+             "properties": {"count": "100", "interval": "1s"}},
+            "property 'timeout': a run may take up to 100s ((count - 1) × interval + timeout), "
+            "which must be less than the monitor interval (30s)",
+        ),
+    ],
+)  # fmt: skip
+def test_a_timeout_that_is_set_must_be_below_the_interval(admin, fields, detail):
+    response = admin.post("/api/monitors", http_monitor(**fields), format="json")
+
+    assert response.status_code == 400
+    assert response.json()["detail"] == detail
+    assert not Monitor.objects.exists()
+
+
+def test_default_timeouts_keep_every_interval_of_the_contract_valid(admin):
+    # NanoMon's contract accepts an http monitor every 1s with its default 5s timeout.
+    body = http_monitor(interval="1s", properties={})
+    assert admin.post("/api/monitors", body, format="json").status_code == 200
+    body = http_monitor(interval="10s", properties={"timeout": "9.5s"})
+    assert admin.post("/api/monitors", body, format="json").status_code == 200
 
 
 @pytest.mark.parametrize(

@@ -103,7 +103,7 @@ def test_testing_an_unknown_monitor_is_a_404(editor):
 
 
 def test_a_stored_monitor_too_slow_for_a_test_is_refused(editor, make_monitor):
-    monitor = make_monitor(properties={"timeout": "10m"})
+    monitor = make_monitor(interval="1h", properties={"timeout": "10m"})
 
     response = editor.post(f"/api/monitors/{monitor.id}/test")
 

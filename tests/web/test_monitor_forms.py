@@ -75,6 +75,18 @@ def test_creating_a_monitor_stores_only_the_properties_given(editor):
     assert "created: it runs now" in editor.get(response["Location"]).content.decode()
 
 
+def test_a_timeout_not_below_the_interval_is_said_next_to_the_timeout(editor):
+    response = editor.post("/monitors/new", form_data(**{"prop__http__timeout": "45s"}))
+
+    assert field_error(response.content.decode(), "id_prop__http__timeout") == (
+        "property &#x27;timeout&#x27;: must be less than the monitor interval (30s), got 45s"
+    )
+    assert not Monitor.objects.exists()
+    # Checked against the interval given, not a stand-in: 2m fits an hourly monitor.
+    fields = form_data(interval="1h", **{"prop__http__timeout": "2m"})
+    assert editor.post("/monitors/new", fields).status_code == 302
+
+
 def test_every_missing_field_is_said_next_to_it_with_the_contracts_message(editor):
     response = editor.post("/monitors/new", form_data(name="", target="", interval=""))
     page = response.content.decode()
@@ -282,7 +294,7 @@ def test_test_now_refuses_what_cannot_be_probed(editor):
 
 
 def test_test_now_refuses_a_check_too_slow_to_wait_for(editor):
-    fields = form_data(**{"prop__http__timeout": "5m"})
+    fields = form_data(**{"prop__http__timeout": "5m", "interval": "1h"})
     page = editor.post("/monitors/test", fields).content.decode()
     assert "Could not test" in page
     assert "a test must finish within 60s" in page

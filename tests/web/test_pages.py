@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import re
+import time
 from datetime import timedelta
 
 import pytest
 from django.utils import timezone
 
+from metrics import apps, health
+from metrics.models import WorkerHeartbeat
 from monitors import views
 from monitors.models import Monitor
 from results.models import MonitorState, Status
+from tests.support.http_servers import refused_port
 from tests.web.conftest import add_results
 
 XSS = "<script>alert(1)</script>"
@@ -42,10 +46,12 @@ def test_list_pages_make_the_same_few_queries_for_1_or_30_monitors(
 ):
     monitors_with_history(make_monitor, start, 1)
     editor.get(path)  # warm the session and permission caches of the first request
-    with django_assert_max_num_queries(8) as one:
+    # At most 8, plus the dashboard's health banner (the loop's state: one query).
+    most = 9 if "dashboard" in path else 8
+    with django_assert_max_num_queries(most) as one:
         assert editor.get(path).status_code == 200
     monitors_with_history(make_monitor, start - timedelta(days=1), 29)
-    with django_assert_max_num_queries(8) as thirty:
+    with django_assert_max_num_queries(most) as thirty:
         assert editor.get(path).status_code == 200
     assert len(thirty.captured_queries) == len(one.captured_queries)
 
@@ -243,6 +249,38 @@ def test_the_dashboard_warns_about_failing_alert_channels(viewer, make_monitor):
     page = viewer.get("/dashboard").content.decode()
     assert "1 alert channel failing" in page
     assert "ops webhook (3 failed attempts)" in page
+
+
+def test_the_dashboard_says_when_nanomon_is_degraded_and_why(viewer, make_monitor, monkeypatch):
+    monkeypatch.setattr(apps, "STARTED_MONOTONIC", time.monotonic() - 3600)  # past the grace
+    now = timezone.now()
+    WorkerHeartbeat.objects.create(name="celery@w1", last_seen_at=now - timedelta(seconds=1))
+    make_monitor(name="fine", now=now)
+
+    for path in ("/dashboard", "/live/dashboard"):
+        assert 'data-banner="health"' not in viewer.get(path).content.decode()
+
+    WorkerHeartbeat.objects.update(last_seen_at=now - timedelta(minutes=3))  # workers froze
+    Monitor.objects.update(next_run_at=now - timedelta(minutes=2))
+    for path in ("/dashboard", "/live/dashboard"):  # the page and its live refresh
+        page = viewer.get(path).content.decode()
+        banner = page.split('data-banner="health">', 1)[1].split("</div>", 1)[0]
+        assert "NanoMon is degraded: results may be missing or late." in banner
+        assert "No worker seen for 3m0s (limit 1m0s); dispatcher 2m0s behind schedule" in banner
+        assert 'href="/api/status"' in banner
+
+
+def test_the_dashboard_says_when_the_broker_is_unreachable(viewer, settings, monkeypatch):
+    monkeypatch.setattr(apps, "STARTED_MONOTONIC", time.monotonic() - 3600)
+    WorkerHeartbeat.objects.create(name="celery@w1", last_seen_at=timezone.now())
+    settings.CELERY_BROKER_URL = f"redis://127.0.0.1:{refused_port()}/0"
+    health.forget_broker_check()
+    try:
+        page = viewer.get("/dashboard").content.decode()
+    finally:
+        health.forget_broker_check()
+
+    assert "Broker unreachable." in page.split('data-banner="health">', 1)[1]
 
 
 # --- Detail --------------------------------------------------------------------------------------
