@@ -8,7 +8,6 @@ per process for ``BROKER_CHECK_TTL_SECONDS``.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from dataclasses import dataclass
@@ -52,17 +51,12 @@ def database_check() -> Check:
 
 
 def broker_transport() -> str:
-    """The broker's kind as written in its URL: ``redis``, ``amqp``, ``filesystem``."""
+    """The broker's kind as written in its URL: ``redis``, ``amqp``, ``sqlite``."""
     return settings.CELERY_BROKER_URL.split("://", 1)[0] or "unknown"
 
 
 def _check_broker_now() -> Check:
     options = getattr(settings, "CELERY_BROKER_TRANSPORT_OPTIONS", {}) or {}
-    if broker_transport() == "filesystem":
-        folder = options.get("data_folder_in", "")
-        if folder and os.path.isdir(folder) and os.access(folder, os.W_OK | os.X_OK):
-            return Check(True)
-        return Check(False, f"broker folder {folder or '(unset)'} is not writable")
     from kombu import Connection
 
     try:

@@ -29,6 +29,7 @@ from metrics.exposition import text_exposition
 from metrics.health import broker_transport, go_duration, service_health
 from metrics.multiprocess import compact_dead_processes, folder_lock
 from metrics.selectors import WORKERS_SEEN_WINDOW, monitor_counts, workers_seen
+from nanomon.supervisor import supervisor_status
 
 logger = logging.getLogger(__name__)
 
@@ -173,5 +174,7 @@ def status(request: HttpRequest) -> JsonResponse:
             "workers": workers,
             "dispatcher": dispatcher,
             "metricsEnabled": settings.PROMETHEUS_ENABLED,
+            # The embedded shape's process supervisor (null elsewhere): restarts, last deaths.
+            "supervisor": supervisor_status(settings.DATA_DIR),
         }
     )

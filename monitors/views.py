@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
@@ -37,6 +38,7 @@ from monitors.selectors import (
 )
 from monitors.services import check_once, monitor_delete
 from monitors.validation import UNSET_INTERVAL
+from nanomon.supervisor import supervisor_status
 from results.models import Result
 from results.selectors import Point, results_latest, sparklines, uptime_percentages
 from web.access import may_see_secrets, permission_required, read_required
@@ -180,6 +182,7 @@ def _dashboard(request: HttpRequest) -> dict[str, object]:
         "page_url": reverse("monitors:dashboard"),
         "failing_channels": list(channels_failing()[:5]),
         "health_problems": page_health().reasons,  # the banner: /api/status's reasons
+        "supervisor": supervisor_status(settings.DATA_DIR),
     }
 
 

@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import os
 import secrets
+import subprocess
 import sys
 from pathlib import Path
 
-from nanomon.env import env_int, env_str
+from nanomon.env import data_dir, env_int, env_str
 from nanomon.supervisor import Supervisor
 
 
@@ -74,12 +75,18 @@ def main() -> int:
     port = env_int("PORT", 8000, minimum=1, maximum=65535)
     bind = env_str("NANOMON_BIND", "127.0.0.1")
     commands = child_commands(port, bind)  # bad sizes stop it here, before any migration
-    prepare()
-    print(f"NanoMon is starting at http://{bind}:{port}/  (Ctrl-C stops it)")
-    from django.conf import settings
-
     root = Path(__file__).resolve().parent.parent
-    return Supervisor(commands, cwd=root, state_dir=settings.DATA_DIR).run()
+    # In a child process: the supervisor, which runs for weeks, never loads Django (its RSS
+    # stays a few MB instead of Django's ~150 MB).
+    prepared = subprocess.run(
+        [sys.executable, "-c", "from nanomon.embedded import prepare; prepare()"],
+        cwd=root,
+        check=False,
+    )
+    if prepared.returncode != 0:
+        return prepared.returncode
+    print(f"NanoMon is starting at http://{bind}:{port}/  (Ctrl-C stops it)", flush=True)
+    return Supervisor(commands, cwd=root, state_dir=data_dir()).run()
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ the process at start with a message naming the variable, instead of surfacing la
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from monitors.durations import parse_duration
 
@@ -21,6 +22,12 @@ _FALSE = {"0", "false", "no", "off", ""}
 
 def env_str(name: str, default: str = "") -> str:
     return os.environ.get(name, default)
+
+
+def data_dir() -> Path:
+    """``NANOMON_DATA_DIR`` (default ``./var`` in the checkout), absolute."""
+    default = Path(__file__).resolve().parent.parent / "var"
+    return Path(env_str("NANOMON_DATA_DIR", str(default))).resolve()
 
 
 def env_bool(name: str, default: bool = False) -> bool:

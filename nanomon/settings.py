@@ -1,6 +1,6 @@
 """NanoMon settings: every value comes from the environment (see ``.env.example``).
 
-With no variables set this is the embedded shape: SQLite and a file-system Celery broker in
+With no variables set this is the embedded shape: SQLite and an SQLite Celery broker in
 ``NANOMON_DATA_DIR`` (default ``./var``). ``DATABASE_URL`` switches to PostgreSQL and
 ``CELERY_BROKER_URL`` to Redis. Bad values stop the process with a message naming the variable.
 """
@@ -13,13 +13,21 @@ from pathlib import Path
 
 import dj_database_url
 
-from nanomon.env import ConfigError, env_bool, env_int, env_list, env_seconds, env_str
+from nanomon.env import (
+    ConfigError,
+    data_dir,
+    env_bool,
+    env_int,
+    env_list,
+    env_seconds,
+    env_str,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VERSION = "0.1.0"
 BUILD_INFO = env_str("NANOMON_BUILD_INFO", "development")
 
-DATA_DIR = Path(env_str("NANOMON_DATA_DIR", str(BASE_DIR / "var"))).resolve()
+DATA_DIR = data_dir()
 DATA_DIR.mkdir(parents=True, exist_ok=True)
 
 
@@ -283,21 +291,29 @@ AUTHENTICATION_BACKENDS = [
     *(["django.contrib.auth.backends.ModelBackend"] if OIDC_LOCAL_LOGIN else []),
 ]
 
-# Celery: Redis (or RabbitMQ) from CELERY_BROKER_URL; otherwise a file-system broker in the data
-# folder, which needs no server and works across the embedded shape's processes.
-CELERY_BROKER_URL = env_str("CELERY_BROKER_URL") or "filesystem://"
-if CELERY_BROKER_URL == "filesystem://":
-    _broker_folder = DATA_DIR / "broker"
-    for _folder in ("processed", "control"):
-        (_broker_folder / _folder).mkdir(parents=True, exist_ok=True)
+# Celery: Redis (or RabbitMQ) from CELERY_BROKER_URL; otherwise the embedded broker, one SQLite
+# file in the data folder (nanomon/broker.py), which needs no server and is safe across the
+# embedded shape's processes. kombu's file-system transport is refused: it loses messages and
+# kills workers (celery/kombu#1551).
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL") or "sqlite://"
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    raise ConfigError(
+        "CELERY_BROKER_URL=filesystem:// is not supported: kombu's file-system transport can "
+        "hand a worker an empty message and kill it (celery/kombu#1551). Leave CELERY_BROKER_URL "
+        "empty for the embedded SQLite broker, or use redis:// or amqp://."
+    )
+if CELERY_BROKER_URL == "sqlite://":
     CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "data_folder_in": str(_broker_folder),
-        "data_folder_out": str(_broker_folder),
-        "processed_folder": str(_broker_folder / "processed"),
-        "control_folder": str(_broker_folder / "control"),
-        "store_processed": False,
+        "path": str(DATA_DIR / "broker.sqlite3"),
         "polling_interval": 0.1,
+        # FULL: a queued message survives a power cut too, not only a crashed process.
+        "synchronous": env_str("NANOMON_BROKER_SYNCHRONOUS", "FULL").upper(),
     }
+    if CELERY_BROKER_TRANSPORT_OPTIONS["synchronous"] not in {"NORMAL", "FULL"}:
+        raise ConfigError(
+            "NANOMON_BROKER_SYNCHRONOUS must be NORMAL or FULL, got "
+            f"{CELERY_BROKER_TRANSPORT_OPTIONS['synchronous']!r}"
+        )
 elif CELERY_BROKER_URL.startswith(("redis://", "rediss://", "redis+socket://")):
     # Several NanoMon installations (or test runs) can share one Redis database when each
     # prefixes its keys.
@@ -319,6 +335,9 @@ CELERY_WORKER_CONCURRENCY = env_int("NANOMON_WORKER_CONCURRENCY", 8, minimum=1)
 CELERY_TASK_ACKS_LATE = False
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A worker never gives up on a broker that is down (Celery's default exits after 100 attempts,
+# about 45 minutes at its 30 s cap): it reconnects once the broker is back (bench/faults.py).
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
 # Workers keep their database connection from one task to the next: Celery's Django fixup
 # otherwise closes it after every task, so every probe batch paid for a new PostgreSQL
 # backend (bench/README.md). It is still recycled about every 100 tasks, and nanomon.celery

@@ -71,11 +71,15 @@ def run_check(env: dict[str, str], tmp_path) -> subprocess.CompletedProcess:
     return run_python(["manage.py", "check"], env, tmp_path)
 
 
-def test_with_no_variables_the_project_runs_on_sqlite_and_a_file_broker(tmp_path):
-    completed = run_check({}, tmp_path)
+def test_with_no_variables_the_project_runs_on_sqlite_and_the_sqlite_broker(tmp_path):
+    show = (
+        "import django; django.setup(); from django.conf import settings as s; "
+        "print(s.CELERY_BROKER_URL, s.CELERY_BROKER_TRANSPORT_OPTIONS['path'])"
+    )
+    completed = run_python(["-c", show], {"DJANGO_SETTINGS_MODULE": "nanomon.settings"}, tmp_path)
 
     assert completed.returncode == 0, completed.stderr
-    assert (tmp_path / "broker").is_dir()
+    assert completed.stdout.split() == ["sqlite://", str(tmp_path / "broker.sqlite3")]
     assert (tmp_path / "secret_key").stat().st_mode & 0o077 == 0
 
 

@@ -80,17 +80,22 @@ def test_health_is_503_when_the_database_is_unreachable(client, monkeypatch):
     assert status.json()["monitors"] is None
 
 
-def test_the_file_system_broker_is_healthy_when_its_folder_is_writable(
+def test_the_embedded_broker_is_healthy_when_its_file_can_be_opened(
     worker_alive, client, settings, tmp_path
 ):
-    settings.CELERY_BROKER_URL = "filesystem://"
-    settings.CELERY_BROKER_TRANSPORT_OPTIONS = {"data_folder_in": str(tmp_path)}
+    settings.CELERY_BROKER_URL = "sqlite://"
+    settings.CELERY_BROKER_TRANSPORT_OPTIONS = {"path": str(tmp_path / "broker.sqlite3")}
+    health.forget_broker_check()
 
     assert client.get("/api/health").status_code == 200
 
-    settings.CELERY_BROKER_TRANSPORT_OPTIONS = {"data_folder_in": str(tmp_path / "missing")}
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("a file where the broker's folder should be")
+    settings.CELERY_BROKER_TRANSPORT_OPTIONS = {"path": str(blocked / "broker.sqlite3")}
     health.forget_broker_check()
-    assert client.get("/api/health").status_code == 503
+    response = client.get("/api/health")
+    assert response.status_code == 503
+    assert b"broker" in response.content
 
 
 def test_health_costs_one_query_and_reads_broker_and_loop_at_most_every_two_seconds(
