@@ -274,7 +274,7 @@ def start_single_host(args, workdir: Path, smtp_port: int) -> Shape:
     env = base_env(workdir, smtp_port, port)
     name = f"nanomon_soak_{os.getpid()}"
     create_database(DEFAULT_SERVER_URL, name)
-    broker = os.environ.get("CELERY_BROKER_URL") or "redis://127.0.0.1:6379/15"
+    broker = args.broker_url or os.environ.get("CELERY_BROKER_URL") or "redis://127.0.0.1:6379/15"
     env.update(
         {
             "DATABASE_URL": database_url(DEFAULT_SERVER_URL, name),
@@ -338,10 +338,20 @@ def wait_until_up(shape: Shape, timeout: float) -> None:
 
 
 def forget_broker_keys(env: dict[str, str]) -> None:
-    """Delete the single-host run's keys (its own prefix) from the shared Redis."""
+    """Leave the shared broker as found: on Redis delete the run's keys (its own prefix); on
+    RabbitMQ delete the queues it declared."""
+    url = env["CELERY_BROKER_URL"]
+    if url.startswith("amqp"):
+        from kombu import Connection
+
+        with Connection(url) as connection:
+            channel = connection.channel()
+            for queue in ("celery", "probes", "alerts"):
+                channel.queue_delete(queue)
+        return
     import redis
 
-    client = redis.Redis.from_url(env["CELERY_BROKER_URL"])
+    client = redis.Redis.from_url(url)
     keys = list(client.scan_iter(f"{env['NANOMON_BROKER_KEY_PREFIX']}*"))
     if keys:
         client.delete(*keys)
@@ -446,6 +456,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--monitors", type=int, default=200)
     parser.add_argument("--checkout", type=Path, default=REPOSITORY)
     parser.add_argument("--python", default=sys.executable, help="single-host: the venv's python")
+    parser.add_argument(
+        "--broker-url", default=None, help="single-host: redis://… (default) or amqp://…"
+    )
     parser.add_argument("--flap-seconds", type=float, default=30.0)
     parser.add_argument("--warm-up", type=float, default=None, help="seconds (default 10 %%, ≥60)")
     parser.add_argument("--gate", action="store_true", help="exit 1 when a target is missed")
