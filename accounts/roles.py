@@ -10,18 +10,31 @@ The groups are created by ``accounts/migrations/0002_roles.py`` and again on dem
 (``role_group``) if they are missing. A role's permissions are only ever added, never taken
 away: permissions an administrator adds to or removes from a group in the admin stay as they
 are. A migration that adds a model calls ``grant_role_permissions`` again for its roles.
+
+Reading (``may_read``): every signed-in user reads while new users get a role
+(``OIDC_DEFAULT_ROLE`` viewer, editor or admin, the default). With ``OIDC_DEFAULT_ROLE=none`` a
+signed-in user reads only when a role lets them (``monitors.view_monitor``, which every role
+holds): a user without one reads nothing, pages and API answer 403 with ``NO_ROLE_DETAIL``.
+``NANOMON_PUBLIC_READ=true`` lets everyone read, whatever their role.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
+from django.conf import settings
 from django.db import transaction
 
 VIEWER, EDITOR, ADMIN = "viewer", "editor", "admin"
 ROLES = (VIEWER, EDITOR, ADMIN)
 
 READ_APPS = ("monitors", "results", "alerts")
+# What makes a reader when users get no role by default: every role holds it.
+READ_PERMISSION = "monitors.view_monitor"
+NO_ROLE_DETAIL = (
+    "your account has no role in NanoMon, so it may not read anything "
+    "(OIDC_DEFAULT_ROLE=none): ask an administrator for the viewer role"
+)
 ADMIN_APPS = (*READ_APPS, "metrics")
 EDITOR_PERMISSIONS = frozenset(
     {
@@ -45,6 +58,15 @@ def role_grants(role: str, permission: str) -> bool:
     if app_label in READ_APPS and codename.startswith("view_"):
         return True
     return role == EDITOR and permission in EDITOR_PERMISSIONS
+
+
+def may_read(user) -> bool:
+    """Whether ``user`` may see monitors, results and the service's details."""
+    if settings.NANOMON_PUBLIC_READ:
+        return True
+    if not (user and user.is_authenticated):
+        return False
+    return bool(settings.OIDC_DEFAULT_ROLE) or user.has_perm(READ_PERMISSION)
 
 
 def grant_role_permissions(group_model, permission_model, roles: Iterable[str] = ROLES) -> None:

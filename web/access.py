@@ -1,9 +1,10 @@
 """Who may see and do what on the pages: the API's rules (``monitors.api.permissions``).
 
-- Reading needs a signed-in user, or nobody at all with ``NANOMON_PUBLIC_READ=true``.
+- Reading needs a signed-in user, or nobody at all with ``NANOMON_PUBLIC_READ=true``; with
+  ``OIDC_DEFAULT_ROLE=none`` a signed-in user needs a role too (``accounts.roles.may_read``).
 - Writing needs the Django model permission the action names (``monitors.add_monitor`` …).
 - Anonymous visitors who may not read are sent to the sign-in page; signed-in users who lack
-  a permission get a 403 page.
+  a permission (or a role, to read) get a 403 page saying so.
 
 Live fragments are fetched by htmx: instead of a redirect that would swap the sign-in page into
 the fragment, a visitor whose session ended gets ``HX-Redirect`` to the sign-in page.
@@ -21,6 +22,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import resolve_url
 
+from accounts.roles import NO_ROLE_DETAIL, may_read
 from monitors.api.permissions import may_see_secrets
 
 __all__ = ["can_read", "may_see_secrets", "permission_required", "read_required"]
@@ -30,7 +32,7 @@ View = Callable[..., HttpResponse]
 
 def can_read(user) -> bool:
     """Whether ``user`` may see monitors and results."""
-    return bool(settings.NANOMON_PUBLIC_READ or (user and user.is_authenticated))
+    return may_read(user)
 
 
 def _to_sign_in(request: HttpRequest) -> HttpResponse:
@@ -46,12 +48,15 @@ def _to_sign_in(request: HttpRequest) -> HttpResponse:
 
 
 def read_required(view: View) -> View:
-    """Let readers in; send anonymous visitors to sign in (unless reads are public)."""
+    """Let readers in; send anonymous visitors to sign in (unless reads are public); 403 for
+    signed-in users without a role when users get none by default."""
 
     @wraps(view)
     def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
         if can_read(request.user):
             return view(request, *args, **kwargs)
+        if request.user.is_authenticated:
+            raise PermissionDenied(NO_ROLE_DETAIL)
         return _to_sign_in(request)
 
     return wrapper

@@ -1,7 +1,8 @@
 """Who may do what through the API (README "API", Permissions).
 
 - Reads (GET, HEAD, OPTIONS) need a signed-in user, or nobody at all with
-  ``NANOMON_PUBLIC_READ=true`` (NanoMon's open reads).
+  ``NANOMON_PUBLIC_READ=true`` (NanoMon's open reads); with ``OIDC_DEFAULT_ROLE=none`` a
+  signed-in user needs a role too (``accounts.roles.may_read``), else 403.
 - Writes need a signed-in user holding one of the Django model permissions the view names for
   the action in ``action_permissions`` (e.g. ``monitors.add_monitor`` to create).
 - Secret properties are shown in full only to users who may change monitors.
@@ -9,8 +10,9 @@
 
 from __future__ import annotations
 
-from django.conf import settings
 from rest_framework.permissions import SAFE_METHODS, BasePermission
+
+from accounts.roles import NO_ROLE_DETAIL, may_read
 
 CHANGE_MONITOR = "monitors.change_monitor"
 
@@ -34,7 +36,11 @@ class ReadOrModelPermission(BasePermission):
     def has_permission(self, request, view) -> bool:
         user = request.user
         if request.method in SAFE_METHODS:
-            return settings.NANOMON_PUBLIC_READ or bool(user and user.is_authenticated)
+            if may_read(user):
+                return True
+            if user and user.is_authenticated:
+                self.message = NO_ROLE_DETAIL  # a 403; anonymous callers get DRF's 401
+            return False
         if not (user and user.is_authenticated):
             return False
         action = getattr(view, "action", None)

@@ -32,6 +32,7 @@ OUTCOMES = {
 
 # (method, path, body, kind, success status); {id} is a monitor.
 ROUTES = [
+    ("get", "/api/", None, "read", 200),
     ("get", "/api/monitors", None, "read", 200),
     ("post", "/api/monitors", http_monitor, "write", 200),
     ("get", "/api/monitors/{id}", None, "read", 200),
