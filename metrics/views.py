@@ -1,5 +1,18 @@
 """``/metrics`` (Prometheus), ``/api/health`` and ``/api/status``. Thin: checks and collectors
-live in ``metrics.health`` and ``metrics.collectors``."""
+live in ``metrics.health`` and ``metrics.collectors``.
+
+Who sees what (README "Prometheus metrics", "Health and status"): every monitor's name, the
+hosts and the workers' names are details, for readers only.
+
+- ``/api/health``: anyone (load balancers).
+- ``/metrics``: the scrape credentials when ``PROMETHEUS_BEARER_TOKEN`` or
+  ``PROMETHEUS_BASIC_AUTH`` is set; anyone when neither is set and reads are public
+  (``NANOMON_PUBLIC_READ``); and always a signed-in reader (session, API token, or the
+  provider's bearer token). Everyone else gets a 401.
+- ``/api/status``: everything for readers (anyone, when reads are public) and for the scrape
+  credentials; the minimal health fields (``service``, ``healthy``, ``reasons``: what
+  ``/api/health`` says anyway) for everyone else.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +26,7 @@ import socket
 import time
 
 from django.conf import settings
-from django.db import connection
+from django.db import DatabaseError, connection
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
@@ -22,7 +35,12 @@ from django.views.decorators.http import require_safe
 from prometheus_client import REGISTRY, CollectorRegistry, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from prometheus_client.multiprocess import MultiProcessCollector
+from rest_framework.authentication import SessionAuthentication
+from rest_framework.exceptions import APIException
+from rest_framework.request import Request
+from rest_framework.settings import api_settings
 
+from accounts.roles import may_read
 from metrics import apps
 from metrics.collectors import NanoMonCollector
 from metrics.exposition import text_exposition
@@ -52,12 +70,17 @@ class _FolderCollector:
             return list(MultiProcessCollector(None, path=self.path).collect())
 
 
-def _authorized(request: HttpRequest) -> bool:
-    """No protection configured, or a matching bearer token or basic credentials."""
+def scrape_protected() -> bool:
+    """Whether scrape credentials are set (``PROMETHEUS_BEARER_TOKEN``, ``_BASIC_AUTH``)."""
+    return bool(settings.PROMETHEUS_BEARER_TOKEN or settings.PROMETHEUS_BASIC_AUTH)
+
+
+def _scrape_credentials(request: HttpRequest) -> bool:
+    """Whether the request carries the configured scrape token or basic credentials."""
     token = settings.PROMETHEUS_BEARER_TOKEN
     basic = settings.PROMETHEUS_BASIC_AUTH
     if not token and not basic:
-        return True
+        return False
     scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
     credentials = credentials.strip()
     if token and scheme.lower() == "bearer":
@@ -71,13 +94,80 @@ def _authorized(request: HttpRequest) -> bool:
     return False
 
 
+def _api_user(request: HttpRequest):
+    """The user of the request's API credentials (DRF token, the provider's bearer token), or
+    None. Sessions are ``request.user`` already; refused credentials are None, not an error."""
+    if "Authorization" not in request.headers:
+        return None
+    drf_request = Request(request)
+    for authenticator_class in api_settings.DEFAULT_AUTHENTICATION_CLASSES:
+        if issubclass(authenticator_class, SessionAuthentication):
+            continue
+        try:
+            found = authenticator_class().authenticate(drf_request)
+        except APIException:
+            return None
+        if found is not None:
+            return found[0]
+    return None
+
+
+def _signed_in_reader(request: HttpRequest) -> bool:
+    """A signed-in user who may read (``accounts.roles.may_read``), by session or API."""
+    for user in (request.user, _api_user(request)):
+        if user is not None and user.is_authenticated and may_read(user):
+            return True
+    return False
+
+
+def may_scrape(request: HttpRequest) -> bool:
+    """Whether the request may read ``/metrics`` (see the module's docstring)."""
+    if _scrape_credentials(request):
+        return True
+    if not scrape_protected() and settings.NANOMON_PUBLIC_READ:
+        return True
+    return _signed_in_reader(request)
+
+
+def may_see_status_details(request: HttpRequest) -> bool:
+    """Whether ``/api/status`` gives the request every field, not only the minimal ones.
+
+    Finding a session's or a token's user reads the database: while it is unreachable, only
+    the scrape credentials (or public reads) get the details, and nobody a 500."""
+    if settings.NANOMON_PUBLIC_READ or _scrape_credentials(request):
+        return True
+    try:
+        return _signed_in_reader(request)
+    except DatabaseError:
+        return False
+
+
 def _challenge() -> str:
     challenges = []
     if settings.PROMETHEUS_BASIC_AUTH:
         challenges.append(f'Basic realm="{REALM}", charset="UTF-8"')
     if settings.PROMETHEUS_BEARER_TOKEN:
         challenges.append(f'Bearer realm="{REALM}"')
+    if not challenges:  # a reader's API token (or the provider's bearer token)
+        challenges.append("Token")
     return ", ".join(challenges)
+
+
+def unprotected_metrics_warning() -> str | None:
+    """The start-up warning when ``/metrics`` is on without scrape credentials, else None."""
+    if not settings.PROMETHEUS_ENABLED or scrape_protected():
+        return None
+    if settings.NANOMON_PUBLIC_READ:
+        return (
+            "/metrics is enabled without PROMETHEUS_BEARER_TOKEN or PROMETHEUS_BASIC_AUTH, and "
+            "NANOMON_PUBLIC_READ=true: anyone can read every monitor's name and the workers' "
+            "names there; set a scrape token"
+        )
+    return (
+        "/metrics is enabled without PROMETHEUS_BEARER_TOKEN or PROMETHEUS_BASIC_AUTH: it "
+        "answers only signed-in readers (an API token: Prometheus' authorization type Token); "
+        "set a scrape token for Prometheus"
+    )
 
 
 def scrape() -> bytes:
@@ -97,7 +187,7 @@ def metrics(request: HttpRequest) -> HttpResponse:
     """Prometheus text exposition, when ``PROMETHEUS_ENABLE`` is on (404 otherwise)."""
     if not settings.PROMETHEUS_ENABLED:
         raise Http404("Prometheus metrics are disabled (PROMETHEUS_ENABLE)")
-    if not _authorized(request):
+    if not may_scrape(request):
         response = HttpResponse("Unauthorized\n", status=401, content_type="text/plain")
         response["WWW-Authenticate"] = _challenge()
         return response
@@ -123,8 +213,13 @@ def health(request: HttpRequest) -> HttpResponse:
 @csrf_exempt
 @never_cache
 def status(request: HttpRequest) -> JsonResponse:
-    """Any method. Always 200: the service, its process and what it can reach (``healthy``)."""
+    """Any method. Always 200: the service, its process and what it can reach (``healthy``);
+    only ``service``, ``healthy`` and ``reasons`` for callers who may not read."""
     service = service_health()
+    if not may_see_status_details(request):
+        return JsonResponse(
+            {"service": "NanoMon", "healthy": service.healthy, "reasons": service.reasons}
+        )
     database, broker, loop = service.database, service.broker, service.loop
     now = timezone.now()
     uptime = time.monotonic() - apps.STARTED_MONOTONIC

@@ -21,8 +21,11 @@ def _fresh_process_state(monkeypatch):
 
 @pytest.fixture
 def prometheus(settings):
-    """``PROMETHEUS_ENABLE=true`` with no protection, single-process mode."""
+    """``PROMETHEUS_ENABLE=true`` without scrape credentials, reads public (so ``/metrics`` is
+    open: tests/metrics/test_protection.py covers who may scrape otherwise), single-process
+    mode."""
     settings.PROMETHEUS_ENABLED = True
+    settings.NANOMON_PUBLIC_READ = True
     settings.PROMETHEUS_BEARER_TOKEN = ""
     settings.PROMETHEUS_BASIC_AUTH = ""
     settings.PROMETHEUS_MULTIPROC_DIR = None

@@ -24,8 +24,12 @@ ROOT = Path(__file__).resolve().parents[2]
 STATUS_REQUESTS = 24
 
 
+SCRAPE_TOKEN = "gunicorn-scrape-token"
+
+
 def _get(url: str) -> tuple[int, bytes]:
-    with urllib.request.urlopen(url, timeout=5) as response:
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {SCRAPE_TOKEN}"})
+    with urllib.request.urlopen(request, timeout=5) as response:
         return response.status, response.read()
 
 
@@ -55,6 +59,7 @@ def embedded_env(tmp_path):
     env.update(
         NANOMON_DATA_DIR=str(tmp_path / "data"),
         PROMETHEUS_ENABLE="true",
+        PROMETHEUS_BEARER_TOKEN=SCRAPE_TOKEN,
         DJANGO_SETTINGS_MODULE="nanomon.settings",
         PYTHONPATH=str(ROOT),
     )

@@ -16,7 +16,9 @@ from metrics.services import worker_heartbeat
 from monitors.models import Monitor
 from tests.support.http_servers import refused_port
 
-pytestmark = pytest.mark.django_db
+# Reads are public, so /api/status gives every field (tests/metrics/test_protection.py: to whom
+# otherwise).
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("public_read")]
 
 
 @pytest.fixture

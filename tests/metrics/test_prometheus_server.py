@@ -60,6 +60,8 @@ def test_a_real_prometheus_scrapes_nanomon_and_answers_a_query(
         name="Web HTTP", kind="http", target=http_target.url("/ok"), now=timezone.now()
     )
     assert run_due_monitors() == 1
+    prometheus.NANOMON_PUBLIC_READ = False
+    prometheus.PROMETHEUS_BEARER_TOKEN = "prometheus-scrape-token"  # as the README configures it
     target = urllib.parse.urlsplit(live_server.url).netloc
     config = tmp_path / "prometheus.yml"
     config.write_text(
@@ -67,6 +69,7 @@ def test_a_real_prometheus_scrapes_nanomon_and_answers_a_query(
         "scrape_configs:\n"
         "  - job_name: nanomon\n"
         "    metrics_path: /metrics\n"
+        "    authorization: {credentials: prometheus-scrape-token}\n"
         f"    static_configs:\n      - targets: ['{target}']\n"
     )
     port = refused_port()
