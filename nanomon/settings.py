@@ -13,6 +13,7 @@ from pathlib import Path
 
 import dj_database_url
 
+from monitors.netpolicy import network_policy
 from nanomon.env import (
     ConfigError,
     data_dir,
@@ -372,6 +373,16 @@ if 0 < NANOMON_HEALTH_WORKER_STALE_SECONDS < 30:
         f"heartbeat every 15s, got {NANOMON_HEALTH_WORKER_STALE_SECONDS:g}s"
     )
 NANOMON_HEALTH_MAX_LAG_SECONDS = env_seconds("NANOMON_HEALTH_MAX_LAG", "60s", allow_zero=True)
+
+# Where probes, webhooks and "Test now" may connect (README "Probe network policy",
+# monitors/netpolicy.py): checked on the addresses actually connected to, every redirect too.
+NANOMON_PROBE_ALLOW = env_list("NANOMON_PROBE_ALLOW")
+NANOMON_PROBE_DENY = env_list("NANOMON_PROBE_DENY")
+NANOMON_PROBE_ALLOW_LINK_LOCAL = env_bool("NANOMON_PROBE_ALLOW_LINK_LOCAL", False)
+try:
+    network_policy(tuple(NANOMON_PROBE_ALLOW), tuple(NANOMON_PROBE_DENY))
+except ValueError as error:  # names the variable and the entry
+    raise ConfigError(str(error)) from None
 
 # Alerting (README "Alerting"). The ALERT_SMTP_* variables configure the built-in email
 # channel; it is active once ALERT_SMTP_FROM and ALERT_SMTP_TO are set.

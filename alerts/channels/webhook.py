@@ -30,7 +30,13 @@ from datetime import UTC
 from urllib.parse import quote, urlsplit
 
 import requests
+import urllib3.connection
+import urllib3.connectionpool
+import urllib3.exceptions
 from django.conf import settings
+from requests.adapters import HTTPAdapter
+from requests.utils import select_proxy
+from urllib3.util.connection import allowed_gai_family
 
 from alerts.channels.base import (
     AlertMessage,
@@ -41,6 +47,7 @@ from alerts.channels.base import (
     mask_url,
     timed_out,
 )
+from monitors import netpolicy
 from monitors.durations import format_seconds
 
 PLACEHOLDER = re.compile(
@@ -176,6 +183,9 @@ class WebhookTransport(Transport):
         with requests.Session() as session:
             session.max_redirects = MAX_REDIRECTS
             session.trust_env = True  # honours REQUESTS_CA_BUNDLE and proxy variables
+            # Only where the probe network policy allows, on every redirect too.
+            session.mount("http://", PolicyAdapter())
+            session.mount("https://", PolicyAdapter())
             try:
                 response = session.request(
                     method,
@@ -186,6 +196,8 @@ class WebhookTransport(Transport):
                     verify=bool(config.get("verify_tls", True)),
                     stream=True,
                 )
+            except netpolicy.PolicyDenied as error:
+                raise DeliveryError(str(error)) from None
             except requests.Timeout:
                 raise DeliveryError(timed_out(timeout)) from None
             except requests.TooManyRedirects:
@@ -203,6 +215,103 @@ class WebhookTransport(Transport):
                     snippet = b""
                 text = " ".join(snippet.decode(errors="replace").split())
                 raise DeliveryError(f"HTTP {response.status_code}" + (f": {text}" if text else ""))
+
+
+# --- The probe network policy (monitors/netpolicy.py) for webhooks -------------------------------
+
+
+class _PolicyConnectionMixin:
+    """A urllib3 connection that connects only to the addresses of its host that the probe
+    network policy allows: it resolves the host itself, filters the addresses, and tries the
+    ones left in order, as urllib3's ``create_connection`` does. Nothing is sent (not even a
+    SYN) to a refused address."""
+
+    def _new_conn(self):
+        host = self._dns_host.strip("[]")
+        policy = netpolicy.current()
+        policy.check_name(host)
+        try:
+            resolved = socket.getaddrinfo(host, self.port, allowed_gai_family(), socket.SOCK_STREAM)
+        except socket.gaierror as error:
+            raise urllib3.exceptions.NameResolutionError(self.host, self, error) from error
+        allowed = policy.permitted(host, resolved, lambda info: info[4][0])
+        last_error: OSError | None = None
+        for family, kind, proto, _canonical, address in allowed:
+            sock = socket.socket(family, kind, proto)
+            try:
+                for option in self.socket_options or ():
+                    sock.setsockopt(*option)
+                if isinstance(self.timeout, int | float) or self.timeout is None:
+                    sock.settimeout(self.timeout)
+                if self.source_address:
+                    sock.bind(self.source_address)
+                sock.connect(address)
+            except TimeoutError as error:
+                sock.close()
+                raise urllib3.exceptions.ConnectTimeoutError(
+                    self, f"timed out (connect timeout={self.timeout})"
+                ) from error
+            except OSError as error:
+                sock.close()
+                last_error = error
+                continue
+            return sock
+        raise urllib3.exceptions.NewConnectionError(
+            self, f"Failed to establish a new connection: {last_error}"
+        ) from last_error
+
+
+class _PolicyHTTPConnection(_PolicyConnectionMixin, urllib3.connection.HTTPConnection):
+    pass
+
+
+class _PolicyHTTPSConnection(_PolicyConnectionMixin, urllib3.connection.HTTPSConnection):
+    pass
+
+
+class _PolicyHTTPConnectionPool(urllib3.connectionpool.HTTPConnectionPool):
+    ConnectionCls = _PolicyHTTPConnection
+
+
+class _PolicyHTTPSConnectionPool(urllib3.connectionpool.HTTPSConnectionPool):
+    ConnectionCls = _PolicyHTTPSConnection
+
+
+class PolicyAdapter(HTTPAdapter):
+    """requests' adapter under the probe network policy. ``send`` runs for the first request
+    and for every redirect (requests' ``resolve_redirects``): a host denied by name, or an
+    address literal, is refused there; a direct connection checks the addresses it connects
+    to (``_PolicyConnectionMixin``). Through a proxy (``HTTPS_PROXY``…) the proxy connects, so
+    the host is resolved here and refused when every address it has is refused (or, with
+    ``NANOMON_PROBE_ALLOW`` set, when it cannot be resolved here to be checked)."""
+
+    def init_poolmanager(self, *args, **kwargs) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {
+            "http": _PolicyHTTPConnectionPool,
+            "https": _PolicyHTTPSConnectionPool,
+        }
+
+    def send(self, request, *args, **kwargs):
+        host = urlsplit(request.url).hostname or ""
+        policy = netpolicy.current()
+        policy.check_name(host)
+        if select_proxy(request.url, kwargs.get("proxies")):
+            _check_proxied_host(policy, host)
+        return super().send(request, *args, **kwargs)
+
+
+def _check_proxied_host(policy: netpolicy.NetworkPolicy, host: str) -> None:
+    try:
+        resolved = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError):
+        if policy.allow and not policy.allow.has_name(host):
+            raise netpolicy.PolicyDenied(
+                f"host {host} cannot be resolved here to be checked against "
+                f"{netpolicy.ALLOW_VARIABLE}"
+            ) from None
+        return
+    policy.permitted(host, resolved, lambda info: info[4][0])
 
 
 def _connection_error(error: requests.ConnectionError, timeout: float) -> str:

@@ -30,6 +30,10 @@ whichever of A and AAAA was given, as NanoMon's ``LookupIP(network, …)`` did: 
 ``ip6`` → AAAA, ``ip`` → A and AAAA queried concurrently, results merged A first. With ``ip``,
 the run fails only when neither lookup found anything (NXDOMAIN wins over other errors).
 
+A ``server`` is asked only where the probe network policy allows (``monitors.netpolicy``):
+``DNS server: address 169.254.169.254 is denied by …`` otherwise. The servers of
+/etc/resolv.conf are the operator's own and are not held to it.
+
 Deadline: ``timeout`` bounds the whole probe, including resolving a ``server`` given as a host
 name: the resolver's ``lifetime`` is whatever remains of it, so dnspython never retries past
 it. Queries go over UDP (``tcp=False``), falling back to TCP only when the answer is truncated.
@@ -62,6 +66,7 @@ import dns.rdatatype
 import dns.resolver
 import dns.reversename
 
+from monitors import netpolicy
 from monitors.durations import format_seconds
 from monitors.probes.base import (
     OutputSpec,
@@ -310,15 +315,24 @@ def _describe_server_errors(errors: Sequence[tuple]) -> str:
 async def _nameservers(server: DnsServer | None) -> tuple[tuple[str, ...], int]:
     """(server addresses, port) to ask: the ``server`` property, or /etc/resolv.conf."""
     if server is None:
-        return _system_nameservers()
-    if is_ip_address(server.host):
-        return (server.host,), server.port
-    loop = asyncio.get_running_loop()
+        return _system_nameservers()  # the operator's own: not held to the policy
+    # A server given by the monitor is asked only where the probe network policy allows.
+    policy = netpolicy.current()
     try:
-        addresses = await loop.getaddrinfo(server.host, server.port, type=socket.SOCK_DGRAM)
-    except socket.gaierror:
-        raise ProbeFailure(f"could not resolve DNS server {server.host}") from None
-    return (addresses[0][4][0],), server.port
+        policy.check_name(server.host)
+        if is_ip_address(server.host):
+            return (server.host,), server.port
+        loop = asyncio.get_running_loop()
+        try:
+            addresses = await loop.getaddrinfo(server.host, server.port, type=socket.SOCK_DGRAM)
+        except socket.gaierror:
+            raise ProbeFailure(f"could not resolve DNS server {server.host}") from None
+        allowed = policy.permitted(server.host, addresses, lambda info: info[4][0])
+    except netpolicy.PolicyDenied as error:
+        raise ProbeFailure(f"DNS server: {error}") from None
+    if not allowed:
+        raise ProbeFailure(f"could not resolve DNS server {server.host}")
+    return (allowed[0][4][0],), server.port
 
 
 @functools.lru_cache(maxsize=512)

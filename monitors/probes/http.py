@@ -31,6 +31,10 @@ Edge cases, decided here once:
 * Trust: the system store, plus the PEM bundle named by ``NANOMON_HTTP_CA_BUNDLE`` (see
   ``verifying_context``). Proxy variables (``HTTP_PROXY``…) and ``.netrc`` are ignored: the
   probe measures the target itself.
+* Where it may connect is the probe network policy's to say (``monitors.netpolicy``): the
+  connector keeps only the resolved addresses it allows, for the target and for every
+  redirect, before anything is sent; when none is left the run fails with the reason
+  (``address 169.254.169.254 is denied by the default link-local rule (…)``).
 * ``bodyRegex`` is RE2 (Go's syntax, linear time; ``monitors.regex``), searched in the
   (capped) decoded body on a thread of its own, within what is left of ``timeout`` (at least
   ``MIN_MATCH_SECONDS``): a match that takes longer fails the probe with ``bodyRegex did not
@@ -74,6 +78,7 @@ import aiohttp
 from cryptography import x509
 from multidict import CIMultiDict
 
+from monitors import netpolicy
 from monitors.durations import format_seconds
 from monitors.probes.base import (
     OutputSpec,
@@ -274,6 +279,21 @@ class _Response(aiohttp.ClientResponse):
         return await super().start(connection)
 
 
+class _PolicyConnector(aiohttp.TCPConnector):
+    """A connector that connects only where the probe network policy allows
+    (``monitors.netpolicy``): the addresses its resolver returned are filtered before any
+    connection is opened, for the first request and for every redirect hop (each hop opens a
+    connection of its own: ``force_close``). The addresses checked are the very ones connected
+    to, so a name that resolves to a denied address at probe time (DNS rebinding) is refused.
+    """
+
+    async def _resolve_host(self, host: str, port: int, traces=None) -> list:
+        policy = netpolicy.current()
+        policy.check_name(host)
+        resolved = await super()._resolve_host(host, port, traces=traces)
+        return policy.permitted(host, resolved, lambda entry: entry["host"])
+
+
 # --- Failure messages ------------------------------------------------------------------------
 
 # OpenSSL X509_V_ERR_* codes (ssl.SSLCertVerificationError.verify_code).
@@ -466,7 +486,7 @@ async def probe(target: str, properties: Mapping[str, object]) -> ProbeResult:
     try:
         ssl_context = _ssl_context(bool(properties["validateTLS"]))
         async with asyncio.timeout(timeout):
-            connector = aiohttp.TCPConnector(
+            connector = _PolicyConnector(
                 ssl=ssl_context, force_close=True, limit=0, use_dns_cache=False
             )
             async with aiohttp.ClientSession(
@@ -494,6 +514,8 @@ async def probe(target: str, properties: Mapping[str, object]) -> ProbeResult:
                     certificate = response.peer_certificate  # type: ignore[attr-defined]
     except ProbeFailure:
         raise
+    except netpolicy.PolicyDenied as error:
+        raise ProbeFailure(str(error)) from None
     # TimeoutError and SSLError are OSErrors; UnicodeError comes from IDNA-encoding the host.
     except (aiohttp.ClientError, OSError, UnicodeError) as error:
         raise ProbeFailure(describe_failure(error, timeout)) from error

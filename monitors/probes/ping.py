@@ -26,7 +26,9 @@ Timing, and the deadline the engine enforces:
 
 What is pinged when a name has several addresses (``network``): ``ip`` pings the first address
 ``getaddrinfo`` returns (RFC 6724 order: usually IPv6 first when the host has IPv6
-connectivity), ``ip4`` the first IPv4 address, ``ip6`` the first IPv6 address. An address
+connectivity), ``ip4`` the first IPv4 address, ``ip6`` the first IPv6 address; in each case
+the first one the probe network policy allows (``monitors.netpolicy``), and when it allows
+none the run fails with its reason. An address
 literal of the other family than ``network`` asks for fails, as it would in Go.
 
 Sockets and concurrency. icmplib opens the sockets (raw when the process may, that is root or
@@ -69,6 +71,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from icmplib import ICMPv4Socket, ICMPv6Socket
 from icmplib.exceptions import ICMPSocketError, SocketPermissionError
 
+from monitors import netpolicy
 from monitors.durations import format_seconds, parse_duration
 from monitors.probes.base import (
     OutputSpec,
@@ -187,7 +190,10 @@ async def probe(target: str, properties: Mapping[str, object]) -> ProbeResult:
     loop = asyncio.get_running_loop()
     ends_at = loop.time() + total_seconds(properties)
 
-    family, sockaddr = await _resolve(target, network, timeout)
+    try:
+        family, sockaddr = await _resolve(target, network, timeout)
+    except netpolicy.PolicyDenied as error:
+        raise ProbeFailure(str(error)) from None
     with _use_channel(loop, family) as channel:
         rtts_ns, send_errors = await channel.ping(
             sockaddr, count=count, interval=interval, size=size, ends_at=ends_at
@@ -212,7 +218,10 @@ async def probe(target: str, properties: Mapping[str, object]) -> ProbeResult:
 
 
 async def _resolve(target: str, network: str, timeout: float) -> tuple[int, tuple]:
-    """(family, socket address) to ping; ProbeFailure when there is none."""
+    """(family, socket address) to ping; ProbeFailure when there is none, PolicyDenied when
+    the probe network policy refuses every candidate (``monitors.netpolicy``)."""
+    policy = netpolicy.current()
+    policy.check_name(target)
     if is_ip_address(target):
         # A literal never needs the resolver thread pool: AI_NUMERICHOST does no lookup.
         addresses = socket.getaddrinfo(
@@ -235,10 +244,12 @@ async def _resolve(target: str, network: str, timeout: float) -> tuple[int, tupl
         raise ProbeFailure("could not resolve host") from None
     except TimeoutError:
         raise ProbeFailure(f"timed out after {format_seconds(timeout)} resolving host") from None
-    chosen = choose_address(addresses, network)
-    if chosen is None:
+    # The first address of the family asked for that the probe network policy allows.
+    wanted = [entry for entry in addresses if choose_address([entry], network) is not None]
+    allowed = policy.permitted(target, wanted, lambda info: info[4][0])
+    if not allowed:
         raise ProbeFailure("could not resolve host")
-    return chosen[0], chosen[4]
+    return allowed[0][0], allowed[0][4]
 
 
 def _describe_send_error(error: OSError) -> str:

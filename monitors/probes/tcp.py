@@ -19,6 +19,8 @@ Edge cases, decided here once:
 * ``respTime`` covers the successful connect only (the three-way handshake), not the name
   lookup or failed attempts on earlier addresses.
 * The connection is closed with a normal FIN straight after the handshake; nothing is sent.
+* Only addresses the probe network policy allows are tried (``monitors.netpolicy``); when it
+  refuses them all the run fails with its reason (``address 169.254.169.254 is denied by …``).
 
 Performance: an address literal is turned into a socket address without the thread pool
 (``getaddrinfo`` with ``AI_NUMERICHOST`` never blocks); only host names go through
@@ -34,6 +36,7 @@ import socket
 import time
 from collections.abc import Mapping
 
+from monitors import netpolicy
 from monitors.durations import format_seconds
 from monitors.probes.base import (
     OutputSpec,
@@ -84,10 +87,16 @@ async def probe(target: str, properties: Mapping[str, object]) -> ProbeResult:
     timeout = float(properties["timeout"])
     try:
         async with asyncio.timeout(timeout):
+            policy = netpolicy.current()
+            policy.check_name(host)
             addresses = await _resolve(host, port)
+            # Only the addresses the probe network policy allows are tried.
+            addresses = policy.permitted(host, addresses, lambda info: info[4][0])
             return await _connect_first(addresses)
     except TimeoutError:
         raise ProbeFailure(f"timed out after {format_seconds(timeout)}") from None
+    except netpolicy.PolicyDenied as error:
+        raise ProbeFailure(str(error)) from None
 
 
 async def _resolve(host: str, port: int) -> list[AddressInfo]:
