@@ -6,7 +6,14 @@ At 10,000 monitors the collector yields about 140,000 samples, and
 again: about 10 µs a sample, most of a 1.5 s scrape (bench/README.md, read path). Here names
 are resolved once and each distinct label set is written once; label values and numbers are
 escaped and formatted exactly as prometheus_client does (tests/metrics/test_text_writer.py
-compares the two byte for byte).
+compares the two byte for byte), with one exception: carriage returns.
+
+Escaping: in label values a backslash, a double quote and a line feed are written ``\\``,
+``\"`` and ``\n``; in HELP a backslash and a line feed (the format's only escapes).
+prometheus_client writes a carriage return raw, which line-based readers take for the end of
+a line; the format has no escape for it (``\r`` is refused by Prometheus' parser), so here a
+carriage return, or a CR LF pair, is written as one escaped line feed, ``\n``: a monitor
+named ``"a\r\nb"`` is ``monitor="a\nb"``.
 """
 
 from __future__ import annotations
@@ -25,12 +32,17 @@ from prometheus_client.utils import floatToGoString
 SUPPORTED_TYPES = frozenset({"gauge", "counter", "histogram"})
 
 
+def _line_feeds(text: str) -> str:
+    """Every line break a line feed: a CR LF pair, or a lone carriage return."""
+    return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text
+
+
 def _label_value(value: str) -> str:
-    return value.replace("\\", r"\\").replace("\n", r"\n").replace('"', r"\"")
+    return _line_feeds(value).replace("\\", r"\\").replace("\n", r"\n").replace('"', r"\"")
 
 
 def _help(text: str) -> str:
-    return text.replace("\\", r"\\").replace("\n", r"\n")
+    return _line_feeds(text).replace("\\", r"\\").replace("\n", r"\n")
 
 
 class _Writer:

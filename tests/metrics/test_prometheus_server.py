@@ -51,6 +51,32 @@ def test_promtool_accepts_the_whole_exposition(
     assert checked.returncode == 0, checked.stdout.decode() + checked.stderr.decode()
 
 
+@pytest.mark.skipif(PROMTOOL is None, reason=MISSING.format("promtool"))
+@pytest.mark.django_db
+def test_promtool_accepts_monitor_names_with_carriage_returns_and_newlines(
+    make_monitor, tcp_port, client, prometheus
+):
+    from prometheus_client.parser import text_string_to_metric_families
+
+    now = timezone.now()
+    for name in ("web\rfront", "api\nback", "both\r\nends\r", 'quote"slash\\\r'):
+        make_monitor(name=name, kind="tcp", target=f"127.0.0.1:{tcp_port}", now=now)
+    assert run_due_monitors() == 4
+
+    text = client.get("/metrics").content
+    checked = subprocess.run(
+        [PROMTOOL, "check", "metrics"], input=text, capture_output=True, timeout=30
+    )
+
+    assert b"\r" not in text
+    assert checked.returncode == 0, checked.stdout.decode() + checked.stderr.decode()
+    assert b"# HELP nanomon_web_front web\\nfront (tcp)\n" in text
+    families = {f.name: f for f in text_string_to_metric_families(text.decode())}
+    names = {sample.labels["monitor"] for sample in families["nanomon_monitor_up"].samples}
+    assert names == {"web\nfront", "api\nback", "both\nends\n", 'quote"slash\\\n'}
+    assert families["nanomon_both__ends_"].documentation == "both\nends\n (tcp)"
+
+
 @pytest.mark.skipif(PROMETHEUS is None, reason=MISSING.format("prometheus"))
 @pytest.mark.django_db(transaction=True)
 def test_a_real_prometheus_scrapes_nanomon_and_answers_a_query(

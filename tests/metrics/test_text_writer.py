@@ -1,4 +1,5 @@
-"""``metrics.exposition.text_exposition`` writes exactly what ``generate_latest`` writes."""
+"""``metrics.exposition.text_exposition`` writes exactly what ``generate_latest`` writes, but
+for carriage returns, which it writes as escaped line feeds (prometheus_client: raw)."""
 
 from __future__ import annotations
 
@@ -78,3 +79,41 @@ def test_the_collector_output_matches_prometheus_client(make_monitor, now):
 def test_other_family_types_are_refused():
     with pytest.raises(ValueError, match="info families are not supported"):
         text_exposition([InfoMetricFamily("build", "an info", value={"version": "1"})])
+
+
+def test_carriage_returns_are_written_as_escaped_line_feeds_never_raw():
+    def families():
+        gauge = GaugeMetricFamily("g", "help\rwith\r\nbreaks\n", labels=["monitor"])
+        for text in ("cr\rlf\n", "crlf\r\nend", "\r", 'a\\\r"b'):
+            gauge.add_metric([text], 1)
+        return [gauge]
+
+    written = text_exposition(families())
+
+    assert b"\r" not in written
+    assert written == (
+        b"# HELP g help\\nwith\\nbreaks\\n\n"
+        b"# TYPE g gauge\n"
+        b'g{monitor="cr\\nlf\\n"} 1.0\n'
+        b'g{monitor="crlf\\nend"} 1.0\n'
+        b'g{monitor="\\n"} 1.0\n'
+        b'g{monitor="a\\\\\\n\\"b"} 1.0\n'
+    )
+    # Otherwise what prometheus_client writes once the carriage returns are line feeds.
+    assert b"\r" in reference(Families(families))
+    assert written == reference(Families(lambda: _without_carriage_returns(families())))
+
+
+def _without_carriage_returns(metrics):
+    for metric in metrics:
+        metric.documentation = metric.documentation.replace("\r\n", "\n").replace("\r", "\n")
+        metric.samples = [
+            sample._replace(
+                labels={
+                    key: value.replace("\r\n", "\n").replace("\r", "\n")
+                    for key, value in sample.labels.items()
+                }
+            )
+            for sample in metric.samples
+        ]
+    return metrics
