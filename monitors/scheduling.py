@@ -169,9 +169,9 @@ def start_claimed_batch(
     """
     with transaction.atomic():
         monitors = list(
-            Monitor.objects.select_for_update().filter(
-                pk__in=list(monitor_ids), run_token=token, enabled=True
-            )
+            Monitor.objects.select_for_update()
+            .filter(pk__in=list(monitor_ids), run_token=token, enabled=True)
+            .order_by("pk")  # the order every writer locks monitors in (monitors.services)
         )
         if monitors:
             longest = max(deadline_for(monitor.check_request()) for monitor in monitors)

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from datetime import datetime
 
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from monitors.engine import CheckRequest, CheckResult, run_checks_sync
@@ -16,6 +17,8 @@ from results.models import MonitorState
 logger = logging.getLogger(__name__)
 
 EDITABLE_FIELDS = ("name", "kind", "target", "interval", "rule", "enabled", "properties")
+# Monitors deleted per statement group by ``monitors_delete_all`` (ids passed as parameters).
+DELETE_GROUP_SIZE = 1000
 
 
 def request_dispatch() -> None:
@@ -45,12 +48,17 @@ def monitor_save(
     and have it run at once (after commit) when enabled. Bulk callers pass
     ``dispatch=False`` and call ``request_dispatch`` once after commit themselves.
 
-    Raises ``django.core.exceptions.ValidationError`` (contract order first) and stores nothing.
+    Raises ``django.core.exceptions.ValidationError`` (contract order first) and stores nothing,
+    or ``Monitor.DoesNotExist`` when a stored monitor was deleted since it was read.
     """
     now = now or timezone.now()
     monitor.full_clean()
     _schedule_now(monitor, now)
     with transaction.atomic():
+        if not monitor._state.adding and not _lock_monitors(Monitor.objects.filter(pk=monitor.pk)):
+            # Deleted since it was read (a delete or an import that replaces everything, at
+            # the same moment): saving would insert it again under its old id.
+            raise Monitor.DoesNotExist(f"monitor {monitor.pk} was deleted")
         monitor.save()
         MonitorState.objects.update_or_create(monitor=monitor, defaults={"consecutive_failures": 0})
         if monitor.enabled and dispatch:
@@ -70,15 +78,46 @@ def monitor_update(monitor: Monitor, *, now: datetime | None = None, **fields: o
     return monitor_save(monitor, now=now)
 
 
-def monitor_delete(monitor: Monitor) -> None:
-    """Delete a monitor and its results; a run in flight for it is dropped when it ends."""
-    monitor.delete()
+def _lock_monitors(monitors: QuerySet[Monitor]) -> list[int]:
+    """Lock these monitors' rows in id order and return the ids of those that still exist.
+
+    Every transaction that writes a monitor's results, state or alerts locks the monitor
+    first, in id order (``results_record``, ``start_claimed_batch``; the dispatcher skips
+    locked rows): a delete that takes the same locks in the same order first waits for a
+    batch being recorded, or makes it wait and then drop the monitors it deleted. Deleting
+    without them deadlocked with the batch (the delete holding the results or states the
+    batch was writing, the batch holding the monitor the delete had come to) or failed on a
+    result inserted meanwhile, and the whole delete was rolled back.
+    """
+    return list(monitors.select_for_update().order_by("pk").values_list("pk", flat=True))
+
+
+def monitor_delete(monitor: Monitor) -> bool:
+    """Delete a monitor and its results; a run in flight for it is dropped when it ends.
+
+    Returns False when it was already gone (deleted at the same moment by someone else).
+    """
+    with transaction.atomic():
+        if not _lock_monitors(Monitor.objects.filter(pk=monitor.pk)):
+            return False
+        monitor.delete()
+    return True
 
 
 def monitors_delete_all() -> int:
-    """Delete every monitor and every result; returns how many monitors were deleted."""
-    _, per_model = Monitor.objects.all().delete()
-    return per_model.get(Monitor._meta.label, 0)
+    """Delete every monitor and every result; returns how many monitors were deleted.
+
+    Deletes the monitors there are when it starts (a monitor created meanwhile stays), in
+    groups of ``DELETE_GROUP_SIZE``, in one transaction.
+    """
+    deleted = 0
+    with transaction.atomic():
+        ids = _lock_monitors(Monitor.objects.all())
+        for start in range(0, len(ids), DELETE_GROUP_SIZE):
+            group = ids[start : start + DELETE_GROUP_SIZE]
+            _, per_model = Monitor.objects.filter(pk__in=group).delete()
+            deleted += per_model.get(Monitor._meta.label, 0)
+    return deleted
 
 
 def _editable(fields: Mapping[str, object]) -> dict[str, object]:

@@ -331,6 +331,9 @@ def monitor_edit(request: HttpRequest, monitor_id: int) -> HttpResponse:
                 monitor = form.save()
             except ValidationError:
                 return _form_page(request, form, monitor)
+            except Monitor.DoesNotExist:  # deleted while the form was being sent
+                messages.error(request, f"Monitor “{monitor.name}” was deleted: nothing saved.")
+                return redirect("monitors:list")
             messages.success(request, f"Monitor “{monitor.name}” saved: it runs now.")
             return redirect("monitors:detail", monitor_id=monitor.id)
         return _form_page(request, form, monitor)
@@ -343,8 +346,10 @@ def monitor_delete_view(request: HttpRequest, monitor_id: int) -> HttpResponse:
     monitor = _get_monitor(monitor_id)
     if request.method == "POST":
         name = monitor.name
-        monitor_delete(monitor)
-        messages.success(request, f"Monitor “{name}” and its results were deleted.")
+        if monitor_delete(monitor):
+            messages.success(request, f"Monitor “{name}” and its results were deleted.")
+        else:
+            messages.info(request, f"Monitor “{name}” had already been deleted.")
         return redirect("monitors:list")
     return render(request, "monitors/monitor_confirm_delete.html", {"monitor": monitor})
 

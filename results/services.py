@@ -39,9 +39,12 @@ def results_record(*, token: uuid.UUID, runs: Sequence[RunRecord]) -> list[Resul
     """
     by_monitor = {run.monitor_id: run for run in runs}
     with transaction.atomic():
+        # Locked in id order, as every writer of monitors locks them (monitors.services):
+        # two transactions waiting for each other's monitors would deadlock.
         held = set(
             Monitor.objects.select_for_update()
             .filter(pk__in=by_monitor, run_token=token)
+            .order_by("pk")
             .values_list("pk", flat=True)
         )
         kept = [run for run in runs if run.monitor_id in held]

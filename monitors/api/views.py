@@ -190,7 +190,10 @@ class MonitorViewSet(viewsets.GenericViewSet):
     def update(self, request: Request, *args, **kwargs) -> Response:
         serializer = self.get_serializer(self.get_object(), data=request.data)
         serializer.is_valid(raise_exception=True)
-        serializer.save()
+        try:
+            serializer.save()
+        except Monitor.DoesNotExist:  # deleted while this request was on its way
+            raise NotFound("monitor not found") from None
         return Response(serializer.data)
 
     @extend_schema(
@@ -201,7 +204,8 @@ class MonitorViewSet(viewsets.GenericViewSet):
         responses={204: None, **problems(400, 401, 403, 404)},
     )
     def destroy(self, request: Request, *args, **kwargs) -> Response:
-        monitor_delete(self.get_object())
+        if not monitor_delete(self.get_object()):  # deleted by someone else meanwhile
+            raise NotFound("monitor not found")
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(
