@@ -9,11 +9,14 @@ NanoMon's clients read ``detail``, so it is always one human sentence: the first
 from __future__ import annotations
 
 import json
+import logging
+import sys
 from collections.abc import Mapping
 from http import HTTPStatus
 
 from django.core.exceptions import NON_FIELD_ERRORS, RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse
 from django.urls import Resolver404, resolve
 from django.views import defaults
@@ -24,12 +27,25 @@ from monitors.validation import first_error_message
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 API_PREFIX = "/api/"
+# Errors of the database connection (not of a query): refused, reset, timed out, closed.
+DATABASE_UNAVAILABLE_ERRORS = (OperationalError, InterfaceError)
+DATABASE_UNAVAILABLE_DETAIL = "the database is unavailable, try again shortly"
+
+logger = logging.getLogger(__name__)
 
 
 class PayloadTooLarge(exceptions.APIException):
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
     default_detail = "request body too large"
     default_code = "too_large"
+
+
+class DatabaseUnavailable(exceptions.APIException):
+    """The database could not be reached: the request may work again shortly (503, not 500)."""
+
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = DATABASE_UNAVAILABLE_DETAIL
+    default_code = "database_unavailable"
 
 
 def problem(status_code: int, detail: str, instance: str) -> dict[str, object]:
@@ -66,13 +82,18 @@ def first_message(errors: object) -> str:
 def problem_exception_handler(exc: Exception, context: Mapping[str, object]):
     """DRF's ``EXCEPTION_HANDLER``: DRF's own handling, then the body turned into a problem.
 
-    Django ``ValidationError`` (from the services) becomes 400 and an oversized body 413;
-    anything else unexpected is left to Django (a 500, answered by ``api_server_error``).
+    Django ``ValidationError`` (from the services) becomes 400, an oversized body 413 and a
+    database that cannot be reached 503 (its error, which names the server, is logged, not
+    answered); anything else unexpected is left to Django (a 500, answered by
+    ``api_server_error``).
     """
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(first_error_message(exc))
     elif isinstance(exc, RequestDataTooBig):
         exc = PayloadTooLarge()
+    elif isinstance(exc, DATABASE_UNAVAILABLE_ERRORS):
+        logger.error("database unavailable: %s", exc)
+        exc = DatabaseUnavailable()
     response = exception_handler(exc, context)
     if response is None:
         return None
@@ -132,6 +153,11 @@ def api_page_not_found(request: HttpRequest, exception: Exception) -> HttpRespon
 
 
 def api_server_error(request: HttpRequest) -> HttpResponse:
+    """500, or 503 when the database could not be reached outside a DRF view (middleware, a
+    plain Django view): Django calls this handler while it handles the exception, and has
+    logged it already."""
     if _is_api(request):
+        if isinstance(sys.exc_info()[1], DATABASE_UNAVAILABLE_ERRORS):
+            return problem_response(request, 503, DATABASE_UNAVAILABLE_DETAIL)
         return problem_response(request, 500, "internal server error")
     return defaults.server_error(request)
