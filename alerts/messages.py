@@ -8,7 +8,7 @@ from django.conf import settings
 
 from alerts.channels.base import AlertMessage
 from alerts.models import AlertLevel, Notification, Transition
-from monitors.secrets import masked_properties
+from monitors.secrets import masked_properties, masked_target
 from results.models import MonitorState
 
 
@@ -22,6 +22,8 @@ def message_for(notification: Notification, *, now: datetime) -> AlertMessage:
 
     Down and up messages describe their transition (the monitor's name and target as they
     were); a reminder describes the outage as it stands now (current streak and reason).
+    Secrets are never sent: properties and the target's credentials (user info, ``?token=``)
+    are masked in every channel's message (email, webhook placeholders and payload, Apprise).
     """
     if notification.event == Notification.Event.TEST or notification.transition is None:
         return test_message(notification.pk, now=now)
@@ -42,7 +44,7 @@ def message_for(notification: Notification, *, now: datetime) -> AlertMessage:
         return AlertMessage(
             **common,
             monitor_name=monitor.name,
-            target=monitor.target,
+            target=masked_target(monitor.target),
             failures=state.consecutive_failures if state else transition.failures,
             reason=(state.last_message if state else "") or transition.reason,
             happened_at=notification.created_at,
@@ -66,7 +68,7 @@ def message_for(notification: Notification, *, now: datetime) -> AlertMessage:
     return AlertMessage(
         **common,
         monitor_name=transition.monitor_name,
-        target=transition.monitor_target,
+        target=masked_target(transition.monitor_target),
         failures=transition.failures,
         reason=transition.reason,
         happened_at=transition.happened_at,

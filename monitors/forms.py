@@ -28,7 +28,12 @@ from monitors.probes import REGISTRY
 from monitors.probes.base import PropertySpec, parse_bool
 from monitors.rules import RuleSyntaxError, compile_rule
 from monitors.rules.lexer import Token, TokenKind, tokenize
-from monitors.secrets import masked_properties
+from monitors.secrets import (
+    masked_properties,
+    masked_target,
+    masked_target_problem,
+    restore_masked_target,
+)
 from monitors.services import monitor_create, monitor_update
 from monitors.validation import (
     UNSET_INTERVAL,
@@ -177,7 +182,8 @@ class MonitorForm(forms.Form):
         initial: dict[str, object] = {
             "name": monitor.name,
             "kind": monitor.kind,
-            "target": monitor.target,
+            # Nor the credentials of a target (user info, ?token=…): masked like secrets.
+            "target": masked_target(monitor.target),
             "interval": monitor.interval,
             "rule": monitor.rule,
             "enabled": monitor.enabled,
@@ -231,6 +237,8 @@ class MonitorForm(forms.Form):
         properties = self._properties_of(kind)
         if self.instance is not None:
             properties = restore_masked_secrets(kind, properties, self.instance.properties or {})
+            if data.get("target"):
+                data["target"] = restore_masked_target(data["target"], self.instance.target)
         data["properties"] = properties
         neutral = {
             "name": "n",
@@ -260,6 +268,10 @@ class MonitorForm(forms.Form):
                 )
             except ValidationError as error:
                 self._add_definition_error(error, kind)
+        if not self.errors:
+            problem = masked_target_problem(data.get("target") or "")
+            if problem is not None:
+                self.add_error("target", problem)
         if not self.errors:
             problem = masked_secret_problem(kind, properties)
             if problem is not None:

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from monitors.models import Monitor
 from monitors.probes import REGISTRY
-from monitors.secrets import MASK
+from monitors.secrets import MASK, masked_target_problem
 from monitors.services import (
     EDITABLE_FIELDS,
     monitor_save,
@@ -73,19 +73,24 @@ def _checked_monitor(fields: Mapping[str, object]) -> Monitor:
     except ValidationError as error:
         # The contract's messages say what is wrong on their own ("missing monitor name").
         raise ValidationError(error.messages[0]) from None
-    message = masked_secret_problem(monitor.kind, monitor.properties)
+    message = masked_secret_problem(monitor.kind, monitor.properties, target=monitor.target)
     if message is not None:
         raise ValidationError(message)
     monitor.full_clean()
     return monitor
 
 
-def masked_secret_problem(kind: str, properties: Mapping[str, object] | None) -> str | None:
-    """Why ``properties`` cannot be stored because a secret in it is still masked, or None.
+def masked_secret_problem(
+    kind: str, properties: Mapping[str, object] | None, *, target: str = ""
+) -> str | None:
+    """Why ``properties`` (or ``target``) cannot be stored because a secret in it is still
+    masked, or None.
 
     A masked value comes from an export or a read by someone who could not see the secret;
     storing it would replace the secret with the mask.
     """
+    if (problem := masked_target_problem(target)) is not None:
+        return problem
     probe_type = REGISTRY.get(kind)
     if probe_type is None:
         return None

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from django.db.models import Case, Count, IntegerField, Q, QuerySet, Value, When
+from django.db.models import Case, Count, F, IntegerField, Q, QuerySet, Value, When
+from django.db.models.functions import Concat, Least, StrIndex, Substr
 
 from monitors.models import Monitor
 from results.models import Status
@@ -54,17 +55,44 @@ _STATUS_CONDITIONS = {
 }
 
 
-def monitors_overview(*, search: str = "", status: str = "", kind: str = "") -> QuerySet[Monitor]:
+def _before(text: str):
+    """Where the first ``text`` is in the target (past its end when there is none)."""
+    return StrIndex(Concat(F("target"), Value(text)), Value(text))
+
+
+def searched(
+    monitors: QuerySet[Monitor], search: str, *, reveal_secrets: bool
+) -> QuerySet[Monitor]:
+    """``monitors`` whose name or target contains ``search`` (any case).
+
+    A reader who may not see secrets searches only the part of a target that is never masked
+    (``monitors.secrets.masked_target``): the part before its query (``?``) or fragment
+    (``#``), and not at all a target whose part holds user info (``@``). Else a search would
+    tell a masked token, one character at a time.
+    """
+    if reveal_secrets:
+        return monitors.filter(Q(name__icontains=search) | Q(target__icontains=search))
+    shown = Substr(F("target"), 1, Least(_before("?"), _before("#")) - 1)
+    return monitors.alias(shown_target=shown).filter(
+        Q(name__icontains=search)
+        | (Q(shown_target__icontains=search) & ~Q(shown_target__contains="@"))
+    )
+
+
+def monitors_overview(
+    *, search: str = "", status: str = "", kind: str = "", reveal_secrets: bool = False
+) -> QuerySet[Monitor]:
     """Monitors with their state for the monitors page and the dashboard, optionally
-    narrowed to those whose name or target contains ``search``, whose current status is
-    ``status`` (``STATUS_FILTERS``) or of type ``kind``. Unknown filter values are ignored.
+    narrowed to those whose name or target contains ``search`` (``searched``: what a reader
+    who may not see secrets cannot see is not searched), whose current status is ``status``
+    (``STATUS_FILTERS``) or of type ``kind``. Unknown filter values are ignored.
 
     Only the fields a card or tile shows are loaded (no properties or outputs to decode):
     these pages list every monitor.
     """
     monitors = monitors_list().only(*OVERVIEW_FIELDS)
     if search:
-        monitors = monitors.filter(Q(name__icontains=search) | Q(target__icontains=search))
+        monitors = searched(monitors, search, reveal_secrets=reveal_secrets)
     if kind in Monitor.Kind.values:
         monitors = monitors.filter(kind=kind)
     if status in _STATUS_CONDITIONS:

@@ -28,7 +28,7 @@ from monitors.engine import CheckRequest
 from monitors.forms import DEFAULT_TEMPLATE, MONITOR_TEMPLATES, MonitorForm, check_rule_text
 from monitors.models import Monitor
 from monitors.probes import REGISTRY
-from monitors.secrets import masked_properties
+from monitors.secrets import masked_properties, masked_target
 from monitors.selectors import (
     STATUS_FILTERS,
     monitor_get,
@@ -71,9 +71,11 @@ class MonitorTile:
 
 @dataclass(frozen=True)
 class MonitorCard(MonitorTile):
-    """A monitor as the monitors page shows it (``nanomon.monitor_card``)."""
+    """A monitor as the monitors page shows it (``nanomon.monitor_card``); ``target`` is
+    masked for readers who may not see secrets."""
 
     sparkline: Sparkline
+    target: str
 
 
 def _detail_prefix() -> str:
@@ -122,9 +124,15 @@ def _paged(request: HttpRequest, monitors, per_page: int) -> dict[str, object]:
 
 def _monitor_cards(request: HttpRequest) -> dict[str, object]:
     filters = _filters(request)
+    reveal = may_see_secrets(request.user)
     paged = _paged(
         request,
-        monitors_overview(search=filters["q"], status=filters["status"], kind=filters["type"]),
+        monitors_overview(
+            search=filters["q"],
+            status=filters["status"],
+            kind=filters["type"],
+            reveal_secrets=reveal,
+        ),
         CARDS_PER_PAGE,
     )
     monitors = list(paged["page"].object_list)
@@ -136,6 +144,7 @@ def _monitor_cards(request: HttpRequest) -> dict[str, object]:
             detail_prefix,
             MonitorCard,
             sparkline=sparkline(series.get(monitor.id, []), slots=SPARKLINE_POINTS),
+            target=monitor.target if reveal else masked_target(monitor.target),
         )
         for monitor in monitors
     ]
@@ -394,7 +403,8 @@ def monitor_test(request: HttpRequest) -> HttpResponse:
         context["errors"] = error.messages
         return render(request, "monitors/_test_result.html", context)
     result = check_once(check)
-    context.update(result=result, kind=check.kind, target=check.target)
+    # The target as typed, but never its credentials (user info, ?token=…) in the page.
+    context.update(result=result, kind=check.kind, target=masked_target(check.target))
     return render(request, "monitors/_test_result.html", context)
 
 

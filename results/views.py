@@ -34,6 +34,8 @@ def _results(request: HttpRequest) -> dict[str, object]:
         "first_page": before is None,
         "page_url": reverse("results:list"),
         "next_page": results[-1] if len(results) == PAGE_SIZE else None,
+        # The live fragment too (it had no Monitor column once refreshed).
+        "show_monitor": True,
     }
 
 

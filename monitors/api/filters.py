@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import django_filters
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 
+from monitors.api.permissions import may_see_secrets
 from monitors.models import Monitor
+from monitors.selectors import searched
 from results.models import Status
 
 
@@ -28,7 +30,8 @@ class MonitorFilter(django_filters.FilterSet):
     search = django_filters.CharFilter(
         method="filter_search",
         max_length=200,
-        help_text="Case-insensitive text found in the name or the target.",
+        help_text="Case-insensitive text found in the name or the target (without its "
+        "query, fragment or user info unless you may change monitors).",
     )
 
     class Meta:
@@ -36,7 +39,8 @@ class MonitorFilter(django_filters.FilterSet):
         fields = ["type", "enabled", "status", "search"]
 
     def filter_search(self, queryset: QuerySet[Monitor], name: str, value: str):
-        return queryset.filter(Q(name__icontains=value) | Q(target__icontains=value))
+        user = getattr(self.request, "user", None)
+        return searched(queryset, value, reveal_secrets=may_see_secrets(user))
 
     def filter_enabled(self, queryset: QuerySet[Monitor], name: str, value: str):
         return queryset.filter(enabled=value == "true")

@@ -17,7 +17,7 @@ from django.db.models import BooleanField, ExpressionWrapper, F, Func, Q, QueryS
 
 from monitors.models import Monitor
 from monitors.probes import REGISTRY
-from monitors.secrets import masked_properties
+from monitors.secrets import masked_properties, masked_target
 
 # The secret properties of each type that has some (masked for readers who may not change).
 SECRET_PROPERTIES = {
@@ -65,8 +65,10 @@ def monitors_data(
         for key in _DATES.intersection(item):
             item[key] = _rfc3339(item[key])
         item["properties"] = dict(item["properties"] or {})
-        if not reveal_secrets and item["type"] in SECRET_PROPERTIES:
-            item["properties"] = masked_properties(item["type"], item["properties"])
+        if not reveal_secrets:
+            if item["type"] in SECRET_PROPERTIES:
+                item["properties"] = masked_properties(item["type"], item["properties"])
+            item["target"] = masked_target(item["target"])
         data.append(item)
     return data
 
@@ -95,12 +97,15 @@ class _ListedJSON(Func):
 def monitors_json(monitors: QuerySet[Monitor], *, reveal_secrets: bool) -> bytes:
     """The list route's JSON body, written by PostgreSQL; the same document as
     ``monitors_data`` gives. Python only joins the rows, and masks the few that hold a
-    secret when the reader may not see them."""
+    secret when the reader may not see them (a secret property, or a target that may carry
+    credentials: ``masked_target`` needs an ``@`` or an ``=`` to find any)."""
     secret_names = sorted({name for names in SECRET_PROPERTIES.values() for name in names})
     rows = monitors.annotate(
         listed=_ListedJSON(),
         has_secret=ExpressionWrapper(
-            Q(kind__in=SECRET_PROPERTIES, properties__has_any_keys=secret_names),
+            Q(kind__in=SECRET_PROPERTIES, properties__has_any_keys=secret_names)
+            | Q(target__contains="@")
+            | Q(target__contains="="),
             output_field=BooleanField(),
         ),
     ).values_list("listed", "has_secret")
@@ -109,6 +114,7 @@ def monitors_json(monitors: QuerySet[Monitor], *, reveal_secrets: bool) -> bytes
         if has_secret and not reveal_secrets:
             item = json.loads(text)
             item["properties"] = masked_properties(item["type"], item["properties"])
+            item["target"] = masked_target(item["target"])
             text = json.dumps(item, ensure_ascii=False, separators=(",", ":"))
         parts.append(text)
     return f"[{','.join(parts)}]".encode()

@@ -26,7 +26,7 @@ from monitors.engine import DEADLINE_GRACE_SECONDS, CheckRequest, deadline_for
 from monitors.imports import masked_secret_problem
 from monitors.models import Monitor
 from monitors.probes import REGISTRY
-from monitors.secrets import MASK, masked_properties
+from monitors.secrets import MASK, masked_properties, masked_target, restore_masked_target
 from monitors.services import monitor_create, monitor_update
 from monitors.targets import detect_kind
 from monitors.validation import UNSET_INTERVAL, check_monitor_definition
@@ -252,8 +252,9 @@ class MonitorSerializer(serializers.ModelSerializer):
             attrs["properties"] = restore_masked_secrets(
                 attrs["kind"], attrs["properties"], self.instance.properties or {}
             )
+            attrs["target"] = restore_masked_target(attrs["target"], self.instance.target)
         message = definition_errors(attrs) or masked_secret_problem(
-            attrs["kind"], attrs["properties"]
+            attrs["kind"], attrs["properties"], target=attrs["target"]
         )
         if message is not None:
             raise serializers.ValidationError(message)
@@ -269,6 +270,7 @@ class MonitorSerializer(serializers.ModelSerializer):
         data = super().to_representation(instance)
         if not self.context.get("reveal_secrets", False):
             data["properties"] = masked_properties(instance.kind, data["properties"])
+            data["target"] = masked_target(data["target"])
         return data
 
 

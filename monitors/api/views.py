@@ -34,6 +34,7 @@ from monitors.api.serializers import (
 from monitors.engine import CheckRequest, CheckResult
 from monitors.imports import monitors_import
 from monitors.models import Monitor
+from monitors.secrets import masked_target
 from monitors.selectors import monitor_get, monitors_for_export, monitors_list
 from monitors.services import check_once, monitor_delete, monitors_delete_all
 
@@ -279,6 +280,7 @@ class MonitorViewSet(viewsets.GenericViewSet):
         check = monitor.check_request()
         check_test_deadline(check)
         result = check_once(check)
-        return Response(
-            CheckResultSerializer(check_result_data(result, check, monitor, monitor.name)).data
-        )
+        data = check_result_data(result, check, monitor, monitor.name)
+        if not may_see_secrets(request.user):  # may add monitors, not change (nor see) this one
+            data["monitor_target"] = masked_target(check.target)
+        return Response(CheckResultSerializer(data).data)

@@ -569,7 +569,7 @@ PROPERTIES = (
         default="true",
         parse=parse_bool,
     ),
-    PropertySpec("body", "Request body to send, as text (UTF-8)."),
+    PropertySpec("body", "Request body to send, as text (UTF-8).", secret=True),
     PropertySpec(
         "headers",
         'Request headers as a JSON object of strings, e.g. {"Authorization": "Bearer …"}.',

@@ -5,12 +5,14 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from monitors.api.serializers import OutputsField
+from monitors.secrets import masked_target
 from results.models import Result, Status
 
 
 class ResultSerializer(serializers.ModelSerializer):
     """One run: when it started, its status, value and message, and a snapshot of the
-    monitor's name and target at the time it ran."""
+    monitor's name and target at the time it ran (the target's credentials masked unless the
+    context says ``reveal_secrets``)."""
 
     date = serializers.DateTimeField(help_text="When the run started (RFC 3339, UTC).")
     status = serializers.ChoiceField(choices=Status.choices, help_text="0 OK, 1 Error, 2 Failed.")
@@ -30,3 +32,9 @@ class ResultSerializer(serializers.ModelSerializer):
             "outputs",
         ]
         read_only_fields = fields
+
+    def to_representation(self, instance: Result) -> dict[str, object]:
+        data = super().to_representation(instance)
+        if not self.context.get("reveal_secrets", False):
+            data["monitor_target"] = masked_target(data["monitor_target"])
+        return data

@@ -15,7 +15,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from monitors.api import params
-from monitors.api.permissions import ReadOrModelPermission
+from monitors.api.permissions import ReadOrModelPermission, may_see_secrets
 from monitors.api.renderers import RENDERER_CLASSES, DeleteConfirmation
 from monitors.api.views import ID_PARAMETER, problems
 from results.api.serializers import ResultSerializer
@@ -57,6 +57,10 @@ class ResultViewSet(viewsets.GenericViewSet):
     action_permissions = {"destroy_all": ("results.delete_result",)}
     filter_backends = []
     renderer_classes = RENDERER_CLASSES
+
+    def get_serializer_context(self) -> dict[str, object]:
+        reveal_secrets = may_see_secrets(self.request.user)
+        return {**super().get_serializer_context(), "reveal_secrets": reveal_secrets}
 
     def delete_confirmation(self) -> DeleteConfirmation | None:
         """The browsable API's DELETE on ``/api/results`` deletes every result: say so (not

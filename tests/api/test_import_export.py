@@ -203,12 +203,13 @@ def test_a_masked_export_cannot_be_imported_over_the_real_secrets(admin, viewer)
     admin.post("/api/monitors/import", ASSORTED, format="json")
     masked = viewer.get("/api/monitors/export").json()
     assert MASK in masked[-1]["properties"]["headers"]
+    assert masked[-1]["properties"]["body"] == '{"q": "••••••"}'  # the body is a secret too
 
     response = admin.post("/api/monitors/import?mode=replace", masked, format="json")
 
     assert response.status_code == 400
     assert response.json()["detail"] == (
-        "monitor 5: property 'headers' holds a masked secret: export it as a user who may "
+        "monitor 5: property 'body' holds a masked secret: export it as a user who may "
         "change monitors"
     )
     assert Monitor.objects.get(name="api").properties["headers"] == (

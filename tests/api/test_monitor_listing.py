@@ -31,6 +31,11 @@ def assorted(make_monitor, now):
         make_monitor(name="off", kind="tcp", target="127.0.0.1:9", enabled=False),
         make_monitor(name="dns", kind="dns", target="localhost", rule="respTime < 500"),
         make_monitor(name="line\nbreak\x01control", interval="1.5h"),
+        make_monitor(
+            name="credentials",
+            target="https://bot:pa55@127.0.0.1:9/send?chat=1&token=t0k",
+            properties={"method": "POST", "body": "password=hunter2"},
+        ),
     ]
     MonitorState.objects.filter(monitor=monitors[0]).update(
         last_status=2, last_run_at=now + timedelta(microseconds=1234)
@@ -83,6 +88,13 @@ def test_the_list_route_masks_secrets_for_readers_who_may_not_change(
     assert headers["Authorization"] == ("Bearer s3cret" if revealed else MASK)
     assert listed["not json"]["properties"]["headers"] == ("Bearer raw" if revealed else MASK)
     assert listed["secret"]["properties"]["timeout"] == "2s"
+    credentials = listed["credentials"]
+    assert credentials["target"] == (
+        "https://bot:pa55@127.0.0.1:9/send?chat=1&token=t0k"
+        if revealed
+        else f"https://{MASK}@127.0.0.1:9/send?chat=1&token={MASK}"
+    )
+    assert credentials["properties"]["body"] == ("password=hunter2" if revealed else MASK)
 
 
 def test_the_list_route_filters_before_writing(admin, assorted):

@@ -12,7 +12,9 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 
+from monitors.api.permissions import may_see_secrets
 from monitors.models import Monitor
+from monitors.secrets import masked_target
 from results.presentation import DISABLED_STYLE, STATUS_STYLE, status_style
 from web import charts
 from web.charts import format_value
@@ -137,6 +139,13 @@ def http_link(target: str) -> str:
 
 
 @register.filter
+def shown_target(target: str, user) -> str:
+    """``target`` as ``user`` may see it: in full for people who may change monitors, else
+    with its credentials (user info, ``?token=…``) masked."""
+    return target if may_see_secrets(user) else masked_target(target)
+
+
+@register.filter
 def get_item(mapping: dict, key: str) -> object:
     """``mapping[key]`` in a template (``None`` when absent)."""
     return mapping.get(key) if isinstance(mapping, dict) else None
@@ -168,7 +177,7 @@ def monitor_card(card) -> SafeString:
         icon=type_icon(monitor.kind),
         url=card.url,
         pill=status_pill(card.status, monitor.enabled),
-        target=monitor.target,
+        target=card.target,
         sparkline=card.sparkline.svg(),
         last_run=local_time(state.last_run_at if state else None, relative=True),
         interval=monitor.interval,
