@@ -2,9 +2,10 @@
 ``bin/nanomon test``; Playwright never downloads a browser) against pytest-django's live
 server.
 
-Every page a test opens is watched: console errors, page errors, failed requests and any
-request leaving the live server's origin fail the test. Screenshots go to
-``artifacts/screenshots/<test>-<page>.png`` (git-ignored).
+Every page a test opens is watched: console errors, page errors, failed requests, any
+request leaving the live server's origin, a page served without a Content-Security-Policy
+header, and any violation of that policy (the ``securitypolicyviolation`` events) fail the
+test. Screenshots go to ``artifacts/screenshots/<test>-<page>.png`` (git-ignored).
 
 Saving a monitor asks for an immediate dispatch after commit; here that is a no-op, and tests
 run due monitors themselves (``run_due_monitors``) while the page is open.
@@ -26,6 +27,17 @@ from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS
 sync_api = pytest.importorskip("playwright.sync_api")
 
 PASSWORD = "correct horse battery"
+# Reports every Content-Security-Policy violation of every page and frame to the test. Init
+# scripts and bindings are Playwright's (through the DevTools protocol): the policy does not
+# apply to them.
+CSP_LISTENER = """
+document.addEventListener("securitypolicyviolation", (event) => {
+  window.__nanomonCspViolation(
+    `${event.effectiveDirective} refused ${event.blockedURI || "inline"} ` +
+    `at ${event.sourceFile || event.documentURI}:${event.lineNumber} ${event.sample}`
+  );
+}, true);
+"""
 
 
 @pytest.fixture(scope="module")
@@ -54,6 +66,8 @@ class Watch:
     failed_requests: list[str] = field(default_factory=list)
     outside_requests: list[str] = field(default_factory=list)
     bad_responses: list[str] = field(default_factory=list)
+    csp_violations: list[str] = field(default_factory=list)
+    pages_without_csp: list[str] = field(default_factory=list)
 
     def attach(self, page) -> None:
         page.on(
@@ -67,14 +81,17 @@ class Watch:
         page.on("pageerror", lambda error: self.page_errors.append(str(error)))
         page.on("requestfailed", self._request_failed)
         page.on("request", self._check_origin)
-        page.on(
-            "response",
-            lambda response: (
-                self.bad_responses.append(f"{response.status} {response.url}")
-                if response.status >= 400
-                else None
-            ),
-        )
+        page.on("response", self._check_response)
+
+    def _check_response(self, response) -> None:
+        if response.status >= 400:
+            self.bad_responses.append(f"{response.status} {response.url}")
+        if (
+            response.request.resource_type == "document"
+            and response.url.startswith(self.origin)
+            and "content-security-policy" not in response.headers
+        ):
+            self.pages_without_csp.append(response.url)
 
     def _request_failed(self, request) -> None:
         # A navigation cancels what the page it leaves was still loading: not a failure.
@@ -98,6 +115,8 @@ class Watch:
                 ("failed requests", self.failed_requests),
                 ("requests outside the server", self.outside_requests),
                 ("error responses", self.bad_responses),
+                ("Content-Security-Policy violations", self.csp_violations),
+                ("pages without a Content-Security-Policy", self.pages_without_csp),
             )
             if values
         }
@@ -116,6 +135,10 @@ def context(browser, watch):
     )
     context.set_default_timeout(10_000)
     context.on("page", watch.attach)
+    context.expose_binding(
+        "__nanomonCspViolation", lambda source, report: watch.csp_violations.append(report)
+    )
+    context.add_init_script(CSP_LISTENER)
     yield context
     context.close()
     problems = watch.problems()
