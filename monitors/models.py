@@ -1,9 +1,12 @@
-"""The Monitor: what to probe, how often, and where its schedule stands."""
+"""The Monitor: what to probe, how often, and where its schedule stands; and the "Test now"
+checks waiting on a worker (``monitors.oneoff``)."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
@@ -81,3 +84,41 @@ class Monitor(models.Model):
             rule=self.rule,
             properties=self.properties,
         )
+
+
+class OneOffCheck(models.Model):
+    """A "Test now" waiting for its result: one row per waiting request, written by the web
+    process that waits and deleted when it stops waiting, so a user's tests in flight are
+    counted across every web process. ``slot`` (0 to NANOMON_TEST_PER_USER - 1) is unique
+    per user: a test that finds every slot taken is refused."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    slot = models.PositiveSmallIntegerField()
+    # After this the row is a leftover (its web process died while waiting): dropped.
+    expires_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "slot"], name="oneoff_check_user_slot_uniq")
+        ]
+        default_permissions = ()  # internal: no admin, no role holds anything on it
+
+    def __str__(self) -> str:
+        return f"test {self.id} of user {self.user_id}"
+
+
+class OneOffResult(models.Model):
+    """A "Test now" result, written by the worker that ran the check and read (then deleted)
+    by the request waiting for it. No foreign key to ``OneOffCheck``: the worker never waits
+    on the web process's rows."""
+
+    check_id = models.UUIDField(primary_key=True)
+    created_at = models.DateTimeField(db_index=True)
+    result = models.JSONField()
+
+    class Meta:
+        default_permissions = ()  # internal: no admin, no role holds anything on it
+
+    def __str__(self) -> str:
+        return f"result of test {self.check_id}"

@@ -13,7 +13,8 @@ from django.conf import settings
 from django.utils import timezone
 
 from metrics.services import slots_skipped_count, worker_heartbeat
-from monitors.engine import iter_completed_checks
+from monitors.engine import CheckRequest, iter_completed_checks
+from monitors.oneoff import one_off_start
 from monitors.scheduling import (
     Claim,
     claim_due_monitors,
@@ -137,3 +138,12 @@ def run_probe_batch(token: str, items: list[list]) -> int:
             logger.exception("could not release %d claims of a failed batch", len(unrecorded))
         raise
     return stored
+
+
+@shared_task(ignore_result=True)
+def run_one_off_check(check_id: str, check: dict, deadline: float, limit: float) -> bool:
+    """A "Test now" (``monitors.oneoff``): start the check on this worker process's test
+    loop and return at once, so a slow test never holds a worker thread. Its result is
+    written to the database for the request waiting for it; after ``deadline`` (a Unix
+    time) that request has given up and nothing runs."""
+    return one_off_start(check_id, CheckRequest(**check), deadline=deadline, limit=limit)

@@ -23,10 +23,10 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from alerts.selectors import channels_failing
 from metrics.health import page_health
-from monitors.api.serializers import check_test_deadline
 from monitors.engine import CheckRequest
 from monitors.forms import DEFAULT_TEMPLATE, MONITOR_TEMPLATES, MonitorForm, check_rule_text
 from monitors.models import Monitor
+from monitors.oneoff import OneOffError, one_off_check
 from monitors.probes import REGISTRY
 from monitors.secrets import masked_properties, masked_target
 from monitors.selectors import (
@@ -36,7 +36,7 @@ from monitors.selectors import (
     monitors_overview,
     monitors_problems_first,
 )
-from monitors.services import check_once, monitor_delete
+from monitors.services import monitor_delete
 from monitors.validation import UNSET_INTERVAL
 from nanomon.supervisor import supervisor_status
 from results.models import Result
@@ -369,7 +369,8 @@ def monitor_delete_view(request: HttpRequest, monitor_id: int) -> HttpResponse:
 @require_POST
 @permission_required(ADD, CHANGE)
 def monitor_test(request: HttpRequest) -> HttpResponse:
-    """Run the form's current definition once, store nothing, answer the result fragment."""
+    """Run the form's current definition once on a worker, store nothing, answer the result
+    fragment (a failure to test, too, is a fragment that says why: htmx swaps only 2xx)."""
     data = request.POST.copy()
     # A one-off check needs neither a name nor an interval.
     data["name"] = data.get("name") or "test"
@@ -398,11 +399,11 @@ def monitor_test(request: HttpRequest) -> HttpResponse:
         rule=definition["rule"],
     )
     try:
-        check_test_deadline(check)
-    except ValidationError as error:
-        context["errors"] = error.messages
+        # On a worker: this request only waits (NANOMON_TEST_TIMEOUT at most) for its result.
+        result = one_off_check(check, user_id=request.user.pk)
+    except OneOffError as error:
+        context["errors"] = [str(error)]
         return render(request, "monitors/_test_result.html", context)
-    result = check_once(check)
     # The target as typed, but never its credentials (user info, ?token=…) in the page.
     context.update(result=result, kind=check.kind, target=masked_target(check.target))
     return render(request, "monitors/_test_result.html", context)

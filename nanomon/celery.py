@@ -65,11 +65,12 @@ _redis_channel_fails_as_a_connection_error()
 app = Celery("nanomon")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 # Declared here so a plain `celery -A nanomon worker` consumes every queue; a fleet can still
-# split them with `-Q probes` / `-Q celery` / `-Q alerts`.
+# split them with `-Q probes` / `-Q celery` / `-Q alerts` / `-Q tests` ("Test now").
 app.conf.task_queues = (
     Queue("celery", routing_key="celery"),
     Queue("probes", routing_key="probes"),
     Queue("alerts", routing_key="alerts"),
+    Queue("tests", routing_key="tests"),
 )
 app.autodiscover_tasks()
 # Worker and beat log at NANOMON_LOG_LEVEL through the LOGGING setting (nanomon.logs): quiet

@@ -350,6 +350,8 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TASK_DEFAULT_QUEUE = "celery"
 CELERY_TASK_ROUTES = {
     "monitors.tasks.run_probe_batch": {"queue": "probes"},
+    # "Test now": never behind the dispatcher's ticks or probe batches in a queue of theirs.
+    "monitors.tasks.run_one_off_check": {"queue": "tests"},
     # Deliveries never wait behind probe batches, and a slow SMTP server never delays a probe.
     "alerts.tasks.*": {"queue": "alerts"},
 }
@@ -375,6 +377,24 @@ if 0 < NANOMON_HEALTH_WORKER_STALE_SECONDS < 30:
         f"heartbeat every 15s, got {NANOMON_HEALTH_WORKER_STALE_SECONDS:g}s"
     )
 NANOMON_HEALTH_MAX_LAG_SECONDS = env_seconds("NANOMON_HEALTH_MAX_LAG", "60s", allow_zero=True)
+
+# The web server (gunicorn.conf.py reads the same variables): threads per web process, so a
+# request that waits (a "Test now") never holds a whole process, and gunicorn's timeout.
+NANOMON_WEB_THREADS = env_int("NANOMON_WEB_THREADS", 8, minimum=3, maximum=256)
+NANOMON_WEB_TIMEOUT_SECONDS = env_seconds("NANOMON_WEB_TIMEOUT", "30s")
+# "Test now" (the pages' button, POST /api/monitors/test and /api/monitors/{id}/test) runs on
+# a worker (monitors/oneoff.py); the request waits at most this long for its result,
+# queueing included, and the check's own timeout is cut to it. It must answer before the web
+# server's timeout, with room to spare.
+NANOMON_TEST_TIMEOUT_SECONDS = env_seconds("NANOMON_TEST_TIMEOUT", "20s")
+if NANOMON_TEST_TIMEOUT_SECONDS > NANOMON_WEB_TIMEOUT_SECONDS - 5:
+    raise ConfigError(
+        "NANOMON_TEST_TIMEOUT must be at least 5s below NANOMON_WEB_TIMEOUT (the web server's "
+        f"timeout, {NANOMON_WEB_TIMEOUT_SECONDS:g}s): a test must answer before the web server "
+        f"gives up, got {NANOMON_TEST_TIMEOUT_SECONDS:g}s"
+    )
+# Tests one user may have running at once (a third: 429).
+NANOMON_TEST_PER_USER = env_int("NANOMON_TEST_PER_USER", 2, minimum=1, maximum=100)
 
 # Where probes, webhooks and "Test now" may connect (README "Probe network policy",
 # monitors/netpolicy.py): checked on the addresses actually connected to, every redirect too.

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+import tempfile
+import time
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 import redis
@@ -104,3 +109,53 @@ def service_env(transactional_db, tmp_path):
             isolation.delete_keys_under(client, prefix)
         finally:
             client.close()
+
+
+@pytest.fixture(scope="session")
+def tests_worker(django_db_setup):
+    """A real Celery worker consuming the ``tests`` queue ("Test now", ``monitors.oneoff``)
+    for the whole run, on the run's test database and broker keys: what the API's and the
+    pages' test actions need to answer. It writes results with its own connection, so tests
+    using it see them whether or not they run in a transaction."""
+    database = settings.DATABASES["default"]
+    if database["ENGINE"] != "django.db.backends.postgresql":
+        pytest.skip("a worker process cannot share the test run's SQLite database")
+    broker = settings.CELERY_BROKER_URL
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "nanomon.settings",
+        "DATABASE_URL": isolation.postgres_url(database),
+        "CELERY_BROKER_URL": broker,
+        "NANOMON_DATA_DIR": os.environ["NANOMON_DATA_DIR"],  # the SQLite broker's file, if any
+    }
+    if isolation.is_redis(broker):
+        env["NANOMON_BROKER_KEY_PREFIX"] = settings.NANOMON_TEST_KEY_PREFIX
+    root = Path(__file__).resolve().parent.parent
+    with tempfile.NamedTemporaryFile("w+", prefix="nanomon-tests-worker-", suffix=".log") as log:
+        worker = subprocess.Popen(
+            [
+                sys.executable, "-m", "celery", "-A", "nanomon", "worker", "-Q", "tests",
+                "--concurrency", "2", "--without-gossip", "--without-mingle",
+                "--without-heartbeat", "--loglevel", "INFO",
+            ],
+            cwd=root,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        try:
+            deadline = time.monotonic() + 60
+            while "ready." not in Path(log.name).read_text():
+                assert worker.poll() is None, Path(log.name).read_text()[-4000:]
+                assert time.monotonic() < deadline, "the tests worker did not start"
+                time.sleep(0.1)
+            yield worker
+        finally:
+            worker.terminate()
+            try:
+                worker.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+                worker.wait()
+        output = Path(log.name).read_text()
+    assert "Traceback" not in output, output[-4000:]

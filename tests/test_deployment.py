@@ -47,12 +47,13 @@ def test_every_variable_compose_passes_is_documented():
 
 
 def test_every_variable_nanomon_reads_is_documented():
-    """Each ``env_*("NAME")`` read by the settings and the embedded command is in .env.example
+    """Each ``env_*("NAME")`` read by the settings, the embedded command and gunicorn.conf.py is
+    in .env.example
     (an alias may be named in a comment only, e.g. PROMETHEUS_ENABLED)."""
     documented = set(re.findall(r"\b[A-Z][A-Z0-9_]+\b", (ROOT / ".env.example").read_text()))
     read = {
         name
-        for source in ("nanomon/settings.py", "nanomon/embedded.py")
+        for source in ("nanomon/settings.py", "nanomon/embedded.py", "gunicorn.conf.py")
         for name in re.findall(
             r'env_(?:str|bool|int|seconds|list)\(\s*"([A-Z0-9_]+)"', (ROOT / source).read_text()
         )

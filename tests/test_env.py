@@ -97,6 +97,43 @@ def test_a_worker_staleness_below_the_heartbeat_period_stops_the_process(tmp_pat
     assert "NANOMON_HEALTH_WORKER_STALE must be 0s (off) or at least 30s" in completed.stderr
 
 
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"NANOMON_TEST_TIMEOUT": "26s"}, "NANOMON_TEST_TIMEOUT must be at least 5s below "
+         "NANOMON_WEB_TIMEOUT (the web server's timeout, 30s)"),
+        ({"NANOMON_WEB_TIMEOUT": "20s"}, "NANOMON_TEST_TIMEOUT must be at least 5s below"),
+        ({"NANOMON_WEB_THREADS": "2"}, "NANOMON_WEB_THREADS must be at least 3"),
+    ],
+)  # fmt: skip
+def test_a_test_timeout_the_web_server_would_cut_stops_the_process(tmp_path, env, message):
+    completed = run_check(env, tmp_path)
+
+    assert completed.returncode != 0
+    assert message in completed.stderr
+
+
+def test_gunicorn_reads_its_threads_and_timeout_from_the_environment(tmp_path):
+    """From the checkout gunicorn reads gunicorn.conf.py: threads (gthread) and the timeout
+    the settings check the test timeout against."""
+    completed = run_python(
+        ["-m", "gunicorn", "--print-config", "nanomon.wsgi"],
+        {"NANOMON_WEB_THREADS": "5", "NANOMON_WEB_TIMEOUT": "45s"},
+        tmp_path,
+    )
+    printed = {
+        name.strip(): value.strip()
+        for name, _, value in (line.partition("=") for line in completed.stdout.splitlines())
+    }
+
+    assert completed.returncode == 0, completed.stderr
+    assert (printed["worker_class"], printed["threads"], printed["timeout"]) == (
+        "gthread",
+        "5",
+        "45",
+    )
+
+
 def test_behind_a_tls_proxy_urls_say_https(tmp_path):
     completed = run_python(
         [

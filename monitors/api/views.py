@@ -11,7 +11,7 @@ from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status, viewsets
-from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
+from rest_framework.exceptions import APIException, NotFound, PermissionDenied, ValidationError
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -28,15 +28,22 @@ from monitors.api.serializers import (
     ExportedMonitorSerializer,
     MonitorSerializer,
     ProblemSerializer,
-    check_test_deadline,
     exported_definitions,
 )
 from monitors.engine import CheckRequest, CheckResult
 from monitors.imports import monitors_import
 from monitors.models import Monitor
+from monitors.oneoff import (
+    NoWorkerAnswered,
+    OneOffError,
+    QueueUnavailable,
+    TooManyTests,
+    WebBusy,
+    one_off_check,
+)
 from monitors.secrets import masked_target
 from monitors.selectors import monitor_get, monitors_for_export, monitors_list
-from monitors.services import check_once, monitor_delete, monitors_delete_all
+from monitors.services import monitor_delete, monitors_delete_all
 
 ADD, CHANGE, DELETE = "monitors.add_monitor", "monitors.change_monitor", "monitors.delete_monitor"
 
@@ -47,6 +54,12 @@ _PROBLEM_MEANINGS = {
     404: "No such monitor.",
     413: "Request body too large.",
     415: "Body is not application/json.",
+    429: "You already have NANOMON_TEST_PER_USER tests running (Retry-After says when to "
+    "try again).",
+    503: "This web server is waiting for as many tests as it may, or the broker is down "
+    "(Retry-After).",
+    504: "No worker answered within NANOMON_TEST_TIMEOUT: no worker is running, or none "
+    "consumes the tests queue.",
 }
 
 
@@ -63,6 +76,32 @@ ID_PARAMETER = OpenApiParameter(
 )
 READ_PROBLEMS = problems(400, 401)
 WRITE_PROBLEMS = problems(400, 401, 403, 413, 415)
+TEST_PROBLEMS = problems(429, 503, 504)
+
+
+class TestRefused(APIException):
+    """A "Test now" that could not run or answer (``monitors.oneoff``), as a problem."""
+
+    def __init__(self, error: OneOffError, status_code: int) -> None:
+        super().__init__(str(error))
+        self.status_code = status_code
+        self.wait = error.retry_after  # DRF answers it as Retry-After
+
+
+_TEST_STATUS = {
+    TooManyTests: status.HTTP_429_TOO_MANY_REQUESTS,
+    WebBusy: status.HTTP_503_SERVICE_UNAVAILABLE,
+    QueueUnavailable: status.HTTP_503_SERVICE_UNAVAILABLE,
+    NoWorkerAnswered: status.HTTP_504_GATEWAY_TIMEOUT,
+}
+
+
+def run_test(check: CheckRequest, request: Request) -> CheckResult:
+    """Run a one-off check on a worker for this request's user, or answer why not."""
+    try:
+        return one_off_check(check, user_id=request.user.pk)
+    except OneOffError as error:
+        raise TestRefused(error, _TEST_STATUS[type(error)]) from None
 
 
 def check_result_data(
@@ -252,34 +291,36 @@ class MonitorViewSet(viewsets.GenericViewSet):
     @extend_schema(
         operation_id="monitors_test",
         summary="Run a one-off check (not stored)",
-        description="Runs the check now and returns its result without storing anything. "
-        "type may be left out: it is detected from the target. Checks that may take over 60s "
-        "are refused. Needs permission to add or change monitors.",
+        description="Runs the check now on a worker and returns its result without storing "
+        "anything. type may be left out: it is detected from the target. The request waits "
+        "at most NANOMON_TEST_TIMEOUT (20s) for it, and the check's own timeout is cut to "
+        "that. Each person may have NANOMON_TEST_PER_USER (2) tests running at once. Needs "
+        "permission to add or change monitors.",
         request=CheckSerializer,
-        responses={200: CheckResultSerializer, **WRITE_PROBLEMS},
+        responses={200: CheckResultSerializer, **WRITE_PROBLEMS, **TEST_PROBLEMS},
     )
     def test(self, request: Request, *args, **kwargs) -> Response:
         serializer = CheckSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         check = CheckSerializer.check_request(serializer.validated_data)
-        result = check_once(check)
+        result = run_test(check, request)
         data = check_result_data(result, check, None, serializer.validated_data["name"])
         return Response(CheckResultSerializer(data).data)
 
     @extend_schema(
         operation_id="monitors_test_stored",
         summary="Run a stored monitor once (not stored)",
-        description="Runs the monitor's check now and returns the result without storing it. "
-        "Needs permission to add or change monitors.",
+        description="Runs the monitor's check now on a worker and returns the result without "
+        "storing it, as POST /api/monitors/test does. Needs permission to add or change "
+        "monitors.",
         parameters=[ID_PARAMETER],
         request=None,
-        responses={200: CheckResultSerializer, **problems(400, 401, 403, 404)},
+        responses={200: CheckResultSerializer, **problems(400, 401, 403, 404), **TEST_PROBLEMS},
     )
     def test_monitor(self, request: Request, *args, **kwargs) -> Response:
         monitor = self.get_object()
         check = monitor.check_request()
-        check_test_deadline(check)
-        result = check_once(check)
+        result = run_test(check, request)
         data = check_result_data(result, check, monitor, monitor.name)
         if not may_see_secrets(request.user):  # may add monitors, not change (nor see) this one
             data["monitor_target"] = masked_target(check.target)

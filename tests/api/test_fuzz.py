@@ -65,7 +65,7 @@ monitor_shaped = st.fixed_dictionaries(
 bodies = st.one_of(json_values, monitor_shaped)
 
 
-def stand_in_check(request) -> CheckResult:
+def stand_in_check(request, *, user_id) -> CheckResult:
     return CheckResult(
         status=CheckStatus.FAILED, value=0.0, message="not run in tests", outputs=None,
         started_at=datetime.now(UTC), duration_seconds=0.0,
@@ -102,7 +102,7 @@ def test_random_json_imported_gets_only_2xx_or_4xx(admin, body, replace):
 @FUZZ
 @given(body=bodies)
 def test_random_json_sent_to_the_test_action_gets_only_2xx_or_4xx(admin, monkeypatch, body):
-    monkeypatch.setattr("monitors.api.views.check_once", stand_in_check)
+    monkeypatch.setattr("monitors.api.views.one_off_check", stand_in_check)
     send(admin, "post", "/api/monitors/test", body)
 
 

@@ -50,7 +50,9 @@ ROUTES = [
 
 
 @pytest.mark.parametrize("persona", PERSONAS)
-def test_each_persona_gets_the_expected_status_on_every_route(personas, make_monitor, persona):
+def test_each_persona_gets_the_expected_status_on_every_route(
+    personas, make_monitor, persona, tests_worker
+):
     client = personas[persona]
     for method, template, body, expected in ROUTES:
         monitor = make_monitor(target=f"http://127.0.0.1:{refused_port()}/")  # some routes delete
@@ -107,7 +109,7 @@ def test_replace_import_also_needs_the_delete_permission(db, make_monitor):
     assert sorted(Monitor.objects.values_list("name", flat=True)) == ["kept", "new"]
 
 
-def test_the_test_action_is_allowed_with_either_the_add_or_the_change_permission(db):
+def test_the_test_action_is_allowed_with_either_the_add_or_the_change_permission(db, tests_worker):
     closed = {"target": f"127.0.0.1:{refused_port()}"}
     for permission in ("monitors.add_monitor", "monitors.change_monitor"):
         client = token_client(user_with(permission.split(".")[1], [permission]))

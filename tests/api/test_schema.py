@@ -74,7 +74,9 @@ def test_the_schema_lists_every_route(schema):
     assert set(schema["paths"]["/api/monitors"]) == {"get", "post", "delete"}
 
 
-def test_real_responses_match_the_schema(schema, admin, viewer, anonymous, make_monitor, now):
+def test_real_responses_match_the_schema(
+    schema, admin, viewer, anonymous, make_monitor, now, tests_worker
+):
     monitor = make_monitor(name="described", properties={"headers": '{"A": "b"}'})
     MonitorState.objects.filter(monitor=monitor).update(last_status=2, last_run_at=now)
     for status, outputs in ((0, {"status": 200.0, "ipAddress": "::1"}), (2, None)):

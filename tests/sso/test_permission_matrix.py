@@ -84,7 +84,9 @@ def test_the_matrix_covers_every_route_of_the_api_permission_tests():
 
 
 @pytest.mark.parametrize("persona", PERSONAS)
-def test_each_persona_gets_the_expected_status_on_every_route(clients, make_monitor, persona):
+def test_each_persona_gets_the_expected_status_on_every_route(
+    clients, make_monitor, persona, tests_worker
+):
     client = clients[persona]
     for method, template, body, kind, success in ROUTES:
         monitor = make_monitor(target=f"http://127.0.0.1:{refused_port()}/")  # some routes delete

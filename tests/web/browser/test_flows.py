@@ -39,7 +39,7 @@ def card(page, name: str):
 
 
 def test_an_editor_creates_tests_watches_edits_exports_deletes_and_imports_a_monitor(
-    page, live_server, shot, editor_user, target_server, tmp_path
+    page, live_server, shot, editor_user, target_server, tmp_path, tests_worker
 ):
     base = live_server.url
     sign_in(page, base, "editor")
