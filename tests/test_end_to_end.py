@@ -304,6 +304,19 @@ def start_embedded(data_dir: Path, port: int) -> subprocess.Popen:
     )
 
 
+def signed_in_admin(base: str) -> Browser | None:
+    """A browser signed in to the embedded shape's admin, or None while it does not answer."""
+    try:
+        browser = Browser(base)
+        browser.post_form(
+            "/admin/login/?next=/admin/",
+            {"username": "admin", "password": "embedded-secret-1", "next": "/admin/"},
+        )
+        return browser if "Log out" in browser.get("/admin/") else None
+    except OSError:
+        return None
+
+
 def sqlite_results(data_dir: Path) -> list[tuple]:
     with sqlite3.connect(data_dir / "nanomon.sqlite3") as db:
         return db.execute(
@@ -316,19 +329,7 @@ def test_the_embedded_command_runs_everything_and_stops_on_ctrl_c(tmp_path):
     base = f"http://127.0.0.1:{port}"
     runner = start_embedded(tmp_path, port)
     try:
-
-        def signed_in_admin():
-            try:
-                browser = Browser(base)
-                browser.post_form(
-                    "/admin/login/?next=/admin/",
-                    {"username": "admin", "password": "embedded-secret-1", "next": "/admin/"},
-                )
-                return browser if "Log out" in browser.get("/admin/") else None
-            except OSError:
-                return None
-
-        browser = wait_for(signed_in_admin, every=0.5, what="the admin to answer")
+        browser = wait_for(lambda: signed_in_admin(base), every=0.5, what="the admin to answer")
         with serve_app(build_test_app()) as server:
             saved_at = time.monotonic()
             browser.post_form(

@@ -18,7 +18,14 @@ import pytest
 
 from nanomon.supervisor import STATE_FILE, supervisor_status
 from tests.support.http_servers import build_test_app, refused_port, serve_app
-from tests.test_end_to_end import ROOT, Browser, sqlite_results, start_embedded, stop, wait_for
+from tests.test_end_to_end import (
+    ROOT,
+    signed_in_admin,
+    sqlite_results,
+    start_embedded,
+    stop,
+    wait_for,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -122,19 +129,7 @@ def test_the_embedded_shape_restarts_a_killed_worker_and_says_so(tmp_path):
     base = f"http://127.0.0.1:{port}"
     runner = start_embedded(tmp_path, port)
     try:
-
-        def signed_in_admin():
-            try:
-                browser = Browser(base)
-                browser.post_form(
-                    "/admin/login/?next=/admin/",
-                    {"username": "admin", "password": "embedded-secret-1", "next": "/admin/"},
-                )
-                return browser if "Log out" in browser.get("/admin/") else None
-            except OSError:
-                return None
-
-        browser = wait_for(signed_in_admin, every=0.5, what="the admin to answer")
+        browser = wait_for(lambda: signed_in_admin(base), every=0.5, what="the admin to answer")
         with serve_app(build_test_app()) as server:
             browser.post_form(
                 "/admin/monitors/monitor/add/",
