@@ -346,7 +346,7 @@ def forget_broker_keys(env: dict[str, str]) -> None:
 
         with Connection(url) as connection:
             channel = connection.channel()
-            for queue in ("celery", "probes", "alerts"):
+            for queue in ("celery", "probes", "alerts", "tests"):  # nanomon/celery.py's
                 channel.queue_delete(queue)
         return
     import redis
