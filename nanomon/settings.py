@@ -191,6 +191,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "monitors.api.schema.require_response_fields",
+        "monitors.api.schema.describe_monitor_definitions",
     ],
     # Interactive docs from local files (drf-spectacular-sidecar): no CDN.
     "SWAGGER_UI_DIST": "SIDECAR",

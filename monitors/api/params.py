@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
+from decimal import Decimal
 
 from django.utils.dateparse import parse_datetime
 from rest_framework.exceptions import ValidationError
@@ -15,6 +16,7 @@ _MAX_DIGITS = 30
 
 MAX_DEFAULT = 100
 MAX_LIMIT = 1000
+MAX_BEFORE_ID = 2**63 - 1  # a bigint
 
 
 def parse_integer(text: str) -> int | None:
@@ -22,6 +24,23 @@ def parse_integer(text: str) -> int | None:
     if not _INTEGER.fullmatch(text) or len(text) > _MAX_DIGITS:
         return None
     return int(text)
+
+
+# A number as JSON writes one: an integral one (60.0, 1e+16) counts as that integer in a query,
+# where an OpenAPI client may send an integer parameter so.
+_NUMBER = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]{1,3})?")
+
+
+def parse_query_integer(text: str) -> int | None:
+    """The integer a query parameter spells (``60``, or an integral ``60.0``, ``6e1``), or
+    None."""
+    value = parse_integer(text)
+    if value is not None or not _NUMBER.fullmatch(text) or len(text) > _MAX_DIGITS:
+        return value
+    number = Decimal(text)
+    if number != number.to_integral_value() or abs(number) >= 10**_MAX_DIGITS:
+        return None
+    return int(number)
 
 
 def monitor_id(text: str) -> int:
@@ -39,7 +58,7 @@ def max_results(raw: str | None) -> int:
     """``max``: default 100, 1–1000 (NanoMon's limits and message)."""
     if raw is None or raw == "":
         return MAX_DEFAULT
-    value = parse_integer(raw)
+    value = parse_query_integer(raw)
     if value is None:
         if _INTEGER.fullmatch(raw):
             raise ValidationError(f"max must be between 1 and {MAX_LIMIT}")
@@ -71,7 +90,7 @@ def before_id(raw: str | None) -> int | None:
     """``before_id``: the id part of the paging cursor (see ``results_latest``)."""
     if raw is None or raw == "":
         return None
-    value = parse_integer(raw)
-    if value is None or not 0 < value < 2**63:
+    value = parse_query_integer(raw)
+    if value is None or not 0 < value <= MAX_BEFORE_ID:
         raise ValidationError("before_id must be a positive integer")
     return value

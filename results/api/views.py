@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status, viewsets
+from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -18,23 +18,32 @@ from monitors.api import params
 from monitors.api.permissions import ReadOrModelPermission, may_see_secrets
 from monitors.api.renderers import RENDERER_CLASSES, DeleteConfirmation
 from monitors.api.views import ID_PARAMETER, problems
+from monitors.selectors import monitor_exists
 from results.api.serializers import ResultSerializer
 from results.models import Result
 from results.selectors import results_latest
 from results.services import results_delete_all
 
+
+def or_empty(schema: dict[str, object]) -> dict[str, object]:
+    """A query parameter's schema that also takes ``name=`` (empty: as if absent)."""
+    return {"anyOf": [schema, {"type": "string", "maxLength": 0}]}
+
+
 PAGING_PARAMETERS = [
     OpenApiParameter(
-        "max", OpenApiTypes.INT, description="How many, 1–1000 (default 100), newest first."
+        "max",
+        or_empty({"type": "integer", "minimum": 1, "maximum": params.MAX_LIMIT}),
+        description="How many, 1–1000 (default 100, also when empty), newest first.",
     ),
     OpenApiParameter(
         "before",
-        OpenApiTypes.DATETIME,
+        or_empty({"type": "string", "format": "date-time"}),
         description="Only results strictly older than this RFC 3339 date (paging).",
     ),
     OpenApiParameter(
         "before_id",
-        OpenApiTypes.INT,
+        or_empty({"type": "integer", "minimum": 1, "maximum": params.MAX_BEFORE_ID}),
         description="With before: also results of exactly that date with a smaller id (the "
         "cursor the Link header's next page uses).",
     ),
@@ -46,6 +55,7 @@ RESULTS_RESPONSES = {
     ),
     **problems(400, 401),
 }
+MONITOR_RESULTS_RESPONSES = {**RESULTS_RESPONSES, **problems(404)}
 
 
 class ResultViewSet(viewsets.GenericViewSet):
@@ -88,9 +98,9 @@ class ResultViewSet(viewsets.GenericViewSet):
     @extend_schema(
         operation_id="monitors_results_list",
         summary="Latest results of a monitor",
-        description="An unknown monitor has no results: 200 and [].",
+        description="An unknown (or deleted) monitor: 404.",
         parameters=[ID_PARAMETER, *PAGING_PARAMETERS],
-        responses=RESULTS_RESPONSES,
+        responses=MONITOR_RESULTS_RESPONSES,
     )
     def monitor_results(self, request: Request, *args, **kwargs) -> Response:
         return self._results(request, monitor_id=params.monitor_id(self.kwargs["id"]))
@@ -110,6 +120,8 @@ class ResultViewSet(viewsets.GenericViewSet):
         limit = params.max_results(request.query_params.get("max"))
         before = params.before_date(request.query_params.get("before"))
         before_id = params.before_id(request.query_params.get("before_id"))
+        if monitor_id is not None and not monitor_exists(monitor_id):
+            raise NotFound("monitor not found")  # after the parameters: a bad one is a 400
         results = results_latest(
             limit=limit, monitor_id=monitor_id, before=before, before_id=before_id
         )

@@ -100,11 +100,13 @@ def test_the_bounds_of_max_are_accepted(admin):
     assert admin.get("/api/results?max=1000").status_code == 200
 
 
-def test_results_of_an_unknown_monitor_are_an_empty_list_not_a_404(admin):
-    for monitor_id in ("4520881", "0", "-1", "123456789012345678901234567890"):
+def test_results_of_an_unknown_or_deleted_monitor_are_a_404(admin, make_monitor):
+    deleted = make_monitor(name="gone")
+    assert admin.delete(f"/api/monitors/{deleted.id}").status_code == 204
+    for monitor_id in (str(deleted.id), "4520881", "0", "-1", "123456789012345678901234567890"):
         response = admin.get(f"/api/monitors/{monitor_id}/results")
-        assert response.status_code == 200
-        assert response.json() == []
+        assert response.status_code == 404
+        assert response.json()["detail"] == "monitor not found"
 
 
 def test_results_of_a_monitor_id_that_is_not_an_integer_are_a_400(admin):
@@ -230,3 +232,12 @@ def test_the_latest_results_query_walks_an_index_and_counts_nothing(
     assert "COUNT" not in sql.upper()
     assert "LIMIT 2" in sql
     assert '"results_result"."date" <=' in sql  # where the index scan starts when paging
+
+
+def test_integral_numbers_in_the_query_are_those_integers_and_empty_is_the_default(
+    admin, make_monitor
+):
+    monitor = make_monitor(name="paged")
+    for query in ("max=5.0", "max=5e0", "max=", "before=&before_id=", "before_id=7.0"):
+        assert admin.get(f"/api/monitors/{monitor.id}/results?{query}").status_code == 200, query
+    assert admin.get("/api/results?max=5.5").json()["detail"] == "max must be an integer"
