@@ -511,6 +511,11 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             if shape:
                 shape.stop()
+                if shape.database_name:  # whatever happened, the shared servers are left clean
+                    from bench.db import drop_database
+
+                    drop_database(shape.server_url, shape.database_name)
+                    forget_broker_keys(shape.env)
             flapper.close()
         mails = list(smtp.mails)
     report = analyse(rows, since, until)
@@ -596,11 +601,6 @@ def main(argv: list[str] | None = None) -> int:
         },
         args.out_dir,
     )
-    if shape.database_name:
-        from bench.db import drop_database
-
-        drop_database(shape.server_url, shape.database_name)
-        forget_broker_keys(shape.env)
     if failures:
         print(f"logs kept in {workdir}")
     else:
