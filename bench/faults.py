@@ -4,7 +4,8 @@
 
 One private Redis (the broker) and one private PostgreSQL (``bench/private_servers.py``, on
 free loopback ports, thrown away at the end), ``--monitors`` http monitors every
-``--interval`` seconds against local targets (``bench.targets``) plus one slow monitor (a
+``--interval`` seconds against local targets (``bench.targets``) plus one hostile-regex monitor
+(``bodyRegex`` ``(a+)+$`` against 40 ``a``s and a ``!``) and one slow monitor (a
 ``--slow-timeout`` timeout against a server that accepts connections and never answers; its
 interval must exceed its timeout), ``--workers`` celery workers and celery beat. Then, one
 after the other, with ``--baseline`` seconds before each fault and ``--recovery`` after it:
@@ -33,6 +34,7 @@ docker-compose.yml). The PostgreSQL lease grace is the production one (NANOMON_L
 from __future__ import annotations
 
 import argparse
+import http.server
 import itertools
 import json
 import os
@@ -41,6 +43,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator, Sequence
@@ -124,6 +127,31 @@ def never_answering_server() -> Iterator[str]:
         yield f"http://127.0.0.1:{listener.getsockname()[1]}/"
     finally:
         listener.close()
+
+
+@contextmanager
+def hostile_body_server() -> Iterator[str]:
+    """An http:// URL answering 40 ``a``s and a ``!``: with ``bodyRegex`` ``(a+)+$`` the
+    issue's attack (Python's re backtracks for hours on it; RE2 answers at once)."""
+    body = b"a" * 40 + b"!"
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 # --- The processes -------------------------------------------------------------------------------
@@ -311,11 +339,11 @@ def analyse(
         figures["not_resumed"] = sorted(set(healthy) - waits.keys())
         figures["resumed_within_seconds"] = round(max(waits.values()), 2) if waits else None
         figures["fault_seconds"] = round((fault_end - fault_start).total_seconds(), 1)
-    if slow:
-        slow_rows = [row for row in rows if row[0] in set(slow)]
-        figures["slow_monitor"] = {
-            "results": len(slow_rows),
-            "messages": dict(Counter(row[4] for row in slow_rows).most_common(3)),
+    for label, monitor_id in zip(("slow_monitor", "hostile_regex_monitor"), slow, strict=False):
+        own = [row for row in rows if row[0] == monitor_id]
+        figures[label] = {
+            "results": len(own),
+            "messages": dict(Counter(row[4] for row in own).most_common(3)),
         }
     return figures
 
@@ -361,6 +389,7 @@ def run(arguments: argparse.Namespace) -> dict:
         PrivatePostgres() as postgres,
         TargetProcess(config) as endpoints,
         never_answering_server() as silent_url,
+        hostile_body_server() as hostile_url,
     ):
         database_url = postgres.create_database("nanomon_faults")
         environment = db.process_environment(
@@ -372,12 +401,24 @@ def run(arguments: argparse.Namespace) -> dict:
             "interval": f"{arguments.slow_interval:g}s", "enabled": True,
             "properties": {"timeout": f"{arguments.slow_timeout:g}s"},
         }  # fmt: skip
-        print(f"preparing {arguments.monitors} monitors + 1 slow one", flush=True)
+        hostile_fields = {
+            "name": "fault hostile regex", "kind": "http", "target": hostile_url,
+            "interval": f"{interval:g}s", "enabled": True,
+            "properties": {"bodyRegex": "(a+)+$"},
+        }  # fmt: skip
+        print(
+            f"preparing {arguments.monitors} monitors + 1 slow one + 1 hostile regex",
+            flush=True,
+        )
         ids = prepare_database(
             environment,
-            [*http_monitors(arguments.monitors, f"{interval:g}s", urls), slow_fields],
+            [
+                *http_monitors(arguments.monitors, f"{interval:g}s", urls),
+                slow_fields,
+                hostile_fields,
+            ],
         )
-        healthy, slow = ids[:-1], ids[-1:]
+        healthy, slow = ids[:-2], ids[-2:]
         fleet = Fleet(
             environment, work_dir / "logs", fleet_commands(arguments.workers, arguments.concurrency)
         ).start()
@@ -446,8 +487,9 @@ def print_report(report: dict, interval: float) -> None:
         if figures["healthy_non_ok_messages"]:
             print(f"[{name}] non-OK results of healthy monitors: "
                   f"{figures['healthy_non_ok_messages']}")  # fmt: skip
-        if "slow_monitor" in figures:
-            print(f"[{name}] slow monitor: {figures['slow_monitor']}")
+        for label in ("slow_monitor", "hostile_regex_monitor"):
+            if label in figures:
+                print(f"[{name}] {label.replace('_', ' ')}: {figures[label]}")
     print(f"duplicate results over the whole run: {report['duplicate_results_whole_run']}")
 
 
