@@ -92,7 +92,9 @@ def compact_dead_processes(path: str) -> int:
             if pid is None or pid == os.getpid() or _is_alive(pid):
                 continue
             kind = os.path.basename(filename).split("_", 1)[0]
-            if kind != "gauge":  # counters, histograms, summaries: their counts live on
+            # Counters, histograms, summaries: their counts live on. An empty file's process
+            # died before sizing it: nothing to fold.
+            if kind != "gauge" and os.path.getsize(filename) > 0:
                 archive = MmapedDict(os.path.join(path, f"{kind}_{ARCHIVE}.db"))
                 try:
                     for key, value, timestamp, _ in MmapedDict.read_all_values_from_file(filename):

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import glob
 import hmac
 import logging
 import os
@@ -52,6 +53,7 @@ from nanomon.supervisor import supervisor_status
 logger = logging.getLogger(__name__)
 
 REALM = "NanoMon metrics"
+MMAP_HEADER_BYTES = 8  # the "used" integer and padding that start every multi-process file
 
 
 class _FolderCollector:
@@ -67,7 +69,22 @@ class _FolderCollector:
     def collect(self):
         compact_dead_processes(self.path)
         with folder_lock(self.path, exclusive=False):
-            return list(MultiProcessCollector(None, path=self.path).collect())
+            # A worker creates its file empty and sizes it a moment later (prometheus_client's
+            # MmapedDict): read then, it fails the whole scrape with struct.error (seen under
+            # gunicorn's threaded workers). An empty file holds no sample yet: skip it.
+            files = [
+                name
+                for name in glob.glob(os.path.join(self.path, "*.db"))
+                if _size(name) >= MMAP_HEADER_BYTES
+            ]
+            return list(MultiProcessCollector.merge(files, accumulate=True))
+
+
+def _size(name: str) -> int:
+    try:
+        return os.path.getsize(name)
+    except FileNotFoundError:  # a live gauge file removed since the glob
+        return 0
 
 
 def scrape_protected() -> bool:
