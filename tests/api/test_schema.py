@@ -2,8 +2,18 @@
 
 from __future__ import annotations
 
+import concurrent.futures
+import contextlib
 import io
+import os
 import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
 
 import pytest
 from django.core.management import call_command
@@ -12,6 +22,8 @@ from jsonschema import Draft202012Validator
 from results.models import MonitorState, Result
 from tests.api.conftest import http_monitor
 from tests.support.http_servers import refused_port
+
+ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.django_db
 
@@ -132,3 +144,43 @@ def test_the_interactive_docs_load_their_assets_from_this_server(anonymous):
         if url.startswith("/static/"):
             assert anonymous.get(url).status_code == 200, url
     assert "/api/schema/" in page
+
+
+@pytest.mark.e2e
+def test_concurrent_first_schema_requests_to_a_threaded_web_server_all_succeed(tmp_path):
+    """A fresh gunicorn process (gunicorn.conf.py: threads) asked for the schema six times at
+    once: drf-spectacular's lazy extension loading raced and answered 500 before SchemaView."""
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "CELERY_"))},
+        "NANOMON_DATA_DIR": str(tmp_path),
+        "NANOMON_PUBLIC_READ": "true",
+        "DJANGO_SETTINGS_MODULE": "nanomon.settings",
+    }
+    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
+    port = refused_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "nanomon.wsgi", "--bind", f"127.0.0.1:{port}",
+         "--workers", "1"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}/api/schema/"
+
+    def get(_: int) -> int:
+        try:
+            with urllib.request.urlopen(url, timeout=60) as response:
+                return response.status
+        except urllib.error.HTTPError as error:
+            return error.code
+
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:  # listening, without asking for the schema yet
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port)):
+                break
+            time.sleep(0.2)
+        with concurrent.futures.ThreadPoolExecutor(6) as pool:
+            statuses = list(pool.map(get, range(6)))
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+    assert statuses == [200] * 6
