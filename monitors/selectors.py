@@ -24,11 +24,6 @@ def monitor_get(monitor_id: int) -> Monitor:
     return monitors_list().get(pk=monitor_id)
 
 
-def monitor_exists(monitor_id: int) -> bool:
-    """Whether there is a monitor ``monitor_id`` (one indexed query, none for impossible ids)."""
-    return 0 < monitor_id <= MAX_MONITOR_ID and Monitor.objects.filter(pk=monitor_id).exists()
-
-
 def monitors_for_export() -> QuerySet[Monitor]:
     """Every monitor in creation order, so an export re-imports in the same order."""
     return Monitor.objects.order_by("id")

@@ -10,7 +10,6 @@ from urllib.parse import urlencode
 
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status, viewsets
-from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -18,7 +17,6 @@ from monitors.api import params
 from monitors.api.permissions import ReadOrModelPermission, may_see_secrets
 from monitors.api.renderers import RENDERER_CLASSES, DeleteConfirmation
 from monitors.api.views import ID_PARAMETER, problems
-from monitors.selectors import monitor_exists
 from results.api.serializers import ResultSerializer
 from results.models import Result
 from results.selectors import results_latest
@@ -55,7 +53,6 @@ RESULTS_RESPONSES = {
     ),
     **problems(400, 401),
 }
-MONITOR_RESULTS_RESPONSES = {**RESULTS_RESPONSES, **problems(404)}
 
 
 class ResultViewSet(viewsets.GenericViewSet):
@@ -98,9 +95,9 @@ class ResultViewSet(viewsets.GenericViewSet):
     @extend_schema(
         operation_id="monitors_results_list",
         summary="Latest results of a monitor",
-        description="An unknown (or deleted) monitor: 404.",
+        description="An unknown (or deleted) monitor has no results: 200 and [] (NanoMon).",
         parameters=[ID_PARAMETER, *PAGING_PARAMETERS],
-        responses=MONITOR_RESULTS_RESPONSES,
+        responses=RESULTS_RESPONSES,
     )
     def monitor_results(self, request: Request, *args, **kwargs) -> Response:
         return self._results(request, monitor_id=params.monitor_id(self.kwargs["id"]))
@@ -120,8 +117,6 @@ class ResultViewSet(viewsets.GenericViewSet):
         limit = params.max_results(request.query_params.get("max"))
         before = params.before_date(request.query_params.get("before"))
         before_id = params.before_id(request.query_params.get("before_id"))
-        if monitor_id is not None and not monitor_exists(monitor_id):
-            raise NotFound("monitor not found")  # after the parameters: a bad one is a 400
         results = results_latest(
             limit=limit, monitor_id=monitor_id, before=before, before_id=before_id
         )

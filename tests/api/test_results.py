@@ -100,13 +100,14 @@ def test_the_bounds_of_max_are_accepted(admin):
     assert admin.get("/api/results?max=1000").status_code == 200
 
 
-def test_results_of_an_unknown_or_deleted_monitor_are_a_404(admin, make_monitor):
+def test_results_of_an_unknown_or_deleted_monitor_are_an_empty_list_not_a_404(admin, make_monitor):
+    # NanoMon's contract (and its own API test suite, tests/api/test_nanomon_suite.py).
     deleted = make_monitor(name="gone")
     assert admin.delete(f"/api/monitors/{deleted.id}").status_code == 204
     for monitor_id in (str(deleted.id), "4520881", "0", "-1", "123456789012345678901234567890"):
         response = admin.get(f"/api/monitors/{monitor_id}/results")
-        assert response.status_code == 404
-        assert response.json()["detail"] == "monitor not found"
+        assert response.status_code == 200
+        assert response.json() == []
 
 
 def test_results_of_a_monitor_id_that_is_not_an_integer_are_a_400(admin):
