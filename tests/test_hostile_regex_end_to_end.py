@@ -8,16 +8,15 @@ generous; the gaps are printed.
 
 from __future__ import annotations
 
-import random
 import time
 
 import pytest
-from aiohttp import web
 from django.utils import timezone
 
 from monitors.probes.http import MAX_BODY_BYTES
 from monitors.services import monitor_create
 from results.models import Result
+from tests.monitors.probes.test_http_regex import hostile_app
 from tests.support.http_servers import serve_app
 from tests.test_end_to_end import celery_processes, largest_gaps, wait_for  # noqa: F401
 
@@ -26,30 +25,9 @@ pytestmark = pytest.mark.e2e
 DFA_HOSTILE = r"[ab]*a[ab]{1000}c"  # linear, yet ~10 s per MiB: overruns a 1 s timeout
 
 
-def hostile_app() -> web.Application:
-    a_run = ("a" * (MAX_BODY_BYTES - 1) + "!").encode()
-    coin = random.Random(19)
-    a_or_b = "".join(coin.choice("ab") for _ in range(1 << 18)).encode()
-
-    async def run_of_a(request: web.Request) -> web.Response:
-        return web.Response(body=a_run, content_type="text/plain")
-
-    async def random_a_b(request: web.Request) -> web.Response:
-        return web.Response(body=a_or_b, content_type="text/plain")
-
-    async def ok(request: web.Request) -> web.Response:
-        return web.Response(text="queue depth: 3")
-
-    app = web.Application()
-    app.router.add_get("/a", run_of_a)
-    app.router.add_get("/ab", random_a_b)
-    app.router.add_get("/ok", ok)
-    return app
-
-
 def test_hostile_regexes_do_not_stop_a_worker_running_the_other_monitors(celery_processes):  # noqa: F811
     interval, watch = 2.0, 20.0
-    with serve_app(hostile_app()) as server:
+    with serve_app(hostile_app(MAX_BODY_BYTES, 1 << 18)) as server:
         catastrophic = monitor_create(
             name="catastrophic", kind="http", target=server.url("/a"), interval="2s",
             properties={"bodyRegex": "(a+)+$", "timeout": "1500ms"},

@@ -9,9 +9,6 @@ figures.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
-
 import pytest
 
 from bench.faults import Fleet, fleet_commands
@@ -19,17 +16,6 @@ from bench.private_servers import RestartableRedis
 from tests.support.http_servers import build_test_app, serve_app
 
 LEASE_GRACE = "5s"
-
-
-def wait_for(condition: Callable[[], object], *, timeout: float, what: str, every: float = 0.5):
-    """Poll ``condition`` until it returns something truthy; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(every)
-    pytest.fail(f"gave up after {timeout}s waiting for {what}")
 
 
 @pytest.fixture

@@ -23,7 +23,7 @@ from bench.db import process_environment
 from bench.faults import analyse, http_monitors
 from monitors.services import monitor_create
 from results.models import Result
-from tests.faults.conftest import wait_for
+from tests.test_end_to_end import wait_for
 
 pytestmark = pytest.mark.e2e
 

@@ -11,7 +11,7 @@ import pytest
 from bench.db import process_environment
 from bench.faults import analyse, http_monitors, prepare_database
 from bench.private_servers import PrivatePostgres
-from tests.faults.conftest import wait_for
+from tests.test_end_to_end import wait_for
 
 pytestmark = pytest.mark.e2e
 OUTAGE_SECONDS = 20

@@ -30,10 +30,11 @@ DFA_HOSTILE = r"[ab]*a[ab]{1000}c"
 SLOW_SLACK_SECONDS = 2.0  # asyncio.run, thread start and a loaded machine, beyond the grace
 
 
-def hostile_app() -> web.Application:
-    a_run = ("a" * (A_RUN_BYTES - 1) + "!").encode()
+def hostile_app(a_run_bytes: int = A_RUN_BYTES, a_or_b_bytes: int = MEBIBYTE // 4):
+    """/a: a run of ``a`` ending in ``!``; /ab: seeded random a/b text; /ok: a short body."""
+    a_run = ("a" * (a_run_bytes - 1) + "!").encode()
     coin = random.Random(19)
-    a_or_b = "".join(coin.choice("ab") for _ in range(MEBIBYTE // 4)).encode()
+    a_or_b = "".join(coin.choice("ab") for _ in range(a_or_b_bytes)).encode()
 
     async def run_of_a(request: web.Request) -> web.Response:
         return web.Response(body=a_run, content_type="text/plain")
