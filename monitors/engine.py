@@ -106,20 +106,25 @@ async def apply_rule_within(
         )
 
 
+def failed_result(message: str, started_at: datetime, clock: float) -> CheckResult:
+    """A Failed result of a check that started at ``started_at`` (``clock``: perf_counter)."""
+    return CheckResult(
+        status=CheckStatus.FAILED,
+        value=0.0,
+        message=message,
+        outputs=None,
+        started_at=started_at,
+        duration_seconds=time.perf_counter() - clock,
+    )
+
+
 async def run_check(request: CheckRequest) -> CheckResult:
     """Run one check under one total deadline, then its rule. Never raises for probe errors."""
     started_at = datetime.now(UTC)
     clock = time.perf_counter()
 
     def failed(message: str) -> CheckResult:
-        return CheckResult(
-            status=CheckStatus.FAILED,
-            value=0.0,
-            message=message,
-            outputs=None,
-            started_at=started_at,
-            duration_seconds=time.perf_counter() - clock,
-        )
+        return failed_result(message, started_at, clock)
 
     try:
         probe_type = get_probe_type(request.kind)

@@ -36,7 +36,7 @@ from django.db import IntegrityError, close_old_connections, transaction
 from django.utils import timezone
 
 from monitors.durations import format_seconds
-from monitors.engine import CheckRequest, CheckResult, CheckStatus, run_check
+from monitors.engine import CheckRequest, CheckResult, CheckStatus, failed_result, run_check
 from monitors.models import OneOffCheck, OneOffResult
 from monitors.probes.base import describe_error
 
@@ -243,26 +243,15 @@ class _Runner:
         try:
             result = await asyncio.wait_for(run_check(request), deadline - time.time())
         except TimeoutError:
-            result = _failed(
+            result = failed_result(
                 f"timed out after {format_seconds(limit)}, the longest a test may take "
                 "(NANOMON_TEST_TIMEOUT)",
                 started_at,
                 clock,
             )
         except Exception as error:  # a probe bug must cost this test, never the loop
-            result = _failed(describe_error(error), started_at, clock)
+            result = failed_result(describe_error(error), started_at, clock)
         await self.loop.run_in_executor(self.recorder, _write_result, check_id, result)
-
-
-def _failed(message: str, started_at: datetime, clock: float) -> CheckResult:
-    return CheckResult(
-        status=CheckStatus.FAILED,
-        value=0.0,
-        message=message,
-        outputs=None,
-        started_at=started_at,
-        duration_seconds=time.perf_counter() - clock,
-    )
 
 
 def _write_result(check_id: str, result: CheckResult) -> None:
