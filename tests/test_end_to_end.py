@@ -317,6 +317,15 @@ def signed_in_admin(base: str) -> Browser | None:
         return None
 
 
+def add_http_monitor_in_admin(browser: Browser, name: str, target: str, rule: str = "") -> None:
+    """Save a 1 s http monitor through the embedded shape's admin form, as a user would."""
+    browser.post_form(
+        "/admin/monitors/monitor/add/",
+        {"name": name, "kind": "http", "target": target, "interval": "1s", "rule": rule,
+         "enabled": "on", "properties": "{}"},
+    )  # fmt: skip
+
+
 def sqlite_results(data_dir: Path) -> list[tuple]:
     with sqlite3.connect(data_dir / "nanomon.sqlite3") as db:
         return db.execute(
@@ -332,17 +341,8 @@ def test_the_embedded_command_runs_everything_and_stops_on_ctrl_c(tmp_path):
         browser = wait_for(lambda: signed_in_admin(base), every=0.5, what="the admin to answer")
         with serve_app(build_test_app()) as server:
             saved_at = time.monotonic()
-            browser.post_form(
-                "/admin/monitors/monitor/add/",
-                {
-                    "name": "embedded web",
-                    "kind": "http",
-                    "target": server.url("/status/404"),
-                    "interval": "1s",
-                    "rule": "status == 200",
-                    "enabled": "on",
-                    "properties": "{}",
-                },
+            add_http_monitor_in_admin(
+                browser, "embedded web", server.url("/status/404"), rule="status == 200"
             )
             wait_for(lambda: sqlite_results(tmp_path), what="a first result")
             print(f"embedded: first result {time.monotonic() - saved_at:.2f}s after the save")

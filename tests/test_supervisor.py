@@ -20,6 +20,7 @@ from nanomon.supervisor import STATE_FILE, supervisor_status
 from tests.support.http_servers import build_test_app, refused_port, serve_app
 from tests.test_end_to_end import (
     ROOT,
+    add_http_monitor_in_admin,
     signed_in_admin,
     sqlite_results,
     start_embedded,
@@ -131,17 +132,7 @@ def test_the_embedded_shape_restarts_a_killed_worker_and_says_so(tmp_path):
     try:
         browser = wait_for(lambda: signed_in_admin(base), every=0.5, what="the admin to answer")
         with serve_app(build_test_app()) as server:
-            browser.post_form(
-                "/admin/monitors/monitor/add/",
-                {
-                    "name": "supervised",
-                    "kind": "http",
-                    "target": server.url("/ok"),
-                    "interval": "1s",
-                    "enabled": "on",
-                    "properties": "{}",
-                },
-            )
+            add_http_monitor_in_admin(browser, "supervised", server.url("/ok"))
             wait_for(lambda: sqlite_results(tmp_path), what="a first result")
             worker = read_state(tmp_path)["children"]["worker"]["pid"]
             os.kill(worker, signal.SIGKILL)
