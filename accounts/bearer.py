@@ -20,7 +20,7 @@ subject (created on first use, see ``accounts.services``). For that request the 
 on top of their own permissions, the editor role's permissions when the token has the write
 scope (every API write), or the viewer role's when it has not.
 
-Every answer is an RFC 7807 problem (``monitors.api.problems``). The exceptions here are not
+Every answer is an RFC 7807 problem (``nanomon.api.problems``). The exceptions here are not
 DRF's ``AuthenticationFailed``: DRF would replace their header with the first authentication
 class's.
 """

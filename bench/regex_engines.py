@@ -3,7 +3,7 @@
 For each pattern, the time to search a body of ``--size`` bytes (``a``s ending in ``!``, the
 shape that makes backtracking explode) with:
 
-* ``monitors.regex`` as a rule's ``=~`` uses it (no groups: RE2's DFA) and as ``bodyRegex``
+* ``lib.regex`` as a rule's ``=~`` uses it (no groups: RE2's DFA) and as ``bodyRegex``
   does (group 1 wanted: RE2's NFA on the match), in this process;
 * Python's ``re`` on the same body and on the issue's 40 ``a``s and a ``!``, each in a child
   process stopped after ``--limit`` seconds (``re`` holds the GIL and cannot be interrupted).
@@ -60,7 +60,7 @@ def python_re_seconds(pattern: str, size: int, limit: float) -> float | None:
 
 
 def re2_seconds(pattern: str, size: int, *, capture: bool) -> float:
-    from monitors.regex import compile_regex
+    from lib.regex import compile_regex
 
     compiled = compile_regex(pattern, capture=capture)
     text = "a" * (size - 1) + "!"

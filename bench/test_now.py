@@ -23,7 +23,7 @@ import time
 import urllib.error
 import urllib.request
 
-from monitors.durations import parse_duration
+from lib.durations import parse_duration
 
 
 class _NeverAnswers(http.server.BaseHTTPRequestHandler):

@@ -17,10 +17,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from monitors.durations import format_seconds
+from lib.durations import format_seconds
+from lib.regex import MatchTimeout, run_bounded
 from monitors.probes import get_probe_type
 from monitors.probes.base import OutputValue, ProbeFailure, PropertyError, describe_error
-from monitors.regex import MatchTimeout, run_bounded
 from monitors.rules import RuleError, RuleEvalError, compile_rule
 
 # The engine's own safety net beyond a probe's declared timeout: a probe that ignores its

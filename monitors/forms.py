@@ -16,7 +16,7 @@ from django import forms
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from rest_framework.exceptions import ValidationError as ApiValidationError
 
-from monitors.api.problems import first_message
+from lib.errors import first_message
 from monitors.api.serializers import (
     ExportedMonitorSerializer,
     exported_definitions,

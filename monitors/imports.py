@@ -14,6 +14,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from lib.errors import first_error_message
 from monitors.models import Monitor
 from monitors.probes import REGISTRY
 from monitors.secrets import MASK, masked_target_problem
@@ -23,7 +24,7 @@ from monitors.services import (
     monitors_delete_all,
     request_dispatch,
 )
-from monitors.validation import check_monitor_definition, first_error_message
+from monitors.validation import check_monitor_definition
 
 
 def monitors_import(

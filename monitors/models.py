@@ -10,7 +10,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from monitors.durations import parse_duration
+from lib.durations import parse_duration
 from monitors.engine import CheckRequest
 
 

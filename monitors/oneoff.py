@@ -35,7 +35,7 @@ from django.conf import settings
 from django.db import IntegrityError, close_old_connections, transaction
 from django.utils import timezone
 
-from monitors.durations import format_seconds
+from lib.durations import format_seconds
 from monitors.engine import CheckRequest, CheckResult, CheckStatus, failed_result, run_check
 from monitors.models import OneOffCheck, OneOffResult
 from monitors.probes.base import describe_error

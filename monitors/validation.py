@@ -18,9 +18,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.core.exceptions import ValidationError
 
-from monitors.durations import format_seconds, parse_duration
+from lib.durations import format_seconds, parse_duration
 from monitors.probes import REGISTRY
 from monitors.probes.base import ProbeType, PropertyError
 from monitors.rules import Rule, RuleError, compile_rule
@@ -186,14 +186,3 @@ def target_problem(
             f"({named}expected {probe_type.target_shape or probe_type.target_help})"
         )
     return None
-
-
-def first_error_message(error: ValidationError) -> str:
-    """The first message of ``error``, named by its field (``kind`` is the API's ``type``)
-    unless it is a non-field error: ``interval: …``, or the message alone."""
-    if hasattr(error, "error_dict"):
-        field, messages = next(iter(error.message_dict.items()))
-        if field == NON_FIELD_ERRORS:
-            return messages[0]
-        return f"{'type' if field == 'kind' else field}: {messages[0]}"
-    return error.messages[0] if error.messages else "invalid request"

@@ -18,7 +18,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from monitors.api.permissions import ReadOrModelPermission
+from accounts.permissions import ReadOrModelPermission
 from monitors.api.views import problems
 
 ROOT_NAME = "api-root"

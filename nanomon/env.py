@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from monitors.durations import parse_duration
+from lib.durations import parse_duration
 
 
 class ConfigError(ValueError):

@@ -174,10 +174,10 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.DjangoModelPermissions"],
-    "DEFAULT_PARSER_CLASSES": ["monitors.api.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["nanomon.api.parsers.JSONParser"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "monitors.api.problems.problem_exception_handler",
+    "EXCEPTION_HANDLER": "nanomon.api.problems.problem_exception_handler",
 }
 # Reads (GET) without signing in, as NanoMon allowed; secrets stay masked for anonymous readers.
 NANOMON_PUBLIC_READ = env_bool("NANOMON_PUBLIC_READ", False)
@@ -190,8 +190,8 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "monitors.api.schema.require_response_fields",
-        "monitors.api.schema.describe_monitor_definitions",
+        "nanomon.api.schema.require_response_fields",
+        "nanomon.api.schema.describe_monitor_definitions",
     ],
     # Interactive docs from local files (drf-spectacular-sidecar): no CDN.
     "SWAGGER_UI_DIST": "SIDECAR",

@@ -17,7 +17,7 @@ urlpatterns = [
 ]
 
 # Errors under /api/ are RFC 7807 problems (JSON); every other page keeps Django's own.
-handler400 = "monitors.api.problems.api_bad_request"
-handler403 = "monitors.api.problems.api_permission_denied"
-handler404 = "monitors.api.problems.api_page_not_found"
-handler500 = "monitors.api.problems.api_server_error"
+handler400 = "nanomon.api.problems.api_bad_request"
+handler403 = "nanomon.api.problems.api_permission_denied"
+handler404 = "nanomon.api.problems.api_page_not_found"
+handler500 = "nanomon.api.problems.api_server_error"

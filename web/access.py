@@ -1,4 +1,4 @@
-"""Who may see and do what on the pages: the API's rules (``monitors.api.permissions``).
+"""Who may see and do what on the pages: the API's rules (``accounts.permissions``).
 
 - Reading needs a signed-in user, or nobody at all with ``NANOMON_PUBLIC_READ=true``; with
   ``OIDC_DEFAULT_ROLE=none`` a signed-in user needs a role too (``accounts.roles.may_read``).
@@ -22,8 +22,8 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import resolve_url
 
+from accounts.permissions import may_see_secrets
 from accounts.roles import NO_ROLE_DETAIL, may_read
-from monitors.api.permissions import may_see_secrets
 
 __all__ = ["can_read", "may_see_secrets", "permission_required", "read_required"]
 

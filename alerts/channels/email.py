@@ -28,7 +28,7 @@ from alerts.channels.base import (
     describe_network_error,
     timed_out,
 )
-from monitors.probes.http import insecure_context, verifying_context
+from lib.tls import insecure_context, verifying_context
 
 SECURITY_CHOICES = ("starttls", "tls", "none")
 
@@ -48,7 +48,7 @@ class _SmtpBackend(EmailBackend):
 def tls_context(*, verify: bool, ca_bundle: str = "") -> ssl.SSLContext:
     """The system's trust store plus ``ca_bundle`` (a PEM file); or no verification at all.
 
-    The probes' shared contexts (``monitors.probes.http``): built once per bundle path, not
+    The probes' shared contexts (``lib.tls``): built once per bundle path, not
     per mail. A changed bundle file is read again after a worker restart.
     """
     if not verify:

@@ -47,8 +47,8 @@ from alerts.channels.base import (
     mask_url,
     timed_out,
 )
+from lib.durations import format_seconds
 from monitors import netpolicy
-from monitors.durations import format_seconds
 
 PLACEHOLDER = re.compile(
     r"\{(HOST|STATE|TIME|TIMESTAMP|RTT|RTTSTR|UP|DOWN|NAME|REASON|EVENT|LINK|FAILURES|ID)\}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import django_filters
 from django.db.models import QuerySet
 
-from monitors.api.permissions import may_see_secrets
+from accounts.permissions import may_see_secrets
 from monitors.models import Monitor
 from monitors.selectors import searched
 from results.models import Status

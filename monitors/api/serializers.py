@@ -21,7 +21,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from monitors.api.problems import first_message
+from lib.errors import first_message
 from monitors.engine import CheckRequest
 from monitors.imports import masked_secret_problem
 from monitors.models import Monitor

@@ -16,12 +16,9 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from monitors.api import params
+from accounts.permissions import ReadOrModelPermission, may_see_secrets
 from monitors.api.filters import MonitorFilter
 from monitors.api.listing import monitors_data, monitors_json
-from monitors.api.permissions import ReadOrModelPermission, may_see_secrets
-from monitors.api.problems import PROBLEM_CONTENT_TYPE
-from monitors.api.renderers import RENDERER_CLASSES, DeleteConfirmation
 from monitors.api.serializers import (
     CheckResultSerializer,
     CheckSerializer,
@@ -44,6 +41,9 @@ from monitors.oneoff import (
 from monitors.secrets import masked_target
 from monitors.selectors import monitor_get, monitors_for_export, monitors_list
 from monitors.services import monitor_delete, monitors_delete_all
+from nanomon.api import params
+from nanomon.api.problems import PROBLEM_CONTENT_TYPE
+from nanomon.api.renderers import RENDERER_CLASSES, DeleteConfirmation
 
 ADD, CHANGE, DELETE = "monitors.add_monitor", "monitors.change_monitor", "monitors.delete_monitor"
 

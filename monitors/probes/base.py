@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-from monitors.durations import format_seconds, parse_duration
+from lib.durations import format_seconds, parse_duration
 
 OutputValue = float | str
 

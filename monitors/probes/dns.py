@@ -66,8 +66,8 @@ import dns.rdatatype
 import dns.resolver
 import dns.reversename
 
+from lib.durations import format_seconds
 from monitors import netpolicy
-from monitors.durations import format_seconds
 from monitors.probes.base import (
     OutputSpec,
     OutputValue,

@@ -35,7 +35,7 @@ Edge cases, decided here once:
   connector keeps only the resolved addresses it allows, for the target and for every
   redirect, before anything is sent; when none is left the run fails with the reason
   (``address 169.254.169.254 is denied by the default link-local rule (…)``).
-* ``bodyRegex`` is RE2 (Go's syntax, linear time; ``monitors.regex``), searched in the
+* ``bodyRegex`` is RE2 (Go's syntax, linear time; ``lib.regex``), searched in the
   (capped) decoded body on a thread of its own, within what is left of ``timeout`` (at least
   ``MIN_MATCH_SECONDS``): a match that takes longer fails the probe with ``bodyRegex did not
   finish within the timeout (5s)``, and the event loop and the other probes never wait for it.
@@ -61,7 +61,6 @@ import asyncio
 import codecs
 import contextlib
 import errno
-import functools
 import json
 import math
 import os
@@ -78,8 +77,10 @@ import aiohttp
 from cryptography import x509
 from multidict import CIMultiDict
 
+from lib.durations import format_seconds
+from lib.regex import MatchTimeout, Regex, compile_regex, run_bounded
+from lib.tls import insecure_context, verifying_context
 from monitors import netpolicy
-from monitors.durations import format_seconds
 from monitors.probes.base import (
     OutputSpec,
     OutputValue,
@@ -91,7 +92,6 @@ from monitors.probes.base import (
     parse_bool,
     parse_timeout,
 )
-from monitors.regex import MatchTimeout, Regex, compile_regex, run_bounded
 
 DEFAULT_USER_AGENT = "NanoMon/0.1"
 
@@ -207,33 +207,7 @@ def check_target(target: str) -> None:
         raise ValueError("URL has no host")
 
 
-# --- TLS contexts, shared by all probes ---------------------------------------------------------
-
-
-@functools.lru_cache(maxsize=4)
-def verifying_context(ca_bundle: str | None = None) -> ssl.SSLContext:
-    """The verifying client context: system CAs, plus ``ca_bundle`` (a PEM file) if given.
-
-    Built once per bundle path and shared (loading the CA store costs milliseconds). The probe
-    passes ``os.environ.get("NANOMON_HTTP_CA_BUNDLE")`` on every call, so setting the variable
-    adds a private CA to the system store (for internal services and tests) without a restart
-    hook. Python's default context also honours OpenSSL's ``SSL_CERT_FILE``, but that variable
-    *replaces* the system store for the whole process; this one only adds. The file is read
-    once per path: to pick up a changed file, restart the worker.
-    """
-    context = ssl.create_default_context()
-    if ca_bundle:
-        context.load_verify_locations(cafile=ca_bundle)
-    return context
-
-
-@functools.lru_cache(maxsize=1)
-def insecure_context() -> ssl.SSLContext:
-    """The context for ``validateTLS=false``: no chain or hostname check, same protocols."""
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    context.check_hostname = False  # must be turned off before verify_mode
-    context.verify_mode = ssl.CERT_NONE
-    return context
+# --- TLS contexts (lib/tls.py: shared with the email channel) ----------------------------------
 
 
 def _ssl_context(validate: bool) -> ssl.SSLContext:

@@ -71,8 +71,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from icmplib import ICMPv4Socket, ICMPv6Socket
 from icmplib.exceptions import ICMPSocketError, SocketPermissionError
 
+from lib.durations import format_seconds, parse_duration
 from monitors import netpolicy
-from monitors.durations import format_seconds, parse_duration
 from monitors.probes.base import (
     OutputSpec,
     ProbeFailure,

@@ -36,8 +36,8 @@ import socket
 import time
 from collections.abc import Mapping
 
+from lib.durations import format_seconds
 from monitors import netpolicy
-from monitors.durations import format_seconds
 from monitors.probes.base import (
     OutputSpec,
     ProbeFailure,

@@ -11,7 +11,7 @@ which the rules were first written for::
 compiles the same text) and returns a ``Rule``; ``rule.evaluate(outputs)`` computes its value.
 A hand-written lexer (``lexer``), a precedence-climbing parser to an AST (``parser``) and
 closures built from that AST (``evaluator``), all standard library but for the regular
-expressions of ``=~`` / ``!~``: RE2, linear time (``monitors.regex``). Nothing is ever
+expressions of ``=~`` / ``!~``: RE2, linear time (``lib.regex``). Nothing is ever
 ``eval``-ed.
 
 Error contract, for any input whatsoever:

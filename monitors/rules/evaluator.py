@@ -14,7 +14,7 @@ Semantics follow govaluate:
   short-circuit, so ``false && missing`` is ``false`` without looking ``missing`` up;
 * bitwise operators work on the numbers truncated to int64;
 * ``=~`` / ``!~`` search (unanchored) with RE2, Go's own syntax and linear-time matching
-  (``monitors.regex``): no backreferences or lookaround, whatever the pattern and the text;
+  (``lib.regex``): no backreferences or lookaround, whatever the pattern and the text;
 * ``IN`` needs an array on its right and compares elements with ``==``.
 
 Every failure is a ``RuleEvalError``.
@@ -27,7 +27,7 @@ import operator
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from monitors.regex import Regex, RegexError, compile_regex
+from lib.regex import Regex, RegexError, compile_regex
 from monitors.rules.errors import RuleEvalError
 from monitors.rules.parser import Array, Binary, Literal, Node, Pattern, Ternary, Unary, Variable
 from monitors.rules.values import describe, format_value, values_equal

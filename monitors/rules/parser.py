@@ -19,7 +19,7 @@ an array, even with one element: ``x IN (a)``.
 
 A string literal on the right of ``=~`` / ``!~`` is compiled here, once, so an invalid constant
 pattern is a syntax error (govaluate does the same in its planner). Patterns are RE2, Go's
-syntax, and match in linear time (``monitors.regex``, which also sets their size limits).
+syntax, and match in linear time (``lib.regex``, which also sets their size limits).
 
 A limit keeps any input from exhausting the stack: nesting deeper than ``MAX_DEPTH`` levels is
 a ``RuleSyntaxError``. Every parenthesis, ternary branch and prefix operator is a level, and so
@@ -33,7 +33,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from monitors.regex import Regex, RegexError, compile_regex
+from lib.regex import Regex, RegexError, compile_regex
 from monitors.rules.errors import RuleSyntaxError
 from monitors.rules.lexer import Token, TokenKind, tokenize
 

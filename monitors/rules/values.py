@@ -33,7 +33,7 @@ def format_value(value: object) -> str:
         return "<nil>"
     if isinstance(value, list):
         return "[" + " ".join(map(format_value, value)) + "]"
-    return str(value)  # a compiled pattern (monitors.regex.Regex) prints as its source
+    return str(value)  # a compiled pattern (lib.regex.Regex) prints as its source
 
 
 def describe(value: object) -> str:

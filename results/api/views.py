@@ -13,10 +13,10 @@ from rest_framework import status, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from monitors.api import params
-from monitors.api.permissions import ReadOrModelPermission, may_see_secrets
-from monitors.api.renderers import RENDERER_CLASSES, DeleteConfirmation
+from accounts.permissions import ReadOrModelPermission, may_see_secrets
 from monitors.api.views import ID_PARAMETER, problems
+from nanomon.api import params
+from nanomon.api.renderers import RENDERER_CLASSES, DeleteConfirmation
 from results.api.serializers import ResultSerializer
 from results.models import Result
 from results.selectors import results_latest

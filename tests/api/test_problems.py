@@ -133,7 +133,7 @@ def test_the_browsable_api_shows_errors_as_html_for_browsers(admin):
 
 
 def test_the_server_error_handler_answers_a_problem_under_the_api(rf):
-    from monitors.api.problems import api_server_error
+    from nanomon.api.problems import api_server_error
 
     response = api_server_error(rf.get("/api/monitors"))
 

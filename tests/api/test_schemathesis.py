@@ -33,7 +33,7 @@ from tests.support.personas import user_with
 
 MAX_EXAMPLES = 25
 # Operations taking monitor definitions, and the 400s their schema-valid bodies may still get:
-# what JSON Schema cannot say (monitors/api/schema.py). A 400 that is about JSON types, lengths
+# what JSON Schema cannot say (nanomon/api/schema.py). A 400 that is about JSON types, lengths
 # or the body's shape would be the schema and the validation disagreeing: never allowed.
 DEFINITION_OPERATIONS = {
     "POST /api/monitors",

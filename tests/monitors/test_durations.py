@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from monitors.durations import format_seconds, parse_duration
+from lib.durations import format_seconds, parse_duration
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""User-supplied regular expressions (monitors.regex): RE2 syntax, limits, linear-time
+"""User-supplied regular expressions (lib.regex): RE2 syntax, limits, linear-time
 matching of catastrophic patterns, and matching under a deadline."""
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ import time
 
 import pytest
 
-from monitors import regex
-from monitors.regex import (
+from lib import regex
+from lib.regex import (
     MAX_NESTING_DEPTH,
     MAX_PATTERN_LENGTH,
     MatchTimeout,

@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 
-from monitors.api.permissions import may_see_secrets
+from accounts.permissions import may_see_secrets
 from monitors.models import Monitor
 from monitors.secrets import masked_target
 from results.presentation import DISABLED_STYLE, STATUS_STYLE, status_style

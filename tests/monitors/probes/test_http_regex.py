@@ -12,10 +12,10 @@ from collections.abc import Iterator
 import pytest
 from aiohttp import web
 
+from lib.regex import still_running
 from monitors.engine import DEADLINE_GRACE_SECONDS, CheckRequest, CheckStatus, run_check
 from monitors.engine import run_checks as engine_run_checks
 from monitors.probes.http import MAX_BODY_BYTES
-from monitors.regex import still_running
 from tests.support.http_servers import RunningServer, serve_app
 
 MEBIBYTE = 1 << 20

@@ -14,7 +14,7 @@ import sys
 from collections.abc import Mapping
 from http import HTTPStatus
 
-from django.core.exceptions import NON_FIELD_ERRORS, RequestDataTooBig
+from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse
@@ -23,7 +23,7 @@ from django.views import defaults
 from rest_framework import exceptions, status
 from rest_framework.views import exception_handler
 
-from monitors.validation import first_error_message
+from lib.errors import first_error_message, first_message
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 API_PREFIX = "/api/"
@@ -58,25 +58,6 @@ def problem(status_code: int, detail: str, instance: str) -> dict[str, object]:
         "detail": detail.encode("utf-8", "backslashreplace").decode("utf-8"),
         "instance": instance,
     }
-
-
-def first_message(errors: object) -> str:
-    """One sentence out of DRF's error structures: the first message, named by its field.
-
-    ``{"enabled": ["must be true or false"]}`` gives ``enabled: must be true or false``;
-    non-field errors and plain strings (the contract's messages) are returned as they are.
-    """
-    if isinstance(errors, Mapping):
-        if not errors:
-            return "invalid request"
-        key, value = next(iter(errors.items()))
-        message = first_message(value)
-        if key in {"detail", NON_FIELD_ERRORS, "non_field_errors"}:
-            return message
-        return f"{key}: {message}"
-    if isinstance(errors, list | tuple):
-        return first_message(errors[0]) if errors else "invalid request"
-    return str(errors)
 
 
 def problem_exception_handler(exc: Exception, context: Mapping[str, object]):
