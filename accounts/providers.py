@@ -312,9 +312,6 @@ class _DiscoveryCache:
 _discovery = _DiscoveryCache()
 
 
-def clear_caches() -> None:
-    """Forget discovery documents and signing keys (tests; a changed provider)."""
-    from accounts import jwks
-
+def clear() -> None:
+    """Forget the discovery documents (tests; ``accounts.jwks.clear`` forgets the keys)."""
     _discovery.clear()
-    jwks.clear()

@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from rest_framework.test import APIClient
 
-from accounts import providers
+from accounts import jwks, providers
 from tests.sso import provider as real
 from tests.support.http_servers import serve_app
 
@@ -116,12 +116,18 @@ def idp(rsa_key, ec_key) -> Iterator[IdentityProvider]:
         yield state
 
 
+def clear_provider_caches() -> None:
+    """Forget discovery documents and signing keys (as after a change of provider)."""
+    providers.clear()
+    jwks.clear()
+
+
 @pytest.fixture(autouse=True)
 def fresh_provider_caches() -> Iterator[None]:
     """No discovery document or signing key survives from one test to the next."""
-    providers.clear_caches()
+    clear_provider_caches()
     yield
-    providers.clear_caches()
+    clear_provider_caches()
 
 
 @pytest.fixture

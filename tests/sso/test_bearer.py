@@ -13,11 +13,10 @@ import pytest
 from django.contrib.auth.models import User
 from rest_framework.test import APIClient
 
-from accounts import providers
 from accounts.models import OidcIdentity
 from monitors.models import Monitor
 from tests.api.conftest import http_monitor, token_client
-from tests.sso.conftest import CLIENT_ID, bearer_client
+from tests.sso.conftest import CLIENT_ID, bearer_client, clear_provider_caches
 from tests.support.personas import user_with
 
 pytestmark = pytest.mark.django_db
@@ -315,7 +314,7 @@ def test_a_token_without_a_key_id_needs_the_one_key_that_could_have_signed_it(
 
     assert read(token).status_code == 200  # one RSA key and one EC key published
     oidc.keys = [rsa_key, other_rsa_key]
-    providers.clear_caches()
+    clear_provider_caches()
 
     assert_refused(read(token), detail="a key the provider does not publish")
 
