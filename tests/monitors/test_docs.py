@@ -1,4 +1,4 @@
-"""The README's monitor-type reference is generated from the probe declarations."""
+"""The monitor-type reference in docs/monitor-types.md is generated from the probe declarations."""
 
 from __future__ import annotations
 
@@ -6,14 +6,14 @@ from pathlib import Path
 
 from django.conf import settings
 
-from monitors.management.commands.monitor_types import readme_block
+from monitors.management.commands.monitor_types import DOCS, docs_block
 from monitors.probes import REGISTRY
 
 
-def test_the_readme_describes_every_property_and_output_as_declared():
-    readme = (Path(settings.BASE_DIR) / "README.md").read_text()
+def test_the_docs_describe_every_property_and_output_as_declared():
+    docs = (Path(settings.BASE_DIR) / DOCS).read_text()
 
-    assert readme_block() in readme, "run: python manage.py monitor_types --write-readme"
+    assert docs_block() in docs, "run: python manage.py monitor_types --write-docs"
 
 
 def test_every_property_and_output_is_documented():
