@@ -236,15 +236,21 @@ def policy_from_environ(environ: Mapping[str, str]) -> NetworkPolicy:
     )
 
 
-def current() -> NetworkPolicy:
-    """The policy in force: Django's settings when they are in use (tests override them per
-    test), else the environment. Cheap: the parsed policy is cached per distinct value."""
-    from django.conf import settings
+# The policy Django's settings give (monitors.apps installs it at start and again whenever a
+# test overrides one of the settings); None: the environment's (code that runs without Django).
+_installed: NetworkPolicy | None = None
 
-    if settings.configured or os.environ.get("DJANGO_SETTINGS_MODULE"):
-        return network_policy(
-            tuple(getattr(settings, ALLOW_VARIABLE, ())),
-            tuple(getattr(settings, DENY_VARIABLE, ())),
-            bool(getattr(settings, LINK_LOCAL_VARIABLE, False)),
-        )
+
+def install(policy: NetworkPolicy | None) -> None:
+    """Put ``policy`` in force for every probe and webhook of this process (None: the
+    environment's again). This module stays free of Django: the probes import it."""
+    global _installed
+    _installed = policy
+
+
+def current() -> NetworkPolicy:
+    """The policy in force: the installed one (from Django's settings), else the
+    environment's. Cheap: the parsed policy is cached per distinct value."""
+    if _installed is not None:
+        return _installed
     return policy_from_environ(os.environ)

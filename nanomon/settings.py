@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "results",
     "metrics",
     "alerts",
+    "loop",
     "web",
     "accounts",
 ]
@@ -191,7 +192,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "nanomon.api.schema.require_response_fields",
-        "nanomon.api.schema.describe_monitor_definitions",
+        "monitors.api.schema.describe_monitor_definitions",
     ],
     # Interactive docs from local files (drf-spectacular-sidecar): no CDN.
     "SWAGGER_UI_DIST": "SIDECAR",
@@ -350,6 +351,7 @@ CELERY_DB_REUSE_MAX = 100
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TASK_DEFAULT_QUEUE = "celery"
 CELERY_TASK_ROUTES = {
+    # loop/tasks.py; the loop's tasks kept their first names (monitors.tasks.*).
     "monitors.tasks.run_probe_batch": {"queue": "probes"},
     # "Test now": never behind the dispatcher's ticks or probe batches in a queue of theirs.
     "monitors.tasks.run_one_off_check": {"queue": "tests"},

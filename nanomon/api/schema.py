@@ -2,13 +2,6 @@
 
 from __future__ import annotations
 
-# Monitor definitions as they are sent (create, replace, import, test). The serializer reads
-# them as NanoMon's Go decoder does, so the schema says what it takes: ``null`` for the zero
-# value of a string, boolean or object; the column lengths; the types that exist. What JSON
-# Schema cannot say (a target's shape for its type, the rule's grammar, an interval of 1s to
-# 720h above the timeout) is checked after, with a 400 naming it (README "API").
-DEFINITION_REQUESTS = ("MonitorRequest", "ExportedMonitorRequest", "CheckRequest")
-
 # Response bodies that always carry every field (null where the field says so). Their
 # writable fields are optional on input, which would otherwise leave them optional here too.
 COMPLETE_RESPONSES = ("Monitor", "ExportedMonitor", "Result", "CheckResult", "Problem")
@@ -20,73 +13,4 @@ def require_response_fields(result, generator, request, public):
     for name in COMPLETE_RESPONSES:
         if name in schemas:
             schemas[name]["required"] = sorted(schemas[name].get("properties", {}))
-    return result
-
-
-def describe_monitor_definitions(result, generator, request, public):
-    """The request components of monitor definitions, as strictly as the serializer reads
-    them (see ``DEFINITION_REQUESTS``)."""
-    from monitors.api.serializers import LENGTH_LIMITS, MAX_PROPERTY_LENGTH
-    from monitors.probes import REGISTRY
-    from monitors.rules import MAX_RULE_LENGTH
-
-    kinds = sorted(REGISTRY)
-    schemas = result.get("components", {}).get("schemas", {})
-    for name in DEFINITION_REQUESTS:
-        properties = schemas.get(name, {}).get("properties")
-        if properties is None:
-            continue
-        one_off = name == "CheckRequest"
-        lengths = {**LENGTH_LIMITS, "rule": MAX_RULE_LENGTH}
-        for field, limit in lengths.items():
-            if field in properties:
-                properties[field].update(type=["string", "null"], maxLength=limit)
-        properties["name"].update(
-            type=["string", "null"] if one_off else "string", minLength=0 if one_off else 1
-        )
-        properties["target"].update(type="string", minLength=1)
-        properties["type"].update(
-            type=["string", "null"] if one_off else "string",
-            enum=[*kinds, "", None] if one_off else kinds,
-        )
-        if "interval" in properties:
-            properties["interval"].update(type="string", minLength=1)
-        for field in ("name", "type", "target", "interval"):
-            if field in properties and not (one_off and field in ("name", "type")):
-                properties[field].pop("default", None)  # "" is not a valid value here
-        if "enabled" in properties:
-            properties["enabled"]["type"] = ["boolean", "null"]
-        schemas[name]["required"] = (
-            ["target"] if one_off else ["name", "type", "interval", "target"]
-        )
-        properties["properties"] = {
-            **properties["properties"],
-            "type": ["object", "null"],
-            "additionalProperties": {"type": "string", "maxLength": MAX_PROPERTY_LENGTH},
-        }
-    # Strings PostgreSQL can store: no NUL (DRF refuses them in every string field).
-    plain = {"pattern": "^[^\\u0000]*$"}
-    for name in DEFINITION_REQUESTS:
-        for field in schemas.get(name, {}).get("properties", {}).values():
-            if "string" in field.get("type", ()) and "enum" not in field:
-                field.update(plain)
-            if "additionalProperties" in field:
-                field["additionalProperties"].update(plain)
-                field["propertyNames"] = {"minLength": 0, **plain}
-    # An empty choice in a query (?type=, ?mode=) is as if absent: the default.
-    for operations in result.get("paths", {}).values():
-        for operation in operations.values():
-            for parameter in operation.get("parameters", []) if isinstance(operation, dict) else []:
-                if parameter.get("in") == "query" and parameter.get("schema") == {"type": "string"}:
-                    parameter["schema"].update(plain)  # ?search=
-                values = parameter.get("schema", {}).get("enum")
-                if parameter.get("in") == "query" and values is not None and "" not in values:
-                    values.append("")
-    # A body is needed: no body at all is no definition (drf-spectacular leaves it optional, the
-    # serializer's fields all having defaults).
-    for operations in result.get("paths", {}).values():
-        for operation in operations.values():
-            body = operation.get("requestBody") if isinstance(operation, dict) else None
-            if body and any(name in str(body) for name in DEFINITION_REQUESTS):
-                body["required"] = True
     return result
