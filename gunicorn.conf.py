@@ -1,6 +1,6 @@
 """gunicorn's settings for NanoMon, from the environment like every other setting.
 
-gunicorn reads ``gunicorn.conf.py`` from its working directory: the checkout (the README's
+gunicorn reads ``gunicorn.conf.py`` from its working directory: the checkout (docs/deployment.md's
 commands, ``bin/nanomon run``) and ``/app`` in the image. Options on gunicorn's command line
 (``--workers 3``) override these; keep the timeout and threads here, where the settings read
 them too (``NANOMON_TEST_TIMEOUT`` is checked against ``NANOMON_WEB_TIMEOUT``).

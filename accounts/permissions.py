@@ -1,4 +1,4 @@
-"""Who may do what through the API (README "API", Permissions).
+"""Who may do what through the API (docs/api.md, Permissions).
 
 - Reads (GET, HEAD, OPTIONS) need a signed-in user, or nobody at all with
   ``NANOMON_PUBLIC_READ=true`` (NanoMon's open reads); with ``OIDC_DEFAULT_ROLE=none`` a

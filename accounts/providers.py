@@ -1,6 +1,6 @@
 """The OpenID provider NanoMon trusts, from settings: endpoints, issuers, audiences, scope.
 
-Two kinds (README "Single sign-on"):
+Two kinds (docs/single-sign-on.md):
 
 - **generic** (Keycloak, Authentik, Okta, Google, any OpenID provider): ``OIDC_DISCOVERY_URL``
   (or ``OIDC_OP_ISSUER``, whose ``/.well-known/openid-configuration`` is read), and/or the

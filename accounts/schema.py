@@ -12,6 +12,6 @@ class BearerTokenScheme(OpenApiAuthenticationExtension):
             "type": "http",
             "scheme": "bearer",
             "bearerFormat": "JWT",
-            "description": "An access token from the OpenID provider (README: Single sign-on). "
+            "description": "An access token from the OpenID provider (docs/single-sign-on.md). "
             "Writes need the write scope (system.admin by default).",
         }

@@ -3,7 +3,7 @@
     python -m bench.soak --shape embedded --minutes 30
     python -m bench.soak --shape single-host --minutes 30 --python /path/to/venv/bin/python
 
-It starts the shape the way the README tells a user to, from a checkout (``--checkout``,
+It starts the shape the way docs/deployment.md tells a user to, from a checkout (``--checkout``,
 default this repository) and an interpreter (``--python``, e.g. a venv built from
 ``requirements.txt`` alone):
 
@@ -285,7 +285,7 @@ def start_single_host(args, workdir: Path, smtp_port: int) -> Shape:
     bin_dir = Path(args.python).parent
     shape = Shape("single-host", args.checkout, Path(args.python), workdir, port, env)
     shape.database_name, shape.server_url = name, DEFAULT_SERVER_URL
-    # The README's "Running in production", command for command.
+    # docs/deployment.md's "Running in production", command for command.
     shape.run("manage.py", "migrate")
     shape.run("manage.py", "collectstatic", "--noinput")
     shape.run("manage.py", "createsuperuser", "--noinput")

@@ -1,7 +1,7 @@
 """The Prometheus collector for NanoMon: per-monitor gauges, labelled families, engine counters.
 
 Everything is read from the database at scrape time (three queries), so every web worker
-serves the same numbers whichever process ran the probes. See README "Prometheus metrics".
+serves the same numbers whichever process ran the probes. See docs/metrics.md.
 
 NanoMon's own gauges: one family per monitor, ``nanomon_<name>`` (``metrics.naming``) with
 HELP ``<name> (<type>)`` and labels ``id``, ``result``, ``type``; ``result`` is ``_status``,

@@ -1,4 +1,4 @@
-"""The loop's periodic one-line summary (``metrics.tasks.log_summary``, README "Logs").
+"""The loop's periodic one-line summary (``metrics.tasks.log_summary``, docs/deployment.md "Logs").
 
 Computed from the database, so it is the same in every shape (embedded, single host, fleet)
 and whichever worker runs it. Three indexed queries whatever the number of monitors: the

@@ -1,7 +1,7 @@
 """``/metrics`` (Prometheus), ``/api/health`` and ``/api/status``. Thin: checks and collectors
 live in ``metrics.health`` and ``metrics.collectors``.
 
-Who sees what (README "Prometheus metrics", "Health and status"): every monitor's name, the
+Who sees what (docs/metrics.md): every monitor's name, the
 hosts and the workers' names are details, for readers only.
 
 - ``/api/health``: anyone (load balancers).

@@ -1,6 +1,6 @@
 """Where probes, webhooks and "Test now" may connect: the probe network policy.
 
-Three settings (README "Probe network policy"), read from the environment by
+Three settings (docs/monitor-types.md "Probe network policy"), read from the environment by
 ``nanomon/settings.py`` and validated there (a bad entry stops the process, naming the variable):
 
 * ``NANOMON_PROBE_DENY``: comma-separated CIDRs (``10.0.0.0/8``), addresses (``192.0.2.7``) and

@@ -50,8 +50,8 @@ def prepare() -> None:
 
 
 def child_commands(port: int, bind: str) -> dict[str, list[str]]:
-    """The three children. Their sizes default smaller than a server's (README: 4 worker
-    threads here, 8 elsewhere) and are checked like every setting (``nanomon.env``)."""
+    """The three children. Their sizes default smaller than a server's (docs/configuration.md:
+    4 worker threads here, 8 elsewhere) and are checked like every setting (``nanomon.env``)."""
     python = sys.executable
     web_workers = str(env_int("WEB_CONCURRENCY", 2, minimum=1))
     concurrency = str(env_int("NANOMON_WORKER_CONCURRENCY", 4, minimum=1))

@@ -166,7 +166,7 @@ LOGIN_URL = "web:login"
 LOGIN_REDIRECT_URL = "monitors:list"
 LOGOUT_REDIRECT_URL = "web:login"
 
-# The API (README "API"). The first class's WWW-Authenticate header makes "not signed in" a
+# The API (docs/api.md). The first class's WWW-Authenticate header makes "not signed in" a
 # 401: the bearer class answers "Token" while single sign-on is off, and "Bearer …, Token" once on.
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -200,7 +200,7 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
 }
 
-# Single sign-on (README "Single sign-on"): people sign in with an OpenID provider
+# Single sign-on (docs/single-sign-on.md): people sign in with an OpenID provider
 # (mozilla-django-oidc, accounts.views), programs call the API with its access tokens, checked
 # locally (accounts.bearer). Off until a client id is set; AUTH_CLIENT_ID (+ AUTH_TENANT) alone
 # is NanoMon's Entra ID setup (accounts.providers).
@@ -359,7 +359,7 @@ CELERY_TASK_ROUTES = {
     "alerts.tasks.*": {"queue": "alerts"},
 }
 
-# The monitoring loop (see README "Architecture").
+# The monitoring loop (see docs/architecture.md).
 NANOMON_DISPATCH_EVERY_SECONDS = 1.0
 NANOMON_DISPATCH_LIMIT = env_int("NANOMON_DISPATCH_LIMIT", 5000, minimum=1)
 NANOMON_DISPATCH_BATCH_SIZE = env_int("NANOMON_DISPATCH_BATCH_SIZE", 50, minimum=1, maximum=5000)
@@ -369,7 +369,7 @@ NANOMON_LEASE_GRACE_SECONDS = env_seconds("NANOMON_LEASE_GRACE", "30s")
 # schedule lag is not up to one dispatcher tick (bench/README.md, "schedule lag").
 NANOMON_DISPATCH_LOOKAHEAD_SECONDS = env_seconds("NANOMON_DISPATCH_LOOKAHEAD", "2s")
 # /api/health and /api/status report degraded when no worker has been seen for this long, or
-# when an enabled monitor has been due this long without being claimed (README "Health").
+# when an enabled monitor has been due this long without being claimed (docs/metrics.md, health).
 # 0s turns that check off.
 NANOMON_HEALTH_WORKER_STALE_SECONDS = env_seconds(
     "NANOMON_HEALTH_WORKER_STALE", "60s", allow_zero=True
@@ -399,7 +399,7 @@ if NANOMON_TEST_TIMEOUT_SECONDS > NANOMON_WEB_TIMEOUT_SECONDS - 5:
 # Tests one user may have running at once (a third: 429).
 NANOMON_TEST_PER_USER = env_int("NANOMON_TEST_PER_USER", 2, minimum=1, maximum=100)
 
-# Where probes, webhooks and "Test now" may connect (README "Probe network policy",
+# Where probes, webhooks and "Test now" may connect (docs/monitor-types.md "Probe network policy",
 # monitors/netpolicy.py): checked on the addresses actually connected to, every redirect too.
 NANOMON_PROBE_ALLOW = env_list("NANOMON_PROBE_ALLOW")
 NANOMON_PROBE_DENY = env_list("NANOMON_PROBE_DENY")
@@ -409,7 +409,7 @@ try:
 except ValueError as error:  # names the variable and the entry
     raise ConfigError(str(error)) from None
 
-# Alerting (README "Alerting"). The ALERT_SMTP_* variables configure the built-in email
+# Alerting (docs/alerting.md). The ALERT_SMTP_* variables configure the built-in email
 # channel; it is active once ALERT_SMTP_FROM and ALERT_SMTP_TO are set.
 ALERT_SMTP_HOST = env_str("ALERT_SMTP_HOST", "smtp.gmail.com")
 ALERT_SMTP_PORT = env_int("ALERT_SMTP_PORT", 587, minimum=1, maximum=65535)
@@ -437,8 +437,8 @@ ALERT_DELIVERY_ATTEMPTS = env_int("ALERT_DELIVERY_ATTEMPTS", 10, minimum=1, maxi
 ALERT_RETRY_BASE_SECONDS = env_seconds("ALERT_RETRY_BASE", "30s")
 ALERT_SWEEP_INTERVAL_SECONDS = env_seconds("ALERT_SWEEP_INTERVAL", "30s")
 
-# The one INFO line the loop writes (README "Logs"): runs by status, dispatcher lag and monitors
-# down over the last interval, from a few indexed queries. 0s: off.
+# The one INFO line the loop writes (docs/deployment.md, "Logs"): runs by status, dispatcher lag
+# and monitors down over the last interval, from a few indexed queries. 0s: off.
 NANOMON_SUMMARY_INTERVAL_SECONDS = env_seconds("NANOMON_SUMMARY_INTERVAL", "60s", allow_zero=True)
 
 # django_celery_beat's scheduler reads an entry's expiry from "expire_seconds" (whole seconds)
@@ -465,7 +465,7 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
-# Prometheus (README "Prometheus metrics"): /metrics when PROMETHEUS_ENABLE (NanoMon's README
+# Prometheus (docs/metrics.md): /metrics when PROMETHEUS_ENABLE (NanoMon's README
 # name) or PROMETHEUS_ENABLED (NanoMon's code) is true; optionally behind a token or basic auth.
 PROMETHEUS_ENABLED = env_bool("PROMETHEUS_ENABLE", env_bool("PROMETHEUS_ENABLED", False))
 PROMETHEUS_BEARER_TOKEN = env_str("PROMETHEUS_BEARER_TOKEN")

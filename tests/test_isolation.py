@@ -1,5 +1,5 @@
 """Test runs that share a machine: the test database, the broker keys and the benchmarks'
-server all follow DATABASE_URL and CELERY_BROKER_URL (README "Tests")."""
+server all follow DATABASE_URL and CELERY_BROKER_URL (docs/testing.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Quiet logs with real processes: a Celery worker and beat started as the README starts them
+"""Quiet logs with real processes: a Celery worker and beat started as docs/deployment.md says
 (``--loglevel INFO``) write no line per dispatcher tick, one summary line per
 ``NANOMON_SUMMARY_INTERVAL``, and still an ERROR (with its traceback) for a task that raises.
 """
@@ -69,7 +69,7 @@ def test_a_worker_and_beat_at_info_log_a_summary_instead_of_each_tick(service_en
         processes = []
         for name, extra in arguments.items():
             command = [sys.executable, "-m", "celery", "-A", "nanomon", *extra]
-            command += ["--loglevel", "INFO"]  # as the README and the embedded runner start them
+            command += ["--loglevel", "INFO"]  # as docs/deployment.md and nanomon.embedded
             with logs[name].open("w") as output:
                 processes.append(
                     subprocess.Popen(

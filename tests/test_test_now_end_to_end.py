@@ -1,5 +1,5 @@
 """ "Test now" end to end (issue 19 item 5, "No request can block the web server"): gunicorn as
-the README starts it (gunicorn.conf.py: threads), real Celery worker and beat on PostgreSQL
+docs/deployment.md starts it (gunicorn.conf.py: threads), real Celery worker and beat on PostgreSQL
 and Redis, and the embedded shape on SQLite with its SQLite broker.
 
 Before, a test ran inside the web worker: three slow "Test now" by one editor made
@@ -73,7 +73,7 @@ def call(url: str, *, token: str = "", body: object = None, timeout: float = 60)
 
 
 def start_web(env: dict[str, str], log: Path, port: int) -> subprocess.Popen:
-    """gunicorn as the README starts it (from the checkout: gunicorn.conf.py applies), after
+    """gunicorn as docs/deployment.md starts it (from the checkout: gunicorn.conf.py applies), after
     its ``collectstatic`` (pages name hashed static files)."""
     subprocess.run(
         [sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"],

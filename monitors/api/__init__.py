@@ -1,1 +1,1 @@
-"""The REST API for monitors (NanoMon-compatible; README "API")."""
+"""The REST API for monitors (NanoMon-compatible; docs/api.md)."""

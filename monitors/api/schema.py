@@ -11,7 +11,7 @@ from monitors.rules import MAX_RULE_LENGTH
 # them as NanoMon's Go decoder does, so the schema says what it takes: ``null`` for the zero
 # value of a string, boolean or object; the column lengths; the types that exist. What JSON
 # Schema cannot say (a target's shape for its type, the rule's grammar, an interval of 1s to
-# 720h above the timeout) is checked after, with a 400 naming it (README "API").
+# 720h above the timeout) is checked after, with a 400 naming it (docs/api.md).
 DEFINITION_REQUESTS = ("MonitorRequest", "ExportedMonitorRequest", "CheckRequest")
 
 

@@ -1,4 +1,4 @@
-"""Monitor JSON in NanoMon's shape, read and written (README "API").
+"""Monitor JSON in NanoMon's shape, read and written (docs/api.md).
 
 Writing follows NanoMon's Go decoder, then its validation:
 
@@ -43,7 +43,7 @@ LENGTH_LIMITS = {
 PROPERTIES_SCHEMA = {
     "type": "object",
     "additionalProperties": {"type": "string"},
-    "description": "Per-type settings, every value a string (see README, Monitor types).",
+    "description": "Per-type settings, every value a string (see docs/monitor-types.md).",
 }
 
 

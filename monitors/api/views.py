@@ -1,4 +1,4 @@
-"""Monitor endpoints (README "API"): NanoMon's routes, plus filters, export and a test action.
+"""Monitor endpoints (docs/api.md): NanoMon's routes, plus filters, export and a test action.
 
 Thin: parameters and JSON are read here, the work is done by services and selectors. NanoMon
 answers 200 (not 201) to a create and 204 to deletes and imports; so does this API.

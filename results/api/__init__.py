@@ -1,1 +1,1 @@
-"""The REST API for results (NanoMon-compatible; README "API")."""
+"""The REST API for results (NanoMon-compatible; docs/api.md)."""

@@ -1,4 +1,4 @@
-"""Result endpoints (README "API"): newest first, ``max`` 1–1000, and keyset paging.
+"""Result endpoints (docs/api.md): newest first, ``max`` 1–1000, and keyset paging.
 
 ``GET /api/monitors/{id}/results`` of an unknown monitor is ``[]`` (NanoMon), not a 404.
 A full page carries ``Link: <…?max=N&before=…&before_id=…>; rel="next"`` for the next one.

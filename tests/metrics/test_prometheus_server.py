@@ -87,7 +87,7 @@ def test_a_real_prometheus_scrapes_nanomon_and_answers_a_query(
     )
     assert run_due_monitors() == 1
     prometheus.NANOMON_PUBLIC_READ = False
-    prometheus.PROMETHEUS_BEARER_TOKEN = "prometheus-scrape-token"  # as the README configures it
+    prometheus.PROMETHEUS_BEARER_TOKEN = "prometheus-scrape-token"  # docs/metrics.md
     target = urllib.parse.urlsplit(live_server.url).netloc
     config = tmp_path / "prometheus.yml"
     config.write_text(

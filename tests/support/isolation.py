@@ -1,5 +1,5 @@
 """Names that keep concurrent test runs apart on one PostgreSQL server and one Redis: all of
-them derived from ``DATABASE_URL`` and ``CELERY_BROKER_URL`` (README "Tests").
+them derived from ``DATABASE_URL`` and ``CELERY_BROKER_URL`` (docs/testing.md).
 
 * the test database: ``test_<database of DATABASE_URL>_<pid>``;
 * every broker key of the run: under ``<NANOMON_BROKER_KEY_PREFIX>nanomon-tests-<pid>-<random>:``
