@@ -1,6 +1,6 @@
 """The ``dns`` monitor type: look a name up over UDP and report the records as strings.
 
-Contract (``nanomon-contract.md`` §2, dns row), plain data in and out:
+Contract (``docs/contract.md`` §2, dns row), plain data in and out:
 
 * Target: the name to look up (``example.net``; for ``type=PTR`` an IP address works too and
   is turned into its ``in-addr.arpa``/``ip6.arpa`` name). The name is looked up as written,

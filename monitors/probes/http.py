@@ -1,6 +1,6 @@
 """The ``http`` monitor type: one HTTP(S) request, measured, under one total deadline.
 
-Contract (``nanomon-contract.md`` §2, http row), plain data in and out:
+Contract (``docs/contract.md`` §2, http row), plain data in and out:
 
 * Target: an ``http://`` or ``https://`` URL with a host (IPv6 as ``http://[::1]:8080/``).
 * Properties (all strings, declared in ``PROPERTIES``): ``method`` (GET), ``timeout`` (5s),

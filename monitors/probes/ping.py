@@ -1,6 +1,6 @@
 """The ``ping`` monitor type: ICMP echo requests to one address, on a fixed schedule.
 
-Contract (``nanomon-contract.md`` §2, ping row), plain data in and out:
+Contract (``docs/contract.md`` §2, ping row), plain data in and out:
 
 * Target: a host name or an IPv4/IPv6 address (``::1``, no brackets).
 * Properties (declared in ``PROPERTIES``): ``timeout`` (1s), ``count`` (3), ``interval``

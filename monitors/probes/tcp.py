@@ -1,6 +1,6 @@
 """The ``tcp`` monitor type: open one TCP connection, measure the connect, close it at once.
 
-Contract (``nanomon-contract.md`` §2, tcp row), plain data in and out:
+Contract (``docs/contract.md`` §2, tcp row), plain data in and out:
 
 * Target: ``host:port``, IPv6 as ``[addr]:port`` (``check_target`` validates the shape and the
   port 1–65535; an unbracketed ``::1:80`` is refused as ambiguous).
