@@ -7,10 +7,9 @@ from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from lib.status import Status, status_badge, status_style
 from monitors.models import Monitor
 from monitors.services import monitor_delete, monitor_save
-from results.models import Status
-from results.presentation import status_badge
 
 
 class MonitorForm(forms.ModelForm):
@@ -35,7 +34,8 @@ class CurrentStatusFilter(admin.SimpleListFilter):
     parameter_name = "status"
 
     def lookups(self, request, model_admin):
-        return [(str(value), label) for value, label in Status.choices] + [("none", "Unknown")]
+        unknown = status_style(None)[0]
+        return [(str(value), label) for value, label in Status.choices] + [("none", unknown)]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
         if self.value() == "none":

@@ -5,8 +5,8 @@ from __future__ import annotations
 from django.db.models import Case, Count, F, IntegerField, Q, QuerySet, Value, When
 from django.db.models.functions import Concat, Least, StrIndex, Substr
 
+from lib.status import RESULT_STATUS_KEYS, Status, status_key
 from monitors.models import Monitor
-from results.models import Status
 
 # A monitor id is a PostgreSQL bigint: anything larger cannot exist (and must not reach SQL).
 MAX_MONITOR_ID = 2**63 - 1
@@ -29,8 +29,9 @@ def monitors_for_export() -> QuerySet[Monitor]:
     return Monitor.objects.order_by("id")
 
 
-# The status filter of the pages: keys are the status map's labels, lowercased.
-STATUS_FILTERS = ("good", "error", "failure", "unknown", "disabled")
+# The status filter of the pages: the page words of the statuses (``lib.status.status_key``):
+# good, error, failure, unknown, disabled.
+STATUS_FILTERS = (*RESULT_STATUS_KEYS, status_key(None), status_key(None, enabled=False))
 OVERVIEW_FIELDS = (
     "id",
     "name",
@@ -47,11 +48,11 @@ OVERVIEW_FIELDS = (
 
 # Each status filter's condition; the dashboard also orders its tiles by these, problems first.
 _STATUS_CONDITIONS = {
-    "failure": Q(enabled=True, state__last_status=Status.FAILED),
-    "error": Q(enabled=True, state__last_status=Status.ERROR),
-    "unknown": Q(enabled=True, state__last_status__isnull=True),
-    "good": Q(enabled=True, state__last_status=Status.OK),
-    "disabled": Q(enabled=False),
+    status_key(Status.FAILED): Q(enabled=True, state__last_status=Status.FAILED),
+    status_key(Status.ERROR): Q(enabled=True, state__last_status=Status.ERROR),
+    status_key(None): Q(enabled=True, state__last_status__isnull=True),
+    status_key(Status.OK): Q(enabled=True, state__last_status=Status.OK),
+    status_key(None, enabled=False): Q(enabled=False),
 }
 
 

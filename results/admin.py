@@ -5,8 +5,8 @@ from __future__ import annotations
 from django.contrib import admin
 from django.http import HttpRequest
 
+from lib.status import status_badge
 from results.models import MonitorState, Result
-from results.presentation import status_badge
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):

@@ -4,15 +4,8 @@ from __future__ import annotations
 
 from django.db import models
 
+from lib.status import Status
 from monitors.models import Monitor
-
-
-class Status(models.IntegerChoices):
-    """Outcome of a run (NanoMon's numbers). The one map of status → label."""
-
-    OK = 0, "OK"
-    ERROR = 1, "Error"
-    FAILED = 2, "Failed"
 
 
 class Result(models.Model):

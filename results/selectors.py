@@ -16,7 +16,8 @@ from django.db import connection
 from django.db.models import Count, F, Q, Window
 from django.db.models.functions import RowNumber
 
-from results.models import Result, Status
+from lib.status import Status
+from results.models import Result
 
 RESULT_FIELDS = (
     "id",

@@ -3,7 +3,7 @@
 Functions here turn runs into coordinates; the templates (``monitors/_detail_chart.html``,
 ``monitors/_uptime.html``) draw them, except the sparkline, which draws itself
 (``Sparkline.svg``: the monitors page has a hundred). Colours come from the one
-status map (``results.presentation``) through CSS classes named after its labels.
+status map (``lib.status``) through CSS classes named after its labels.
 """
 
 from __future__ import annotations
@@ -15,14 +15,8 @@ from datetime import datetime
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 
-from results.presentation import status_style
+from lib.status import status_style
 from results.selectors import Point, Uptime
-
-
-def status_key(status: int | None, *, enabled: bool = True) -> str:
-    """The CSS key of a status: its label lowercased (good, error, failure, unknown,
-    disabled)."""
-    return status_style(status, enabled=enabled)[0].lower()
 
 
 def _number(value: float) -> str:

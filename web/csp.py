@@ -8,7 +8,7 @@ handler attributes, no ``javascript:`` URLs, no ``eval`` (htmx runs with ``allow
 ``style="…"`` attributes are refused too, except the few fixed ones that pages outside our
 templates write, allowed by their hash (``'unsafe-hashes'``: exactly these values, nothing
 else): DRF's browsable API and sign-in page, and the status badges of the Django admin
-(``results.presentation.status_badge``, one per status colour).
+(``lib.status.status_badge``, one per status colour).
 
 Images may also be ``data:`` URLs (Swagger UI's icons); nothing is loaded from another
 origin, no plugin (``object-src 'none'``), no ``<base>``, and no page may be framed
@@ -25,7 +25,7 @@ from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
 
-from results.presentation import DISABLED_STYLE, STATUS_STYLE
+from lib.status import DISABLED_STYLE, STATUS_STYLE
 
 HEADER = "Content-Security-Policy"
 

@@ -22,6 +22,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from lib.errors import first_message
+from lib.status import STATUS_HELP, Status
 from monitors.engine import CheckRequest
 from monitors.imports import masked_secret_problem
 from monitors.models import Monitor
@@ -30,7 +31,6 @@ from monitors.secrets import MASK, masked_properties, masked_target, restore_mas
 from monitors.services import monitor_create, monitor_update
 from monitors.targets import detect_kind
 from monitors.validation import UNSET_INTERVAL, check_monitor_definition
-from results.models import Status
 
 # Longest property value accepted (an HTTP body to send, a headers object...).
 MAX_PROPERTY_LENGTH = 65536
@@ -219,7 +219,7 @@ class MonitorSerializer(serializers.ModelSerializer):
         choices=Status.choices,
         read_only=True,
         allow_null=True,
-        help_text="Status of the last run: 0 OK, 1 Error, 2 Failed; null before the first run.",
+        help_text=f"Status of the last run: {STATUS_HELP}; null before the first run.",
     )
     lastRun = serializers.DateTimeField(  # camelCase: the name clients see
         source="state.last_run_at",
@@ -348,7 +348,7 @@ class CheckResultSerializer(serializers.Serializer):
     """The result of a one-off check: a result's fields (not stored), plus the type run."""
 
     date = serializers.DateTimeField(help_text="When the run started.")
-    status = serializers.ChoiceField(choices=Status.choices, help_text="0 OK, 1 Error, 2 Failed.")
+    status = serializers.ChoiceField(choices=Status.choices, help_text=f"{STATUS_HELP}.")
     value = serializers.FloatField()
     message = serializers.CharField()
     monitor_id = serializers.IntegerField(allow_null=True, help_text="null for an ad-hoc check.")

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from lib.status import STATUS_HELP, Status
 from monitors.api.serializers import OutputsField
 from monitors.secrets import masked_target
-from results.models import Result, Status
+from results.models import Result
 
 
 class ResultSerializer(serializers.ModelSerializer):
@@ -15,7 +16,7 @@ class ResultSerializer(serializers.ModelSerializer):
     context says ``reveal_secrets``)."""
 
     date = serializers.DateTimeField(help_text="When the run started (RFC 3339, UTC).")
-    status = serializers.ChoiceField(choices=Status.choices, help_text="0 OK, 1 Error, 2 Failed.")
+    status = serializers.ChoiceField(choices=Status.choices, help_text=f"{STATUS_HELP}.")
     monitor_id = serializers.IntegerField()
     outputs = OutputsField(allow_null=True)
 

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from results.presentation import status_badge
+from lib.status import status_badge
 from web.csp import policy, source_hash, style_attribute_values
 
 pytestmark = pytest.mark.django_db

@@ -13,10 +13,9 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 
 from accounts.permissions import may_see_secrets
+from lib.status import DISABLED_STYLE, STATUS_STYLE, status_key, status_style
 from monitors.models import Monitor
 from monitors.secrets import masked_target
-from results.presentation import DISABLED_STYLE, STATUS_STYLE, status_style
-from web import charts
 from web.charts import format_value
 
 register = template.Library()
@@ -48,9 +47,9 @@ def status_styles() -> SafeString:
     return mark_safe(rules)  # noqa: S308  (labels and colours are constants, not input)
 
 
-@register.filter
-def status_key(status: int | None, enabled: bool = True) -> str:
-    return charts.status_key(status, enabled=enabled)
+@register.filter(name="status_key")
+def status_key_filter(status: int | None, enabled: bool = True) -> str:
+    return status_key(status, enabled=enabled)
 
 
 TYPE_LABELS = dict(Monitor.Kind.choices)
