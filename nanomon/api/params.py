@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -94,3 +95,10 @@ def before_id(raw: str | None) -> int | None:
     if value is None or not 0 < value <= MAX_BEFORE_ID:
         raise ValidationError("before_id must be a positive integer")
     return value
+
+
+def cursor(query: Mapping[str, str]) -> tuple[datetime | None, int | None]:
+    """The paging cursor of a list of results, newest first: ``before`` (``before_date``) and
+    ``before_id`` (``before_id``), each None when absent. The one reading of it, for the API
+    (a bad one: 400) and the pages (a bad one: the first page, and a message saying so)."""
+    return before_date(query.get("before")), before_id(query.get("before_id"))

@@ -115,8 +115,7 @@ class ResultViewSet(viewsets.GenericViewSet):
 
     def _results(self, request: Request, *, monitor_id: int | None) -> Response:
         limit = params.max_results(request.query_params.get("max"))
-        before = params.before_date(request.query_params.get("before"))
-        before_id = params.before_id(request.query_params.get("before_id"))
+        before, before_id = params.cursor(request.query_params)
         results = results_latest(
             limit=limit, monitor_id=monitor_id, before=before, before_id=before_id
         )
