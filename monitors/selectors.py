@@ -101,6 +101,11 @@ def monitors_overview(
     return monitors
 
 
+def monitors_of_status(monitors: QuerySet[Monitor], status: str) -> QuerySet[Monitor]:
+    """``monitors`` whose current status is ``status``, a ``STATUS_FILTERS`` word."""
+    return monitors.filter(_STATUS_CONDITIONS[status])
+
+
 def monitors_problems_first() -> QuerySet[Monitor]:
     """``monitors_overview()`` ordered failure, error, unknown, good, disabled, then by name:
     a wall display shows what needs attention at the top of its first page."""

@@ -17,7 +17,6 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.permissions import ReadOrModelPermission, may_see_secrets
-from monitors.api.filters import MonitorFilter
 from monitors.api.listing import monitors_data, monitors_json
 from monitors.api.serializers import (
     CheckResultSerializer,
@@ -28,6 +27,7 @@ from monitors.api.serializers import (
     exported_definitions,
 )
 from monitors.engine import CheckRequest, CheckResult
+from monitors.filtersets import MonitorFilterSet
 from monitors.imports import monitors_import
 from monitors.models import Monitor
 from monitors.oneoff import (
@@ -127,7 +127,7 @@ class MonitorViewSet(viewsets.GenericViewSet):
 
     queryset = Monitor.objects.select_related("state")  # for introspection; reads: selectors
     serializer_class = MonitorSerializer
-    filterset_class = MonitorFilter
+    filterset_class = MonitorFilterSet
     permission_classes = [ReadOrModelPermission]
     renderer_classes = RENDERER_CLASSES
     action_permissions = {

@@ -1,0 +1,72 @@
+"""One FilterSet per list, used by the page and the API alike (netbox's ``filtersets.py``)."""
+
+from __future__ import annotations
+
+import django_filters
+from django.db.models import QuerySet
+
+from accounts.permissions import may_see_secrets
+from monitors.models import Monitor
+from monitors.selectors import STATUS_FILTERS, monitors_of_status, searched
+from results.models import Status
+
+# The status words of the monitor list: the API's numbers, then the page's names.
+STATUS_CHOICES = [
+    *((str(value), label) for value, label in Status.choices),
+    *((name, name.capitalize()) for name in STATUS_FILTERS),
+]
+
+
+class MonitorFilterSet(django_filters.FilterSet):
+    """Filters of the monitor list: ``GET /api/monitors`` and the monitors page (``/``), e.g.
+    ``?type=http&enabled=true&status=failure&search=web``.
+
+    ``status`` takes either vocabulary, in the API and on the page alike:
+
+    - ``0``, ``1``, ``2`` (the API's, after NanoMon's status numbers): the last run had that
+      status (OK, Error, Failed), whether the monitor is enabled or not;
+    - ``good``, ``error``, ``failure`` (the page's, the status labels lowercased): an enabled
+      monitor whose last run had that status; ``unknown``: an enabled monitor that has not
+      run yet; ``disabled``: a disabled monitor (``monitors.selectors.STATUS_FILTERS``).
+
+    ``search`` is the page's ``q``. A bad value: the API answers 400 naming the parameter; the
+    page ignores that filter and says so.
+    """
+
+    type = django_filters.ChoiceFilter(
+        field_name="kind", choices=Monitor.Kind.choices, help_text="Only monitors of this type."
+    )
+    enabled = django_filters.ChoiceFilter(
+        choices=[("true", "true"), ("false", "false")],
+        method="filter_enabled",
+        help_text="Only enabled (true) or disabled (false) monitors.",
+    )
+    status = django_filters.ChoiceFilter(
+        choices=STATUS_CHOICES,
+        method="filter_status",
+        help_text="Only monitors whose last run had this status: 0 OK, 1 Error, 2 Failed "
+        "(enabled or not); or good, error, failure (enabled monitors whose last run had that "
+        "status), unknown (enabled, not run yet), disabled.",
+    )
+    search = django_filters.CharFilter(
+        method="filter_search",
+        max_length=200,
+        help_text="Case-insensitive text found in the name or the target (without its "
+        "query, fragment or user info unless you may change monitors).",
+    )
+
+    class Meta:
+        model = Monitor
+        fields = ["type", "enabled", "status", "search"]
+
+    def filter_search(self, queryset: QuerySet[Monitor], name: str, value: str):
+        user = getattr(self.request, "user", None)
+        return searched(queryset, value, reveal_secrets=may_see_secrets(user))
+
+    def filter_enabled(self, queryset: QuerySet[Monitor], name: str, value: str):
+        return queryset.filter(enabled=value == "true")
+
+    def filter_status(self, queryset: QuerySet[Monitor], name: str, value: str):
+        if value in STATUS_FILTERS:
+            return monitors_of_status(queryset, value)
+        return queryset.filter(state__last_status=int(value))
