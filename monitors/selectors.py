@@ -80,25 +80,11 @@ def searched(
     )
 
 
-def monitors_overview(
-    *, search: str = "", status: str = "", kind: str = "", reveal_secrets: bool = False
-) -> QuerySet[Monitor]:
-    """Monitors with their state for the monitors page and the dashboard, optionally
-    narrowed to those whose name or target contains ``search`` (``searched``: what a reader
-    who may not see secrets cannot see is not searched), whose current status is ``status``
-    (``STATUS_FILTERS``) or of type ``kind``. Unknown filter values are ignored.
-
-    Only the fields a card or tile shows are loaded (no properties or outputs to decode):
-    these pages list every monitor.
-    """
-    monitors = monitors_list().only(*OVERVIEW_FIELDS)
-    if search:
-        monitors = searched(monitors, search, reveal_secrets=reveal_secrets)
-    if kind in Monitor.Kind.values:
-        monitors = monitors.filter(kind=kind)
-    if status in _STATUS_CONDITIONS:
-        monitors = monitors.filter(_STATUS_CONDITIONS[status])
-    return monitors
+def monitors_overview() -> QuerySet[Monitor]:
+    """Monitors with their state for the monitors page and the dashboard (filtered by
+    ``monitors.filtersets.MonitorFilterSet``). Only the fields a card or tile shows are loaded
+    (no properties or outputs to decode): these pages list every monitor."""
+    return monitors_list().only(*OVERVIEW_FIELDS)
 
 
 def monitors_of_status(monitors: QuerySet[Monitor], status: str) -> QuerySet[Monitor]:

@@ -10,10 +10,8 @@ urlpatterns = [
     path("api/", include("nanomon.api_urls")),
     # /oidc/: sign-in through the OpenID provider (404 until single sign-on is configured).
     path("", include("accounts.urls")),
-    # The dashboard: / is the monitors page, /monitors/<id> the page alerts link to.
+    # Every page (web/urls.py): / is the monitors page, /monitors/<id> the page alerts link to.
     path("", include("web.urls")),
-    path("", include("monitors.urls")),
-    path("", include("results.urls")),
 ]
 
 # Errors under /api/ are RFC 7807 problems (JSON); every other page keeps Django's own.

@@ -1,19 +1,46 @@
-"""Sign-in, about and the admin page (``/manage``: Django's own admin keeps ``/admin/``)."""
+"""Every page's URL. Three namespaces, as templates and tests name them: ``monitors`` (the
+monitors page ``/``, the dashboard, a monitor's pages; ``/monitors/<id>`` is the page alert
+e-mails link to), ``results`` and ``web`` (sign-in, about, the admin page ``/manage``:
+Django's own admin keeps ``/admin/``). ``/live/…`` are the fragments the pages poll."""
 
-from django.urls import path
+from django.urls import include, path
 
-from web import views
+from web.views import dashboard, manage, monitor_edit, monitors, results, site
 
-app_name = "web"
+monitor_patterns = [
+    path("", monitors.monitor_list, name="list"),
+    path("monitors", monitors.monitor_list, name="list-alias"),
+    path("dashboard", dashboard.dashboard, name="dashboard"),
+    path("monitors/new", monitor_edit.monitor_new, name="new"),
+    path("monitors/test", monitor_edit.monitor_test, name="test"),
+    path("monitors/rule-check", monitor_edit.rule_check, name="rule-check"),
+    path("monitors/<int:monitor_id>", monitors.monitor_detail, name="detail"),
+    path("monitors/<int:monitor_id>/edit", monitor_edit.monitor_edit, name="edit"),
+    path("monitors/<int:monitor_id>/delete", monitor_edit.monitor_delete_view, name="delete"),
+    path("live/monitors", monitors.monitor_list_live, name="list-live"),
+    path("live/dashboard", dashboard.dashboard_live, name="dashboard-live"),
+    path("live/monitors/<int:monitor_id>", monitors.monitor_detail_live, name="detail-live"),
+]
+
+result_patterns = [
+    path("results", results.result_list, name="list"),
+    path("live/results", results.result_list_live, name="list-live"),
+]
+
+web_patterns = [
+    path("login", site.SignInView.as_view(), name="login"),
+    path("logout", site.SignOutView.as_view(), name="logout"),
+    path("about", site.about, name="about"),
+    path("favicon.ico", site.favicon, name="favicon"),
+    path("manage", manage.manage, name="manage"),
+    path("manage/export", manage.export_monitors, name="export"),
+    path("manage/import", manage.import_monitors, name="import"),
+    path("manage/delete-monitors", manage.delete_all_monitors, name="delete-monitors"),
+    path("manage/delete-results", manage.delete_all_results, name="delete-results"),
+]
 
 urlpatterns = [
-    path("login", views.SignInView.as_view(), name="login"),
-    path("logout", views.SignOutView.as_view(), name="logout"),
-    path("about", views.about, name="about"),
-    path("favicon.ico", views.favicon, name="favicon"),
-    path("manage", views.manage, name="manage"),
-    path("manage/export", views.export_monitors, name="export"),
-    path("manage/import", views.import_monitors, name="import"),
-    path("manage/delete-monitors", views.delete_all_monitors, name="delete-monitors"),
-    path("manage/delete-results", views.delete_all_results, name="delete-results"),
+    path("", include((web_patterns, "web"))),
+    path("", include((monitor_patterns, "monitors"))),
+    path("", include((result_patterns, "results"))),
 ]

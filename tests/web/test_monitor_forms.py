@@ -6,12 +6,12 @@ import json
 
 import pytest
 
-from monitors.forms import ImportForm
 from monitors.models import Monitor
 from monitors.probes import REGISTRY
 from monitors.secrets import MASK
 from results.models import Result
 from tests.support.http_servers import build_test_app, serve_app
+from web.forms.imports import ImportForm
 
 
 def form_data(**fields) -> dict[str, str]:

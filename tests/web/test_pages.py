@@ -11,11 +11,12 @@ from django.utils import timezone
 
 from metrics import apps, health
 from metrics.models import WorkerHeartbeat
-from monitors import views
 from monitors.models import Monitor
 from results.models import MonitorState, Status
 from tests.support.http_servers import refused_port
 from tests.web.conftest import add_results
+from web.views import dashboard as dashboard_views
+from web.views import monitors as monitor_views
 
 XSS = "<script>alert(1)</script>"
 
@@ -139,7 +140,7 @@ def names_in_order(page: str, kind: str) -> list[str]:
 def test_the_monitors_page_shows_a_page_of_cards_and_links_keeping_the_filters(
     viewer, make_monitor, monkeypatch
 ):
-    monkeypatch.setattr(views, "CARDS_PER_PAGE", 2)
+    monkeypatch.setattr(monitor_views, "CARDS_PER_PAGE", 2)
     for name in ("web a", "web b", "web c", "other"):
         make_monitor(name=name)
 
@@ -197,7 +198,7 @@ def test_the_dashboard_shows_tiles_problems_first_and_counts(viewer, make_monito
 def test_the_dashboard_pages_its_tiles_and_counts_every_monitor(
     viewer, make_monitor, start, monkeypatch
 ):
-    monkeypatch.setattr(views, "TILES_PER_PAGE", 2)
+    monkeypatch.setattr(dashboard_views, "TILES_PER_PAGE", 2)
     for name in ("a", "b", "c"):
         add_results(make_monitor(name=name), [Status.OK], start=start)
     add_results(make_monitor(name="z broken"), [Status.ERROR], start=start)

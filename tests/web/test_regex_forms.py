@@ -6,9 +6,9 @@ from __future__ import annotations
 import html
 import json
 
-from monitors.forms import ImportForm
 from monitors.models import Monitor
 from tests.web.test_monitor_forms import field_error, form_data
+from web.forms.imports import ImportForm
 
 DEEP = "(" * 600 + "a" + ")" * 600
 DEEP_REASON = "invalid regular expression: nested too deeply (more than 100 levels of parentheses)"

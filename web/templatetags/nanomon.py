@@ -165,7 +165,7 @@ CARD_HTML = (
 
 @register.simple_tag
 def monitor_card(card) -> SafeString:
-    """One card of the monitors page (``monitors.views.MonitorCard``)."""
+    """One card of the monitors page (``web.tiles.MonitorCard``)."""
     monitor = card.monitor
     state = getattr(monitor, "state", None)
     return format_html(
@@ -193,7 +193,7 @@ TILE_HTML = (
 
 @register.simple_tag
 def dashboard_tile(tile) -> SafeString:
-    """One tile of the dashboard (``monitors.views.MonitorTile``): its status, and the last
+    """One tile of the dashboard (``web.tiles.MonitorTile``): its status, and the last
     value while the monitor is enabled."""
     monitor = tile.monitor
     status, _ = status_style(tile.status, enabled=monitor.enabled)

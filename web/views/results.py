@@ -3,15 +3,16 @@
 
 from __future__ import annotations
 
+from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_GET
 
-from results.presentation import STATUS_STYLE
+from lib.status import STATUS_STYLE
 from results.selectors import results_latest
 from web.access import read_required
-from web.paging import cursor_from
+from web.paging import cursor
 
 PAGE_SIZE = 100
 # The status filter's keys: the status map's labels, lowercased (good, error, failure).
@@ -20,12 +21,17 @@ STATUS_FILTERS = {
 }
 
 
-def _results(request: HttpRequest) -> dict[str, object]:
+def _results(request: HttpRequest, *, say: bool) -> dict[str, object]:
+    """A page of results; a bad status or cursor is ignored, and a full page (``say``; not a
+    live fragment) says so."""
     status_name = request.GET.get("status", "")
     status = STATUS_FILTERS.get(status_name)
-    before, before_id = cursor_from(request)
     if status is None:
+        if status_name and say:
+            choices = ", ".join(STATUS_FILTERS)
+            messages.warning(request, f"Filter status ignored: it is one of {choices}.")
         status_name = ""
+    before, before_id = cursor(request, say=say)
     results = results_latest(limit=PAGE_SIZE, status=status, before=before, before_id=before_id)
     return {
         "results": results,
@@ -42,10 +48,10 @@ def _results(request: HttpRequest) -> dict[str, object]:
 @require_GET
 @read_required
 def result_list(request: HttpRequest) -> HttpResponse:
-    return render(request, "results/result_list.html", _results(request))
+    return render(request, "results/result_list.html", _results(request, say=True))
 
 
 @require_GET
 @read_required
 def result_list_live(request: HttpRequest) -> HttpResponse:
-    return render(request, "results/_result_table.html", _results(request))
+    return render(request, "results/_result_table.html", _results(request, say=False))

@@ -1,76 +1,28 @@
-"""Pages that belong to no single app: sign-in, about, and the admin page (export, import with
-a preview, delete all monitors, delete all results)."""
+"""The admin page (``/manage``: Django's own admin keeps ``/admin/``): export, import with a
+preview, delete all monitors, delete all results."""
 
 from __future__ import annotations
 
 import json
 
-from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import views as auth_views
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.templatetags.static import static
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from monitors.api.listing import monitors_data
-from monitors.forms import ImportForm
 from monitors.imports import monitors_import
 from monitors.models import Monitor
 from monitors.selectors import monitors_for_export
 from monitors.services import monitors_delete_all
 from results.services import results_delete_all
-from web.access import can_read, may_see_secrets, permission_required, read_required
+from web.access import may_see_secrets, permission_required, read_required
+from web.forms.imports import ImportForm
 
 ADD, DELETE = "monitors.add_monitor", "monitors.delete_monitor"
 DELETE_RESULTS = "results.delete_result"
-
-
-class SignInView(auth_views.LoginView):
-    """``/login``: the app's own sign-in page. Extra sign-in options (single sign-on) go in
-    ``web/_sign_in_options.html``."""
-
-    template_name = "web/login.html"
-    redirect_authenticated_user = True
-
-
-class SignOutView(auth_views.LogoutView):
-    """``/logout`` (POST only, with CSRF)."""
-
-
-@require_GET
-def favicon(request: HttpRequest) -> HttpResponse:
-    """``/favicon.ico``, which browsers ask for on pages without an icon link (the API docs)."""
-    return redirect(static("img/favicon.svg"))  # 302: the hashed name changes with the file
-
-
-@require_GET
-def about(request: HttpRequest) -> HttpResponse:
-    """Version, where the API lives, how sign-in works, and who is signed in. Open to all."""
-    user = request.user
-    context = {
-        "version": settings.VERSION,
-        "build_info": settings.BUILD_INFO,
-        "can_read": can_read(user),
-        "prometheus_enabled": settings.PROMETHEUS_ENABLED,
-        "permissions": [
-            (label, user.has_perm(permission))
-            for label, permission in (
-                ("Create monitors", ADD),
-                ("Change monitors", "monitors.change_monitor"),
-                ("Delete monitors", DELETE),
-                ("Delete results", DELETE_RESULTS),
-            )
-        ]
-        if user.is_authenticated
-        else [],
-    }
-    return render(request, "web/about.html", context)
-
-
-# --- Admin page ---------------------------------------------------------------------------------
 
 
 @require_GET

@@ -1,5 +1,5 @@
-"""The dashboard's monitor forms: new/edit (properties offered per type from the probe
-declarations), import, and the rule checker behind "checked as you type".
+"""The monitor form of the new/edit pages: properties offered per type from the probe
+declarations, and the starting points (``MONITOR_TEMPLATES``) of a new monitor.
 
 Every check is the one ``monitors.validation.check_monitor_definition`` makes, so a page says
 exactly what the API says. The form runs it once per field in isolation (the other fields
@@ -8,26 +8,17 @@ set to neutral values) to show every problem next to its field at once, not only
 
 from __future__ import annotations
 
-import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from django import forms
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
-from rest_framework.exceptions import ValidationError as ApiValidationError
 
-from lib.errors import first_message
-from monitors.api.serializers import (
-    ExportedMonitorSerializer,
-    exported_definitions,
-    restore_masked_secrets,
-)
+from monitors.api.serializers import restore_masked_secrets
 from monitors.imports import masked_secret_problem
 from monitors.models import Monitor
 from monitors.probes import REGISTRY
 from monitors.probes.base import PropertySpec, parse_bool
-from monitors.rules import RuleSyntaxError, compile_rule
-from monitors.rules.lexer import Token, TokenKind, tokenize
 from monitors.secrets import (
     masked_properties,
     masked_target,
@@ -35,11 +26,7 @@ from monitors.secrets import (
     restore_masked_target,
 )
 from monitors.services import monitor_create, monitor_update
-from monitors.validation import (
-    UNSET_INTERVAL,
-    check_monitor_definition,
-    rule_outputs_problem,
-)
+from monitors.validation import UNSET_INTERVAL, check_monitor_definition
 
 # Properties whose values are usually several lines (a request body, a headers object).
 MULTILINE_PROPERTIES = frozenset({"body", "headers"})
@@ -91,7 +78,6 @@ MONITOR_TEMPLATES: dict[str, dict[str, object]] = {
 DEFAULT_TEMPLATE = "http"
 
 _PROPERTY_IN_MESSAGE = re.compile(r"^property '([^']*)'")
-_POSITION_IN_MESSAGE = re.compile(r" at position (\d+)")
 
 
 def property_field_name(kind: str, name: str) -> str:
@@ -328,146 +314,3 @@ class MonitorForm(forms.Form):
         except ValidationError as error:
             self._add_definition_error(error, self.cleaned_data["kind"])
             raise
-
-
-# --- Rule checking, as you type -----------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class RuleCheck:
-    """What the rule checker says about a rule for a type."""
-
-    text: str
-    valid: bool
-    message: str = ""
-    position: int | None = None  # where the error is, 0-based
-    length: int = 1  # how many characters the error covers (an unknown output: its name)
-    variables: list[str] = field(default_factory=list)
-    unknown: list[str] = field(default_factory=list)  # variables the type does not output
-
-    @property
-    def before_error(self) -> str:
-        return self.text[: self.position] if self.position is not None else ""
-
-    @property
-    def at_error(self) -> str:
-        if self.position is None:
-            return ""
-        return self.text[self.position : self.position + self.length] or " "
-
-    @property
-    def after_error(self) -> str:
-        return self.text[self.position + self.length :] if self.position is not None else ""
-
-
-def check_rule_text(text: str, kind: str) -> RuleCheck:
-    """Check ``text`` as the save would for the type ``kind``: it parses, uses only outputs of
-    the type and can give a bool; an error points at where it is when that is one place."""
-    if not text.strip():
-        return RuleCheck(text=text, valid=True)
-    try:
-        rule = compile_rule(text)
-    except RuleSyntaxError as error:
-        message = str(error)
-        match = _POSITION_IN_MESSAGE.search(message)
-        position = int(match.group(1)) if match else None
-        if position is not None and position > len(text):
-            position = len(text)
-        return RuleCheck(
-            text=text, valid=False, message=f"rule invalid: {message}", position=position
-        )
-    variables = sorted(rule.variables)
-    probe_type = REGISTRY.get(kind)
-    if probe_type is None:  # no type chosen yet: the syntax is all there is to check
-        return RuleCheck(text=text, valid=True, variables=variables)
-    unknown = [name for name in variables if probe_type.output(name) is None]
-    problem = rule_outputs_problem(rule, probe_type)
-    if problem is not None:
-        token = _first_name(text, set(unknown)) if unknown else None
-        return RuleCheck(
-            text=text,
-            valid=False,
-            message=problem,
-            position=token.position if token else None,
-            length=len(token.source) if token else 1,
-            variables=variables,
-            unknown=unknown,
-        )
-    return RuleCheck(text=text, valid=True, variables=variables)
-
-
-def _first_name(text: str, names: set[str]) -> Token | None:
-    """The first variable of ``text`` that is one of ``names``."""
-    for token in tokenize(text):
-        if token.kind is TokenKind.NAME and token.value in names:
-            return token
-    return None
-
-
-# --- Import ------------------------------------------------------------------------------------
-
-MAX_IMPORT_BYTES = 5 * 1024 * 1024
-
-
-class ImportForm(forms.Form):
-    """Monitors to import, uploaded or pasted, in the export's format (a JSON array)."""
-
-    MODES = (
-        ("append", "Add to the existing monitors"),
-        ("replace", "Replace every monitor (existing monitors and their results are deleted)"),
-    )
-
-    file = forms.FileField(required=False, label="JSON file", help_text="A file saved with Export.")
-    text = forms.CharField(
-        required=False,
-        strip=False,
-        label="Or paste JSON",
-        widget=forms.Textarea(attrs={"rows": 6, "spellcheck": "false"}),
-    )
-    mode = forms.ChoiceField(choices=MODES, initial="append", widget=forms.RadioSelect)
-
-    def clean(self) -> dict[str, object]:
-        data = super().clean()
-        upload = data.get("file")
-        if upload is not None:
-            if upload.size > MAX_IMPORT_BYTES:
-                self.add_error("file", f"the file is larger than {MAX_IMPORT_BYTES // 1048576} MB")
-                return data
-            raw = upload.read()
-            try:
-                text = raw.decode("utf-8-sig")
-            except UnicodeDecodeError:
-                self.add_error("file", "the file is not UTF-8 text")
-                return data
-            field_name = "file"
-        else:
-            text = data.get("text") or ""
-            field_name = "text"
-        if not text.strip():
-            self.add_error("text", "choose a file or paste the JSON of an export")
-            return data
-        try:
-            items = json.loads(text)
-        except (ValueError, RecursionError) as error:
-            self.add_error(field_name, f"not valid JSON: {error}")
-            return data
-        if not isinstance(items, list):
-            self.add_error(field_name, "the JSON must be an array of monitors, as Export writes")
-            return data
-        try:
-            data["definitions"] = exported_definitions(items)
-        except ApiValidationError as error:
-            self.add_error(field_name, first_message(error.detail))
-        return data
-
-    def definitions_json(self) -> str:
-        """The validated definitions in the export's format, for the confirmation step."""
-        return json.dumps(
-            [
-                ExportedMonitorSerializer(
-                    Monitor(**definition), context={"reveal_secrets": True}
-                ).data
-                for definition in self.cleaned_data["definitions"]
-            ],
-            ensure_ascii=False,
-        )

@@ -1,0 +1,2 @@
+"""The page forms: a monitor's definition (``monitor``), the rule checker (``rules``) and the
+import (``imports``)."""

@@ -1,0 +1,188 @@
+"""The monitors page (``/``: a card per monitor, filtered by ``MonitorFilterSet`` as the API's
+list is) and a monitor's page (``/monitors/<id>``, the page alert e-mails link to:
+``ALERT_LINK_BASEURL`` + ``/monitors/<id>``)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET
+
+from monitors.filtersets import MonitorFilterSet
+from monitors.models import Monitor
+from monitors.probes import REGISTRY
+from monitors.secrets import masked_properties, masked_target
+from monitors.selectors import STATUS_FILTERS, monitor_get, monitors_overview
+from results.models import Result
+from results.selectors import Point, results_latest, sparklines, uptime_percentages
+from web.access import may_see_secrets, read_required
+from web.charts import detail_chart, sparkline, uptime_bars
+from web.paging import cursor, paged
+from web.tiles import MonitorCard, detail_prefix, tile
+
+SPARKLINE_POINTS = 20
+# Cards per page: 10,000 monitors on one page made an 11 MB page that took 3 s
+# (bench/README.md, read path).
+CARDS_PER_PAGE = 100
+DETAIL_RESULTS = 50
+UPTIME_WINDOWS = (timedelta(hours=24), timedelta(days=7), timedelta(days=30))
+UPTIME_LABELS = ("24 hours", "7 days", "30 days")
+
+
+# --- Monitors (cards) ---------------------------------------------------------------------------
+
+
+def _filterset(request: HttpRequest) -> MonitorFilterSet:
+    """The page's filters: the API's (``MonitorFilterSet``), the search box's ``q`` being its
+    ``search``. PostgreSQL text cannot hold NUL and the API takes 200 characters at most: the
+    box's text is cut to fit, so a search is a search, never an error."""
+    data = request.GET.copy()
+    search = request.GET.get("q", request.GET.get("search", ""))
+    data["search"] = search[:200].replace("\x00", "")
+    return MonitorFilterSet(data, queryset=monitors_overview(), request=request)
+
+
+def _monitor_cards(request: HttpRequest, *, say: bool) -> dict[str, object]:
+    """The cards of the page's filtered monitors; a bad filter is ignored, and a full page
+    (``say``; not a live fragment) says which."""
+    filterset = _filterset(request)
+    filterset.is_valid()  # a bad filter is left out of cleaned_data: ignored
+    valid = {name: value for name, value in filterset.form.cleaned_data.items() if value}
+    if say:
+        for name, errors in filterset.errors.items():
+            messages.warning(request, f"Filter {name} ignored: {errors[0]}")
+    filters = {
+        "q": valid.get("search", ""),
+        "status": valid.get("status", ""),
+        "type": valid.get("type", ""),
+        "enabled": valid.get("enabled", ""),
+    }
+    reveal = may_see_secrets(request.user)
+    page = paged(request, filterset.qs, CARDS_PER_PAGE)
+    monitors = list(page["page"].object_list)
+    series = sparklines([monitor.id for monitor in monitors], points=SPARKLINE_POINTS)
+    prefix = detail_prefix()
+    cards = [
+        tile(
+            monitor,
+            prefix,
+            MonitorCard,
+            sparkline=sparkline(series.get(monitor.id, []), slots=SPARKLINE_POINTS),
+            target=monitor.target if reveal else masked_target(monitor.target),
+        )
+        for monitor in monitors
+    ]
+    filtered = any(filters.values())
+    return {
+        **page,
+        "cards": cards,
+        "filters": filters,
+        "filtered": filtered,
+        "page_url": reverse("monitors:list"),
+        # Only asked when nothing matched: tells "no monitors yet" from "none match".
+        "has_monitors": bool(cards) or (filtered and Monitor.objects.exists()),
+    }
+
+
+@require_GET
+@read_required
+def monitor_list(request: HttpRequest) -> HttpResponse:
+    context = _monitor_cards(request, say=True)
+    context.update(
+        status_filters=STATUS_FILTERS,
+        kinds=[(kind, probe.label) for kind, probe in REGISTRY.items()],
+    )
+    return render(request, "monitors/monitor_list.html", context)
+
+
+@require_GET
+@read_required
+def monitor_list_live(request: HttpRequest) -> HttpResponse:
+    return render(request, "monitors/_monitor_cards.html", _monitor_cards(request, say=False))
+
+
+# --- A monitor's page ---------------------------------------------------------------------------
+
+
+def get_monitor(monitor_id: int) -> Monitor:
+    """The monitor, or a 404 page."""
+    try:
+        return monitor_get(monitor_id)
+    except Monitor.DoesNotExist:
+        raise Http404("no such monitor") from None
+
+
+def _property_rows(monitor: Monitor, reveal: bool) -> list[dict[str, object]]:
+    shown = monitor.properties if reveal else masked_properties(monitor.kind, monitor.properties)
+    probe_type = REGISTRY.get(monitor.kind)
+    rows = []
+    for spec in probe_type.properties if probe_type else ():
+        if spec.name in (shown or {}):
+            rows.append({"name": spec.name, "value": shown[spec.name], "default": False})
+        elif spec.default is not None:
+            rows.append({"name": spec.name, "value": spec.default, "default": True})
+    return rows
+
+
+def _monitor_live(
+    request: HttpRequest, monitor: Monitor, *, older: list[Result] | None, show_table: bool
+) -> dict[str, object]:
+    """What the detail page refreshes (status, uptime, chart of the latest runs, definition,
+    outputs) and its results table: the latest runs, or ``older`` ones (an older page)."""
+    latest = results_latest(limit=DETAIL_RESULTS, monitor_id=monitor.id)
+    results = latest if older is None else older
+    points = [Point(date=r.date, status=r.status, value=r.value) for r in reversed(latest)]
+    state = getattr(monitor, "state", None)
+    return {
+        "monitor": monitor,
+        "state": state,
+        "status": state.last_status if state else None,
+        "chart": detail_chart(points),
+        "uptime": uptime_bars(
+            uptime_percentages(monitor.id, windows=UPTIME_WINDOWS, now=timezone.now()),
+            UPTIME_LABELS,
+        ),
+        "properties": _property_rows(monitor, may_see_secrets(request.user)),
+        "outputs_help": REGISTRY[monitor.kind].outputs if monitor.kind in REGISTRY else (),
+        "page_url": reverse("monitors:detail", args=[monitor.id]),
+        "results": results,
+        "first_page": older is None,
+        "show_table": show_table,
+        "next_page": results[-1] if len(results) == DETAIL_RESULTS else None,
+    }
+
+
+@require_GET
+@read_required
+def monitor_detail(request: HttpRequest, monitor_id: int) -> HttpResponse:
+    monitor = get_monitor(monitor_id)
+    before, before_id = cursor(request, say=True)
+    older = None
+    if before is not None:
+        older = results_latest(
+            limit=DETAIL_RESULTS, monitor_id=monitor.id, before=before, before_id=before_id
+        )
+    context = _monitor_live(request, monitor, older=older, show_table=older is None)
+    return render(request, "monitors/monitor_detail.html", context)
+
+
+@require_GET
+@read_required
+def monitor_detail_live(request: HttpRequest, monitor_id: int) -> HttpResponse:
+    try:
+        monitor = monitor_get(monitor_id)
+    except Monitor.DoesNotExist:
+        # Deleted while someone watched it: take them back to the list.
+        response = HttpResponse()
+        response["HX-Redirect"] = reverse("monitors:list")
+        return response
+    # The table refreshes only on the first page (``?table=1``); older pages keep theirs.
+    context = _monitor_live(
+        request, monitor, older=None, show_table=request.GET.get("table") == "1"
+    )
+    return render(request, "monitors/_monitor_live.html", context)
