@@ -2,7 +2,7 @@
 per-monitor policies, and read-only views of states, transitions, notifications and attempts.
 
 Channel secrets never appear: lists show a masked summary, forms leave secret fields blank.
-Writes go through ``alerts.services``.
+Writes go through ``alerts.configuration``, ``alerts.delivery`` and ``alerts.outbox``.
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ from django.utils.html import format_html, format_html_join
 
 from alerts import selectors
 from alerts.channels import REGISTRY
+from alerts.configuration import alert_policy_set, channel_delete, channel_save
+from alerts.delivery import channel_send_test
 from alerts.forms import ChannelForm, config_field_name
 from alerts.models import (
     AlertState,
@@ -23,13 +25,7 @@ from alerts.models import (
     Notification,
     Transition,
 )
-from alerts.services import (
-    alert_policy_set,
-    channel_delete,
-    channel_save,
-    channel_send_test,
-    notifications_retry,
-)
+from alerts.outbox import notifications_retry
 
 HEALTH_COLOURS = {"ok": "#146c2e", "failing": "#b3261e", "unused": "#5f6368"}
 

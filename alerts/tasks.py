@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from alerts.services import alerts_sweep, enqueue_deliveries, notification_deliver
+from alerts.delivery import notification_deliver
+from alerts.outbox import enqueue_deliveries
+from alerts.sweep import alerts_sweep
 
 
 @shared_task(ignore_result=True)

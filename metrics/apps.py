@@ -15,6 +15,12 @@ class MetricsConfig(AppConfig):
     verbose_name = "Metrics"
 
     def ready(self) -> None:
+        from alerts.signals import delivery_attempted
+        from metrics.services import delivery_attempt_count
+
+        # Each delivery attempt counted in the transaction that records it (alerts, below
+        # metrics, imports nothing of it).
+        delivery_attempted.connect(delivery_attempt_count, dispatch_uid="metrics.deliveries")
         if settings.PROMETHEUS_MULTIPROC_DIR:
             from metrics.multiprocess import compact_dead_processes
 

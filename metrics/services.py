@@ -2,10 +2,11 @@
 
 Public entry points for other apps:
 
-* ``engine_stats_record(runs=..., written=...)``: called by ``results.services.results_record``
+* ``engine_stats_record(probes=..., written=...)``: called by ``loop.batches.batch_record``
   inside its transaction; adds a batch's probes, durations and schedule lag in one query.
-* ``notifications_count(channel=..., sent=..., failed=...)``: for the alerts app, after a
-  delivery attempt (``nanomon_notifications_sent_total`` / ``_failed_total``).
+* ``notifications_count(channel=..., sent=..., failed=...)``: deliveries of notifications
+  (``nanomon_notifications_sent_total`` / ``_failed_total``); ``delivery_attempt_count``
+  receives the alerts app's ``delivery_attempted`` signal (connected in ``metrics.apps``).
 * ``worker_heartbeat()``: a worker says it is alive (at most one write per 15 s per process).
 * ``slots_skipped_count(by_kind)``: for the dispatcher, scheduled runs it had to skip
   (``nanomon_schedule_slots_skipped_total``).
@@ -18,17 +19,14 @@ import math
 import socket
 import time
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
 
 from django.db import connection
 from django.utils import timezone
 
 from metrics.models import EngineCounter, WorkerHeartbeat
-
-if TYPE_CHECKING:
-    from results.services import RunRecord
 
 # Histogram bounds in seconds (the +Inf bucket is implicit).
 PROBE_DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
@@ -53,6 +51,16 @@ HEARTBEAT_KEEP = timedelta(days=7)
 _last_heartbeats: dict[str, float] = {}  # worker name → time.monotonic() of its last write
 
 CounterKey = tuple[str, str, str]  # (name, label, bucket)
+
+
+@dataclass(frozen=True)
+class ProbeRun:
+    """What the counters need of one run, in plain values."""
+
+    kind: str  # the monitor's type ("" counts as "unknown")
+    status: int  # 0 OK, 1 Error, 2 Failed
+    duration_seconds: float
+    lag_seconds: float  # how late the run started against its slot
 
 
 def bucket_for(seconds: float, bounds: Sequence[float]) -> str:
@@ -92,25 +100,25 @@ def counters_add(increments: Mapping[CounterKey, float]) -> None:
         cursor.execute(sql, params)
 
 
-def engine_stats_record(*, runs: Sequence[RunRecord], written: Sequence[RunRecord]) -> None:
+def engine_stats_record(*, probes: Sequence[ProbeRun], written: Iterable[str]) -> None:
     """Count a batch: every run (by type and status, with its duration and schedule lag) and
-    the results actually written (runs of monitors changed meanwhile are dropped).
+    the results actually written, one monitor type per result (runs of monitors changed
+    meanwhile are dropped).
 
-    Called inside ``results_record``'s transaction: the counts commit with the results.
+    Called inside ``batch_record``'s transaction: the counts commit with the results.
     """
     increments: defaultdict[CounterKey, float] = defaultdict(float)
-    for run in runs:
-        kind = run.monitor_kind or "unknown"
-        check = run.check
-        duration = max(0.0, check.duration_seconds)
-        lag = max(0.0, (check.started_at - run.scheduled_for).total_seconds())
-        increments[(PROBES, kind, STATUS_LABELS.get(int(check.status), "failed"))] += 1
+    for probe in probes:
+        kind = probe.kind or "unknown"
+        duration = max(0.0, probe.duration_seconds)
+        lag = max(0.0, probe.lag_seconds)
+        increments[(PROBES, kind, STATUS_LABELS.get(probe.status, "failed"))] += 1
         increments[(PROBE_DURATION_BUCKET, kind, bucket_for(duration, PROBE_DURATION_BUCKETS))] += 1
         increments[(PROBE_DURATION_SUM, kind, "")] += duration
         increments[(SCHEDULE_LAG_BUCKET, "", bucket_for(lag, SCHEDULE_LAG_BUCKETS))] += 1
         increments[(SCHEDULE_LAG_SUM, "", "")] += lag
-    for run in written:
-        increments[(RESULTS_WRITTEN, run.monitor_kind or "unknown", "")] += 1
+    for kind in written:
+        increments[(RESULTS_WRITTEN, kind or "unknown", "")] += 1
     counters_add(increments)
     worker_heartbeat()
 
@@ -122,17 +130,20 @@ def slots_skipped_count(by_kind: Mapping[str, int]) -> None:
 
 
 def notifications_count(*, channel: str, sent: int = 0, failed: int = 0) -> None:
-    """Count notification deliveries on ``channel`` (``email``, ``webhook``...).
-
-    For the alerts app: call it after each delivery attempt, e.g.
-    ``notifications_count(channel="email", sent=1)`` or ``(channel="email", failed=1)``.
-    """
+    """Count notification deliveries on ``channel`` (``email``, ``webhook``...), e.g.
+    ``notifications_count(channel="email", sent=1)`` or ``(channel="email", failed=1)``."""
     increments: dict[CounterKey, float] = {}
     if sent:
         increments[(NOTIFICATIONS_SENT, channel, "")] = sent
     if failed:
         increments[(NOTIFICATIONS_FAILED, channel, "")] = failed
     counters_add(increments)
+
+
+def delivery_attempt_count(sender: object, *, kind: str, succeeded: bool, **kwargs: object) -> None:
+    """Receiver of ``alerts.signals.delivery_attempted``: count one delivery attempt, inside
+    the transaction that records it."""
+    notifications_count(channel=kind, sent=int(succeeded), failed=int(not succeeded))
 
 
 def worker_name() -> str:

@@ -6,15 +6,18 @@ import logging
 from collections.abc import Mapping
 from datetime import datetime
 
+from celery import current_app
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
 from monitors.engine import CheckRequest, CheckResult, run_checks_sync
 from monitors.models import Monitor
-from results.models import MonitorState
 
 logger = logging.getLogger(__name__)
+
+# loop.tasks.dispatch_due_monitors, called by its name: monitors does not import the loop.
+DISPATCH_TASK = "monitors.tasks.dispatch_due_monitors"
 
 EDITABLE_FIELDS = ("name", "kind", "target", "interval", "rule", "enabled", "properties")
 # Monitors deleted per statement group by ``monitors_delete_all`` (ids passed as parameters).
@@ -26,10 +29,8 @@ def request_dispatch() -> None:
 
     Beat ticks every second anyway, so a broker hiccup here only costs up to a second.
     """
-    from monitors.tasks import dispatch_due_monitors
-
     try:
-        dispatch_due_monitors.apply_async(expires=5)
+        current_app.signature(DISPATCH_TASK).apply_async(expires=5)
     except Exception:  # the broker being down must not fail a save that has committed
         logger.warning("could not request an immediate dispatch", exc_info=True)
 
@@ -60,7 +61,11 @@ def monitor_save(
             # the same moment): saving would insert it again under its old id.
             raise Monitor.DoesNotExist(f"monitor {monitor.pk} was deleted")
         monitor.save()
-        MonitorState.objects.update_or_create(monitor=monitor, defaults={"consecutive_failures": 0})
+        # results.MonitorState, through the reverse relation: monitors does not import results.
+        monitor_state = Monitor._meta.get_field("state").related_model
+        monitor_state.objects.update_or_create(
+            monitor=monitor, defaults={"consecutive_failures": 0}
+        )
         if monitor.enabled and dispatch:
             transaction.on_commit(request_dispatch)
     return monitor
@@ -82,7 +87,7 @@ def _lock_monitors(monitors: QuerySet[Monitor]) -> list[int]:
     """Lock these monitors' rows in id order and return the ids of those that still exist.
 
     Every transaction that writes a monitor's results, state or alerts locks the monitor
-    first, in id order (``results_record``, ``start_claimed_batch``; the dispatcher skips
+    first, in id order (``batch_record``, ``start_claimed_batch``; the dispatcher skips
     locked rows): a delete that takes the same locks in the same order first waits for a
     batch being recorded, or makes it wait and then drop the monitors it deleted. Deleting
     without them deadlocked with the batch (the delete holding the results or states the

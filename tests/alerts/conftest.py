@@ -1,7 +1,7 @@
-"""Alerting fixtures: known ALERT_* settings, a way to record runs through ``results_record``,
+"""Alerting fixtures: known ALERT_* settings, a way to record runs through ``batch_record``,
 and channels pointing at local receivers.
 
-Times: ``results_record`` stamps transitions and outbox rows with the real clock, so these
+Times: ``batch_record`` stamps transitions and outbox rows with the real clock, so these
 tests reason relative to ``clock`` (the real time when the test started), never a fixed date.
 """
 
@@ -13,13 +13,14 @@ from datetime import datetime, timedelta
 import pytest
 from django.utils import timezone
 
+from alerts.configuration import channel_create
 from alerts.models import AlertLevel, AlertState, Channel, Notification
-from alerts.services import channel_create
+from loop.batches import batch_record
 from monitors.engine import CheckResult, CheckStatus
 from monitors.models import Monitor
 from monitors.services import monitor_update
 from nanomon.celery import app as celery_app
-from results.services import RunRecord, results_record
+from results.services import RunRecord
 from tests.support.receivers import WebhookReceiver
 from tests.support.smtp_server import LocalSmtpServer
 
@@ -79,7 +80,7 @@ def update_monitor(monitor: Monitor) -> None:
 @pytest.fixture
 def record(clock):
     """``record(monitor, "OEEF u O")``: store runs (O OK, E Error, F Failed) one by one through
-    ``results_record``, 30 s apart from ``start``; ``u`` updates the monitor; spaces are
+    ``batch_record``, 30 s apart from ``start``; ``u`` updates the monitor; spaces are
     ignored. Returns the time after the last run."""
 
     def record(monitor: Monitor, sequence: str, *, start: datetime | None = None) -> datetime:
@@ -90,7 +91,7 @@ def record(clock):
                 continue
             token = uuid.uuid4()
             Monitor.objects.filter(pk=monitor.pk).update(run_token=token)
-            results_record(
+            batch_record(
                 token=token,
                 runs=[
                     RunRecord(monitor.pk, monitor.name, monitor.target, moment, check(code, moment))
@@ -149,6 +150,10 @@ def events(monitor: Monitor) -> list[str]:
         .order_by("id")
         .values_list("event", flat=True)
     )
+
+
+def the_notification(monitor: Monitor, event: str = "down") -> Notification:
+    return Notification.objects.get(transition__monitor=monitor, event=event)
 
 
 def alert_state(monitor: Monitor) -> str:

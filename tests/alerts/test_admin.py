@@ -8,8 +8,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from alerts.configuration import builtin_channel_ensure, channel_create
+from alerts.delivery import channel_send_test
 from alerts.models import Channel, MonitorAlertPolicy, Notification
-from alerts.services import builtin_channel_ensure, channel_create, channel_send_test
 from tests.support.http_servers import refused_port
 
 pytestmark = pytest.mark.django_db

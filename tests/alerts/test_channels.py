@@ -10,15 +10,15 @@ from django.core.exceptions import ValidationError
 
 from alerts.channels import REGISTRY
 from alerts.channels.base import MASK, mask_url
-from alerts.models import Channel
-from alerts.selectors import channel_public_config, channel_summary
-from alerts.services import (
+from alerts.configuration import (
     builtin_channel_ensure,
     channel_create,
     channel_delete,
-    channel_send_test,
     channel_update,
 )
+from alerts.delivery import channel_send_test
+from alerts.models import Channel
+from alerts.selectors import channel_public_config, channel_summary
 from tests.support.http_servers import refused_port
 
 pytestmark = pytest.mark.django_db

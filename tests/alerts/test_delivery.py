@@ -1,6 +1,5 @@
-"""The outbox: claiming, sending once, retries with backoff, the sweeper, reminders, and what
-happens when workers die or the broker is down. Deliveries are real (a local HTTP receiver,
-a local SMTP server)."""
+"""Delivery: claiming, sending once, retries with backoff, cancelling, and what happens when
+workers die. Deliveries are real (a local HTTP receiver, a local SMTP server)."""
 
 from __future__ import annotations
 
@@ -9,39 +8,21 @@ from datetime import datetime, timedelta
 
 import pytest
 from django.db import connection
-from django.test.utils import CaptureQueriesContext
-from kombu.exceptions import OperationalError
 
 from alerts import tasks
 from alerts.channels.webhook import WebhookTransport
+from alerts.configuration import alert_policy_set, channel_create, channel_delete, channel_update
+from alerts.delivery import channel_send_test, delivery_lease, notification_deliver, retry_delay
 from alerts.models import AlertState, Channel, DeliveryAttempt, Notification
 from alerts.selectors import channel_health, channels_failing
-from alerts.services import (
-    SWEEP_GRACE,
-    alert_policy_set,
-    alerts_sweep,
-    channel_create,
-    channel_delete,
-    channel_send_test,
-    channel_update,
-    delivery_lease,
-    enqueue_deliveries,
-    notification_deliver,
-    notifications_retry,
-    retry_delay,
-)
+from alerts.sweep import alerts_sweep
 from monitors.services import monitor_update
-from nanomon.celery import app as celery_app
-from tests.alerts.conftest import email_channel
+from tests.alerts.conftest import email_channel, the_notification
 from tests.support.http_servers import refused_port
 from tests.support.receivers import WebhookReceiver
 from tests.support.smtp_server import LocalSmtpServer
 
 pytestmark = pytest.mark.django_db
-
-
-def the_notification(monitor, event="down") -> Notification:
-    return Notification.objects.get(transition__monitor=monitor, event=event)
 
 
 def retry_after(notification: Notification) -> tuple[timedelta, datetime]:
@@ -234,178 +215,6 @@ def test_a_worker_killed_after_sending_but_before_recording_sends_again_at_least
         assert len(smtp.mails) == 2
 
 
-def test_delivery_is_queued_on_commit_and_runs_on_the_alerts_queue(
-    make_monitor,
-    record,
-    webhook_channel,
-    receiver,
-    eager_celery,
-    django_capture_on_commit_callbacks,
-):
-    monitor = make_monitor()
-
-    with django_capture_on_commit_callbacks(execute=True):
-        record(monitor, "FFF")
-
-    assert len(receiver.wait_for(1)) == 1
-    assert the_notification(monitor).status == "sent"
-    router = celery_app.amqp.router
-    for task in ("alerts.tasks.deliver_notification", "alerts.tasks.sweep_alerts"):
-        assert router.route({}, task)["queue"].name == "alerts"
-    assert "alerts" in {queue.name for queue in celery_app.conf.task_queues}
-
-
-def test_a_broker_down_at_commit_loses_nothing_the_sweeper_sends_it(
-    make_monitor, record, webhook_channel, receiver, monkeypatch, caplog, eager_celery
-):
-    def broker_down(*args, **kwargs):
-        raise OperationalError("Error 111 connecting to redis:6379. Connection refused.")
-
-    monitor = make_monitor()
-    with monkeypatch.context() as patch:
-        patch.setattr(tasks.deliver_notification, "apply_async", broker_down)
-        record(monitor, "FFF")
-        enqueue_deliveries([the_notification(monitor).pk])  # what on_commit would do
-    assert "the sweeper will" in caplog.text
-    assert receiver.requests == []
-
-    report = alerts_sweep(now=the_notification(monitor).created_at + SWEEP_GRACE)
-
-    assert report.requeued == [the_notification(monitor).pk]
-    assert len(receiver.wait_for(1)) == 1
-    assert the_notification(monitor).status == "sent"
-
-
-def test_the_sweeper_leaves_fresh_and_finished_notifications_alone(
-    make_monitor, record, webhook_channel
-):
-    fresh, done = make_monitor(name="fresh"), make_monitor(name="done")
-    record(fresh, "FFF")
-    record(done, "FFF")
-    notification_deliver(the_notification(done).pk)
-
-    report = alerts_sweep(now=the_notification(fresh).created_at + timedelta(seconds=1))
-
-    assert report.requeued == []
-
-
-def test_a_restart_never_resends_an_alert_already_sent(
-    make_monitor, record, webhook_channel, receiver
-):
-    monitor = make_monitor()
-    after = record(monitor, "FFF")
-    notification_deliver(the_notification(monitor).pk)
-
-    # A restart keeps nothing in memory: the state lives in the database. The monitor keeps
-    # failing afterwards and the sweeper runs.
-    record(monitor, "FFFFFF", start=after)
-    report = alerts_sweep(now=after + timedelta(hours=3))
-
-    assert report.requeued == []
-    assert report.reminders == []
-    assert Notification.objects.filter(transition__monitor=monitor).count() == 1
-    assert len(receiver.requests) == 1
-
-
-def test_reminders_repeat_every_n_minutes_while_down_and_stop_on_recovery(
-    make_monitor, record, webhook_channel
-):
-    monitor = make_monitor()
-    alert_policy_set(monitor, reminder_minutes=10)
-    after = record(monitor, "FFF")
-    notification_deliver(the_notification(monitor).pk)
-    down_at = AlertState.objects.get(monitor=monitor).changed_at
-
-    assert alerts_sweep(now=down_at + timedelta(minutes=9)).reminders == []
-    [first] = alerts_sweep(now=down_at + timedelta(minutes=10)).reminders
-    assert alerts_sweep(now=down_at + timedelta(minutes=10)).reminders == []
-    notification_deliver(first, now=down_at + timedelta(minutes=10))
-    [second] = alerts_sweep(now=down_at + timedelta(minutes=20)).reminders
-    reminders = Notification.objects.filter(pk__in=[first, second]).order_by("sequence")
-    assert [(n.event, n.sequence) for n in reminders] == [("reminder", 1), ("reminder", 2)]
-
-    record(monitor, "O", start=after)
-    assert alerts_sweep(now=down_at + timedelta(hours=5)).reminders == []
-    # The second reminder, still waiting when the monitor recovered, is not sent.
-    assert notification_deliver(second, now=down_at + timedelta(hours=5)).status == "cancelled"
-    assert events_sent(monitor) == ["down", "reminder"]
-
-
-def events_sent(monitor) -> list[str]:
-    return list(
-        Notification.objects.filter(transition__monitor=monitor, status="sent")
-        .order_by("id")
-        .values_list("event", flat=True)
-    )
-
-
-def test_alert_reminder_minutes_is_the_default_and_zero_turns_reminders_off(
-    make_monitor, record, webhook_channel, alert_settings
-):
-    alert_settings.ALERT_REMINDER_MINUTES = 5
-    reminded, quiet = make_monitor(name="reminded"), make_monitor(name="quiet")
-    alert_policy_set(quiet, reminder_minutes=0)
-    record(reminded, "FFF")
-    record(quiet, "FFF")
-    Notification.objects.update(status="sent")
-    down_at = AlertState.objects.get(monitor=reminded).changed_at
-
-    created = alerts_sweep(now=down_at + timedelta(minutes=6)).reminders
-
-    assert [Notification.objects.get(pk=pk).transition.monitor for pk in created] == [reminded]
-
-
-def test_one_sweep_reminds_every_due_outage_on_its_channels_in_a_fixed_number_of_queries(
-    make_monitor, record, webhook_channel, receiver
-):
-    own = channel_create(
-        name="own", kind="webhook", config={"url": receiver.url("/own")}, is_default=False
-    )
-
-    def sweep_due_outages(count: int) -> tuple[dict[str, list[int]], int]:
-        """``count`` outages on the defaults and ``count`` on ``own``, all due at once: the
-        channels each reminder went to, and the sweep's queries."""
-        on_defaults = [make_monitor(name=f"default {count}.{n}") for n in range(count)]
-        on_own = [make_monitor(name=f"own {count}.{n}") for n in range(count)]
-        for monitor in on_defaults:
-            alert_policy_set(monitor, reminder_minutes=10)
-        for monitor in on_own:
-            alert_policy_set(
-                monitor, reminder_minutes=10, use_default_channels=False, channels=[own]
-            )
-        for monitor in on_defaults + on_own:
-            record(monitor, "FFF")
-        Notification.objects.update(status="sent")
-        down_at = max(AlertState.objects.values_list("changed_at", flat=True))
-        with CaptureQueriesContext(connection) as queries:
-            created = alerts_sweep(now=down_at + timedelta(minutes=10)).reminders
-        reminded = Notification.objects.filter(pk__in=created).select_related("transition")
-        by_channel: dict[str, list[int]] = {}
-        for reminder in reminded.order_by("transition__monitor_id"):
-            assert (reminder.event, reminder.sequence) == ("reminder", 1)
-            by_channel.setdefault(reminder.channel.name, []).append(reminder.transition.monitor_id)
-        assert by_channel == {
-            "hook": [monitor.pk for monitor in on_defaults],
-            "own": [monitor.pk for monitor in on_own],
-        }
-        AlertState.objects.update(state="up")  # these outages are over: out of the next sweep
-        return by_channel, len(queries)
-
-    _, one_each = sweep_due_outages(1)
-    _, three_each = sweep_due_outages(3)
-    # Only the per-outage claim (a conditional update) grows with the number of outages.
-    assert three_each - one_each == 4
-
-
-def test_a_channel_still_retrying_gets_no_pile_of_reminders(make_monitor, record, webhook_channel):
-    monitor = make_monitor()
-    alert_policy_set(monitor, reminder_minutes=1)
-    record(monitor, "FFF")  # its down notification is still pending
-    down_at = AlertState.objects.get(monitor=monitor).changed_at
-
-    assert alerts_sweep(now=down_at + timedelta(minutes=30)).reminders == []
-
-
 def test_a_disabled_monitor_sends_nothing_not_even_reminders(
     make_monitor, record, webhook_channel, receiver
 ):
@@ -456,22 +265,6 @@ def test_a_test_notification_is_sent_at_once_and_recorded_without_retries(receiv
     assert receiver.wait_for(1)[0].query == {"s": "test"}
     assert Notification.objects.get(pk=failed.notification_id).event == "test"
     assert list(channels_failing()) == [bad]
-
-
-def test_failed_notifications_can_be_sent_again(
-    make_monitor, record, webhook_channel, receiver, alert_settings
-):
-    alert_settings.ALERT_DELIVERY_ATTEMPTS = 1
-    receiver.fail_next = 1
-    monitor = make_monitor()
-    record(monitor, "FFF")
-    notification = the_notification(monitor)
-    due = notification.next_attempt_at  # when it was written
-    assert notification_deliver(notification.pk, now=due).status == "failed"
-
-    assert notifications_retry([notification.pk], now=due) == 1
-    assert notification_deliver(notification.pk, now=due).status == "sent"
-    assert len(receiver.requests) == 2
 
 
 @pytest.mark.django_db(transaction=True)

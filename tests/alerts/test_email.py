@@ -10,8 +10,9 @@ from email.utils import parsedate_to_datetime
 import pytest
 from django.utils import timezone
 
+from alerts.configuration import channel_create
+from alerts.delivery import channel_send_test, notification_deliver
 from alerts.models import Notification
-from alerts.services import channel_create, channel_send_test, notification_deliver
 from tests.alerts.conftest import email_channel
 from tests.support.http_servers import issue_cert, new_ca, write_ca_bundle
 from tests.support.smtp_server import LocalSmtpServer

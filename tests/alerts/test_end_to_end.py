@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
+from alerts.configuration import channel_create
 from alerts.models import Transition
-from alerts.services import channel_create
 from monitors.services import monitor_create
 from results.models import Result
 from tests.support.http_servers import refused_port

@@ -8,8 +8,10 @@ from datetime import timedelta
 
 import pytest
 
+from alerts.configuration import alert_policy_set, channel_create
+from alerts.delivery import notification_deliver
 from alerts.models import AlertState, Notification
-from alerts.services import alert_policy_set, alerts_sweep, channel_create, notification_deliver
+from alerts.sweep import alerts_sweep
 from monitors.secrets import MASK
 from tests.alerts.conftest import email_channel
 from tests.support.smtp_server import LocalSmtpServer

@@ -11,8 +11,9 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from alerts.channels.base import MASK
+from alerts.configuration import channel_create
+from alerts.delivery import channel_send_test, notification_deliver
 from alerts.models import Notification
-from alerts.services import channel_create, channel_send_test, notification_deliver
 from tests.support.http_servers import refused_port
 from tests.support.receivers import WebhookReceiver
 

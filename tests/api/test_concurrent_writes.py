@@ -1,7 +1,7 @@
 """Deletes, updates and imports while batches are being recorded (issue 19 item 5): each
 answers 2xx or 4xx, never 500, and leaves the data as it says.
 
-Before, ``DELETE /api/monitors`` deadlocked with the workers' ``results_record`` (it deleted
+Before, ``DELETE /api/monitors`` deadlocked with the workers' ``batch_record`` (it deleted
 states and results the batch was writing while the batch held the monitor rows it had come
 to) and the whole delete was rolled back: 10 of 10 attempts of the first test below failed.
 PostgreSQL, with real concurrent transactions: each thread has a connection of its own.
@@ -18,12 +18,13 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
+from loop.batches import batch_record
 from monitors.engine import CheckResult, CheckStatus
 from monitors.models import Monitor
 from monitors.scheduling import claim_due_monitors
 from monitors.services import monitor_create, monitor_delete, monitor_update
 from results.models import MonitorState, Result
-from results.services import RunRecord, results_record
+from results.services import RunRecord
 from tests.api.conftest import http_monitor, token_client
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -34,7 +35,7 @@ ANSWERS = {200, 204, 404}
 
 class Recorder:
     """Threads doing what the workers' batches do, as fast as they can: claim the due
-    monitors (50 at a time), then record a result for each with ``results_record``."""
+    monitors (50 at a time), then record a result for each with ``batch_record``."""
 
     def __init__(self, threads: int = 3) -> None:
         self.stop = threading.Event()
@@ -82,7 +83,7 @@ class Recorder:
                         )
                         for claim in claims
                     ]
-                    stored = len(results_record(token=token, runs=runs))
+                    stored = len(batch_record(token=token, runs=runs))
                 except Exception as error:
                     with self._lock:
                         self.errors.append(repr(error))

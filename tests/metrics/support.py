@@ -12,8 +12,8 @@ from datetime import timedelta
 from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
 
+from loop.tasks import run_probe_batch
 from monitors.scheduling import claim_due_monitors
-from monitors.tasks import run_probe_batch
 
 
 def run_due_monitors() -> int:

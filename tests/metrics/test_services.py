@@ -11,7 +11,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.db import connection, transaction
-from django.utils import timezone
 from prometheus_client.mmap_dict import MmapedDict, mmap_key
 from prometheus_client.multiprocess import MultiProcessCollector
 
@@ -20,9 +19,6 @@ from metrics.collectors import OWN_FAMILIES, RESERVED_NAMES, NanoMonCollector, f
 from metrics.models import EngineCounter, WorkerHeartbeat
 from metrics.multiprocess import compact_dead_processes
 from metrics.naming import monitor_metric_name
-from monitors.engine import CheckResult, CheckStatus
-from monitors.scheduling import claim_due_monitors
-from results.services import RunRecord, results_record
 
 
 @pytest.mark.parametrize(
@@ -110,55 +106,6 @@ def test_concurrent_batches_add_up_without_deadlocks():
 
 
 @pytest.mark.django_db
-def test_results_record_adds_the_batch_counts_in_its_transaction(
-    make_monitor, django_assert_max_num_queries
-):
-    now = timezone.now()
-    monitor = make_monitor(kind="tcp", target="127.0.0.1:9", now=now)
-    token, claims = claim_due_monitors(now=now, limit=10, lease=timedelta(seconds=30))
-    check = CheckResult(
-        status=CheckStatus.ERROR,
-        value=3.0,
-        message="Rule violated: x",
-        outputs={},
-        stored_outputs={},
-        started_at=now + timedelta(seconds=1.5),
-        duration_seconds=0.2,
-    )
-    runs = [RunRecord(monitor.id, monitor.name, monitor.target, claims[0].scheduled_for, check,
-                      monitor_kind="tcp")]  # fmt: skip
-
-    results_record(token=token, runs=runs)
-
-    counters = {(row.name, row.label, row.bucket): row.value for row in EngineCounter.objects.all()}
-    assert counters[("probes", "tcp", "error")] == 1
-    assert counters[("results_written", "tcp", "")] == 1
-    assert counters[("probe_duration_bucket", "tcp", "0.25")] == 1
-    assert counters[("probe_duration_sum", "tcp", "")] == pytest.approx(0.2)
-    assert counters[("schedule_lag_bucket", "", "2.5")] == 1
-    assert counters[("schedule_lag_sum", "", "")] == pytest.approx(1.5)
-
-
-@pytest.mark.django_db
-def test_a_failing_record_rolls_its_counts_back(make_monitor):
-    now = timezone.now()
-    monitor = make_monitor(now=now)
-    token, claims = claim_due_monitors(now=now, limit=10, lease=timedelta(seconds=30))
-    check = CheckResult(CheckStatus.OK, 1.0, "", {}, now, 0.01, {})
-    runs = [RunRecord(monitor.id, "web", monitor.target, claims[0].scheduled_for, check)]
-
-    def record_then_fail() -> None:
-        with transaction.atomic():
-            results_record(token=token, runs=runs)
-            raise RuntimeError("the batch's transaction fails after the counts were added")
-
-    with pytest.raises(RuntimeError):
-        record_then_fail()
-
-    assert not EngineCounter.objects.exists()
-
-
-@pytest.mark.django_db
 def test_a_worker_heartbeat_is_written_at_most_every_fifteen_seconds(django_assert_num_queries):
     now = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
     WorkerHeartbeat.objects.create(name="celery@gone", last_seen_at=now - timedelta(days=8))
@@ -233,3 +180,23 @@ def test_multi_process_mode_is_chosen_under_gunicorn_or_when_configured(monkeypa
     monkeypatch.setenv(ENV, str(tmp_path / "mine"))
     assert multiprocess_dir(tmp_path) == str(tmp_path / "mine")
     assert (tmp_path / "mine").is_dir()
+
+
+@pytest.mark.django_db
+def test_a_batchs_counts_come_from_plain_values():
+    services.engine_stats_record(
+        probes=[
+            services.ProbeRun(kind="tcp", status=1, duration_seconds=0.2, lag_seconds=1.5),
+            services.ProbeRun(kind="", status=2, duration_seconds=-1.0, lag_seconds=-0.5),
+        ],
+        written=["tcp"],
+    )
+
+    counters = {(row.name, row.label, row.bucket): row.value for row in EngineCounter.objects.all()}
+    assert counters[("probes", "tcp", "error")] == 1
+    assert counters[("probes", "unknown", "failed")] == 1
+    assert counters[("results_written", "tcp", "")] == 1
+    assert ("results_written", "unknown", "") not in counters
+    assert counters[("probe_duration_bucket", "unknown", "0.005")] == 1  # negative: 0
+    assert counters[("schedule_lag_bucket", "", "0.01")] == 1
+    assert counters[("schedule_lag_sum", "", "")] == pytest.approx(1.5)

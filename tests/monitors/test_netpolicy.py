@@ -19,7 +19,8 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
-from alerts.services import channel_create, channel_send_test
+from alerts.configuration import channel_create
+from alerts.delivery import channel_send_test
 from monitors.engine import CheckRequest, CheckStatus
 from monitors.netpolicy import NetworkPolicy, PolicyDenied, network_policy, parse_entries
 from monitors.services import check_once

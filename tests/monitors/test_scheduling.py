@@ -8,7 +8,6 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.db import connection
 
-from monitors.engine import CheckResult, CheckStatus
 from monitors.models import Monitor
 from monitors.scheduling import (
     claim_due_monitors,
@@ -17,9 +16,6 @@ from monitors.scheduling import (
     phase_fraction,
     start_claimed_batch,
 )
-from monitors.services import monitor_delete, monitor_update
-from results.models import MonitorState, Result
-from results.services import RunRecord, results_record
 
 LEASE = timedelta(seconds=30)
 pytestmark = pytest.mark.django_db
@@ -27,18 +23,6 @@ pytestmark = pytest.mark.django_db
 
 def claim(now, limit=1000):
     return claim_due_monitors(now=now, limit=limit, lease=LEASE)
-
-
-def ok_result(now, status=CheckStatus.OK):
-    return CheckResult(
-        status=status,
-        value=12.5,
-        message="" if status == CheckStatus.OK else "connection refused",
-        outputs={"respTime": 12.5, "body": "secret"},
-        stored_outputs={"respTime": 12.5},
-        started_at=now,
-        duration_seconds=0.0125,
-    )
 
 
 def test_a_new_monitor_is_due_at_once(make_monitor, now):
@@ -144,106 +128,6 @@ def test_starting_a_batch_extends_the_lease_over_the_probe_deadline(make_monitor
     assert [m.id for m in started] == [monitor.id]
     monitor.refresh_from_db()
     assert monitor.lease_until >= now + timedelta(seconds=20) + LEASE
-
-
-def test_an_update_resets_the_schedule_and_the_failure_streak(make_monitor, now):
-    monitor = make_monitor()
-    token, _ = claim(now)
-    start_claimed_batch(token=token, monitor_ids=[monitor.id], now=now, grace=LEASE)
-    results_record(
-        token=token,
-        runs=[
-            RunRecord(monitor.id, "web", monitor.target, now, ok_result(now, CheckStatus.FAILED))
-        ],
-    )
-    assert MonitorState.objects.get(monitor=monitor).consecutive_failures == 1
-
-    later = now + timedelta(seconds=3)
-    monitor_update(
-        monitor, now=later, name="renamed", kind="http", target=monitor.target,
-        interval="1m", rule="", enabled=True, properties={},
-    )  # fmt: skip
-
-    monitor.refresh_from_db()
-    assert monitor.next_run_at == later
-    assert monitor.run_token is None
-    assert MonitorState.objects.get(monitor=monitor).consecutive_failures == 0
-
-
-def test_a_result_of_a_run_started_before_an_update_is_dropped(make_monitor, now):
-    monitor = make_monitor()
-    token, _ = claim(now)
-    start_claimed_batch(token=token, monitor_ids=[monitor.id], now=now, grace=LEASE)
-    monitor_update(
-        monitor, now=now, name="new name", kind="http", target=monitor.target,
-        interval="30s", rule="", enabled=True, properties={},
-    )  # fmt: skip
-
-    stored = results_record(
-        token=token, runs=[RunRecord(monitor.id, "web", monitor.target, now, ok_result(now))]
-    )
-
-    assert stored == []
-    assert not Result.objects.exists()
-
-
-def test_a_deleted_monitors_result_in_flight_is_dropped_without_error(make_monitor, now):
-    monitor = make_monitor()
-    token, _ = claim(now)
-    start_claimed_batch(token=token, monitor_ids=[monitor.id], now=now, grace=LEASE)
-    monitor_id = monitor.id
-    monitor_delete(monitor)
-
-    stored = results_record(
-        token=token, runs=[RunRecord(monitor_id, "web", "http://x/", now, ok_result(now))]
-    )
-
-    assert stored == []
-
-
-def test_recording_stores_the_snapshot_and_updates_the_state(make_monitor, now):
-    monitor = make_monitor(name="web ")
-    token, _ = claim(now)
-    start_claimed_batch(token=token, monitor_ids=[monitor.id], now=now, grace=LEASE)
-
-    results_record(
-        token=token, runs=[RunRecord(monitor.id, "web ", monitor.target, now, ok_result(now))]
-    )
-
-    result = Result.objects.get()
-    assert (result.monitor_name, result.status, result.value) == ("web ", 0, 12.5)
-    assert result.outputs == {"respTime": 12.5}  # the body is never stored
-    assert result.scheduled_for == now
-    state = MonitorState.objects.get(monitor=monitor)
-    assert (state.last_status, state.last_run_at, state.consecutive_failures) == (0, now, 0)
-    monitor.refresh_from_db()
-    assert monitor.run_token is None
-    assert monitor.lease_until is None
-
-
-def test_the_failure_streak_counts_non_ok_runs_and_an_ok_run_ends_it(make_monitor, now):
-    monitor = make_monitor(interval="1s")
-    streaks = []
-    for step, status in enumerate(
-        [
-            CheckStatus.ERROR,
-            CheckStatus.FAILED,
-            CheckStatus.ERROR,
-            CheckStatus.OK,
-            CheckStatus.FAILED,
-        ]
-    ):
-        at = now + timedelta(seconds=2 * step)
-        token, claims = claim(at)
-        assert [c.monitor_id for c in claims] == [monitor.id]
-        start_claimed_batch(token=token, monitor_ids=[monitor.id], now=at, grace=LEASE)
-        results_record(
-            token=token,
-            runs=[RunRecord(monitor.id, "web", monitor.target, at, ok_result(at, status))],
-        )
-        streaks.append(MonitorState.objects.get(monitor=monitor).consecutive_failures)
-
-    assert streaks == [1, 2, 3, 0, 1]
 
 
 @pytest.mark.django_db(transaction=True)

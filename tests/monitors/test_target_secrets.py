@@ -96,3 +96,16 @@ def test_the_http_body_is_a_secret_property_masked_like_headers():
     assert (
         masked_properties("http", {"body": '{"password": "b"}'})["body"] == f'{{"password": "{M}"}}'
     )
+
+
+def test_secret_properties_are_masked_but_keep_their_header_names():
+    masked = masked_properties(
+        "http",
+        {"headers": '{"Authorization": "Bearer abc", "X-Trace": "1"}', "method": "POST"},
+    )
+
+    assert masked == {
+        "headers": f'{{"Authorization": "{MASK}", "X-Trace": "{MASK}"}}',
+        "method": "POST",
+    }
+    assert masked_properties("http", {"headers": "not json"}) == {"headers": MASK}

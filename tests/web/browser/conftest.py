@@ -181,8 +181,8 @@ def run_due_monitors() -> int:
     from django.db import connection
     from django.utils import timezone
 
+    from loop.tasks import run_probe_batch
     from monitors.scheduling import claim_due_monitors
-    from monitors.tasks import run_probe_batch
 
     def run() -> int:
         try:

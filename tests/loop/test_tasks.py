@@ -11,11 +11,10 @@ import pytest
 from django.db import DatabaseError
 from django.utils import timezone
 
+from loop import tasks
 from metrics.models import EngineCounter
 from metrics.services import SLOTS_SKIPPED
-from monitors import tasks
 from monitors.models import Monitor
-from monitors.secrets import MASK, masked_properties
 from monitors.services import monitor_update
 from results.models import MonitorState, Result
 from tests.support.http_servers import build_test_app, serve_app
@@ -80,7 +79,7 @@ def test_a_batch_for_a_monitor_deleted_meanwhile_records_nothing(make_monitor, e
 
 
 class Recordings:
-    """Every ``results_record`` call of a batch, as (seconds since the start, monitor ids,
+    """Every ``batch_record`` call of a batch, as (seconds since the start, monitor ids,
     monitors still claimed right after it); ``hook(ids)`` runs before each call."""
 
     def __init__(self) -> None:
@@ -92,7 +91,7 @@ class Recordings:
 @pytest.fixture
 def recordings(monkeypatch):
     recorded = Recordings()
-    real = tasks.results_record
+    real = tasks.batch_record
 
     def spy(*, token, runs):
         ids = [run.monitor_id for run in runs]
@@ -102,7 +101,7 @@ def recordings(monkeypatch):
         recorded.calls.append((time.monotonic() - recorded.started, ids, claimed))
         return stored
 
-    monkeypatch.setattr(tasks, "results_record", spy)
+    monkeypatch.setattr(tasks, "batch_record", spy)
     return recorded
 
 
@@ -184,7 +183,7 @@ def test_the_dispatcher_runs_a_monitor_behind_once_and_counts_the_slots_it_skipp
     behind = timezone.now() - timedelta(seconds=95)
     Monitor.objects.filter(pk=monitor.pk).update(next_run_at=behind)
 
-    with caplog.at_level(logging.WARNING, logger="monitors.tasks"):
+    with caplog.at_level(logging.WARNING, logger="loop.tasks"):
         assert tasks.dispatch_due_monitors() == 1
 
     [(_, [[monitor_id, slot]])] = enqueued
@@ -193,16 +192,3 @@ def test_the_dispatcher_runs_a_monitor_behind_once_and_counts_the_slots_it_skipp
     assert EngineCounter.objects.get(name=SLOTS_SKIPPED, label="http").value == 3
     assert "1 monitor(s) were one interval or more behind" in caplog.text
     assert f"3 slot(s) skipped (monitor {monitor.id}: 3)" in caplog.text
-
-
-def test_secret_properties_are_masked_but_keep_their_header_names():
-    masked = masked_properties(
-        "http",
-        {"headers": '{"Authorization": "Bearer abc", "X-Trace": "1"}', "method": "POST"},
-    )
-
-    assert masked == {
-        "headers": f'{{"Authorization": "{MASK}", "X-Trace": "{MASK}"}}',
-        "method": "POST",
-    }
-    assert masked_properties("http", {"headers": "not json"}) == {"headers": MASK}

@@ -1,6 +1,6 @@
 """The alert state machine: which run sequences produce which notifications.
 
-Runs go through ``results_record`` (the real hook, in its transaction); one default webhook
+Runs go through ``batch_record`` (the loop's conductor, in its transaction); one default webhook
 channel is configured, so each notifying transition writes exactly one outbox row.
 Codes: O OK, E Error, F Failed, u an update of the monitor.
 """
@@ -12,11 +12,13 @@ import uuid
 import pytest
 from django.db import IntegrityError, transaction
 
+from alerts.configuration import alert_policy_set, channel_create
 from alerts.models import AlertLevel, Channel, Notification, Transition
-from alerts.services import alert_policy_set, channel_create, next_alert_state, transitions_record
+from alerts.transitions import next_alert_state, transitions_record
+from loop.batches import batch_record
 from monitors.models import Monitor
 from results.models import MonitorState, Result
-from results.services import RunRecord, results_record
+from results.services import RunRecord
 from tests.alerts.conftest import alert_state, check, events
 
 pytestmark = pytest.mark.django_db
@@ -187,8 +189,8 @@ def test_a_batch_delivered_twice_records_one_transition(make_monitor, webhook_ch
     Monitor.objects.filter(pk=monitor.pk).update(run_token=token)
     runs = [RunRecord(monitor.pk, monitor.name, monitor.target, clock, check("F", clock))]
 
-    results_record(token=token, runs=runs)
-    results_record(token=token, runs=runs)  # the same task delivered again
+    batch_record(token=token, runs=runs)
+    batch_record(token=token, runs=runs)  # the same task delivered again
 
     assert Transition.objects.filter(monitor=monitor).count() == 1
     assert events(monitor) == ["down"]

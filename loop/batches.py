@@ -1,0 +1,71 @@
+"""The conductor of a probe batch: everything a group of finished runs changes, in one
+transaction and in a fixed order.
+
+``batch_record`` is the one place the monitoring loop's steps meet; each app below does its
+own step and knows nothing of the others: results (``results.services``), alert transitions
+(``alerts.transitions``), counters (``metrics.services``, plain values) and claims
+(``monitors.scheduling``).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+
+from django.db import transaction
+from django.utils import timezone
+
+from alerts.transitions import transitions_record
+from metrics.services import ProbeRun, engine_stats_record
+from monitors.models import Monitor
+from monitors.scheduling import release_claims
+from results.models import Result
+from results.services import RunRecord, monitor_states_update, results_store
+
+
+def batch_record(*, token: uuid.UUID, runs: Sequence[RunRecord]) -> list[Result]:
+    """Record a group of finished runs of the batch claimed with ``token``; returns the
+    stored results.
+
+    In one transaction: lock the runs' monitors, store the results, update the monitors'
+    state and failure streaks, apply the alert state machine (transitions and their outbox
+    rows commit with the results, or not at all), add the engine's counters and release the
+    claims. Runs of monitors no longer held by ``token`` (deleted, updated or disabled since
+    they were claimed) are dropped: their result would describe a monitor that no longer
+    exists in that form; they are still counted as probes run.
+    """
+    with transaction.atomic():
+        held = _lock_held(token, {run.monitor_id for run in runs})
+        kept = [run for run in runs if run.monitor_id in held]
+        results = results_store(kept)
+        failure_streaks = monitor_states_update(kept)
+        transitions_record(results=results, failure_streaks=failure_streaks, now=timezone.now())
+        engine_stats_record(probes=_probe_runs(runs), written=[run.monitor_kind for run in kept])
+        release_claims(token, sorted(held))
+    return results
+
+
+def _lock_held(token: uuid.UUID, monitor_ids: Iterable[int]) -> set[int]:
+    """Lock the monitors still claimed with ``token``; returns their ids.
+
+    Locked in id order, as every writer of monitors locks them (monitors.services): two
+    transactions waiting for each other's monitors would deadlock.
+    """
+    return set(
+        Monitor.objects.select_for_update()
+        .filter(pk__in=list(monitor_ids), run_token=token)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+
+
+def _probe_runs(runs: Sequence[RunRecord]) -> list[ProbeRun]:
+    return [
+        ProbeRun(
+            kind=run.monitor_kind,
+            status=int(run.check.status),
+            duration_seconds=run.check.duration_seconds,
+            lag_seconds=(run.check.started_at - run.scheduled_for).total_seconds(),
+        )
+        for run in runs
+    ]
