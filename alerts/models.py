@@ -13,6 +13,7 @@ from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
 
+from alerts.channels import kind_choices
 from monitors.models import Monitor
 from results.models import Result
 
@@ -34,10 +35,10 @@ class Channel(models.Model):
     ``ALERT_SMTP_*`` variables instead of ``config``.
     """
 
-    class Kind(models.TextChoices):
-        EMAIL = "email", "Email (SMTP)"
-        WEBHOOK = "webhook", "Webhook"
-        APPRISE = "apprise", "Apprise"
+    # The channel kinds, from the channel registry: Channel.Kind.EMAIL == "email".
+    Kind = models.TextChoices(
+        "Kind", [(kind.upper(), (kind, label)) for kind, label in kind_choices()]
+    )
 
     BUILTIN_SETTINGS_EMAIL = "settings-email"
 

@@ -12,16 +12,16 @@ from django.db.models import Q
 
 from lib.durations import parse_duration
 from monitors.engine import CheckRequest
+from monitors.probes import kind_choices
 
 
 class Monitor(models.Model):
     """One user-defined check, run on its own interval by the workers."""
 
-    class Kind(models.TextChoices):
-        HTTP = "http", "HTTP"
-        TCP = "tcp", "TCP"
-        PING = "ping", "Ping"
-        DNS = "dns", "DNS"
+    # The monitor types, from the probe registry: Monitor.Kind.HTTP == "http", labelled "HTTP".
+    Kind = models.TextChoices(
+        "Kind", [(kind.upper(), (kind, label)) for kind, label in kind_choices()]
+    )
 
     name = models.CharField(max_length=200, help_text="Stored exactly as written.")
     kind = models.CharField("type", max_length=16, choices=Kind.choices)

@@ -1,4 +1,5 @@
-"""Registry of channel kinds: kind -> Transport class. Add a kind by declaring it in its module."""
+"""Registry of channel kinds: kind -> Transport class. Add a kind by declaring it in its module
+and listing it here; the model's kinds (``Channel.Kind``) are read from these declarations."""
 
 from __future__ import annotations
 
@@ -17,4 +18,17 @@ def get_transport(kind: str) -> type[Transport]:
     return REGISTRY[kind]
 
 
-__all__ = ["REGISTRY", "AlertMessage", "ConfigField", "DeliveryError", "Transport", "get_transport"]
+def kind_choices() -> list[tuple[str, str]]:
+    """(kind, label) of every channel kind, in registry order: ``Channel.Kind``'s choices."""
+    return [(kind, transport.label) for kind, transport in REGISTRY.items()]
+
+
+__all__ = [
+    "REGISTRY",
+    "AlertMessage",
+    "ConfigField",
+    "DeliveryError",
+    "Transport",
+    "get_transport",
+    "kind_choices",
+]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, TypedDict
 
 from lib.durations import format_seconds, parse_duration
 
@@ -97,17 +97,36 @@ class ProbeResult:
 ProbeCoroutine = Callable[[str, Mapping[str, object]], Awaitable[ProbeResult]]
 
 
+class MonitorTemplate(TypedDict):
+    """A starting point for a new monitor of a type: the new-monitor page offers one per type,
+    with sensible defaults and rule examples."""
+
+    title: str  # what the page's choice says ("Website or HTTP API")
+    name: str
+    target: str  # a valid target of the type
+    interval: str
+    rule: str
+    properties: dict[str, str]
+    rule_examples: tuple[str, ...]
+
+
 @dataclass(frozen=True)
 class ProbeType:
-    """Everything the rest of the system knows about one monitor type."""
+    """Everything the rest of the system knows about one monitor type.
+
+    ``label`` names the type where it is chosen (forms, filters, the docs); ``short_label`` in
+    lists, the admin and the model's choices (``Monitor.Kind``).
+    """
 
     kind: str
     label: str
+    short_label: str
     target_help: str
     properties: tuple[PropertySpec, ...]
     outputs: tuple[OutputSpec, ...]
     check_target: Callable[[str], None]  # raises ValueError with a short reason
     probe: ProbeCoroutine  # probe(target, parsed_properties) -> ProbeResult | raises ProbeFailure
+    template: MonitorTemplate
     transient_outputs: frozenset[str] = frozenset()  # used by rules, never stored
     # Total seconds from the parsed properties when it is not simply ``timeout`` (ping).
     deadline_for: Callable[[Mapping[str, object]], float] | None = None

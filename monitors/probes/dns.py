@@ -69,6 +69,7 @@ import dns.reversename
 from lib.durations import format_seconds
 from monitors import netpolicy
 from monitors.probes.base import (
+    MonitorTemplate,
     OutputSpec,
     OutputValue,
     ProbeFailure,
@@ -375,11 +376,21 @@ def _system_nameservers() -> tuple[tuple[str, ...], int]:
 PROBE = ProbeType(
     kind="dns",
     label="DNS lookup",
+    short_label="DNS",
     target_help="Name to look up, e.g. example.net (an IP address for PTR lookups)",
     properties=PROPERTIES,
     outputs=OUTPUTS,
     check_target=check_target,
     probe=probe,
+    template=MonitorTemplate(
+        title="DNS lookup",
+        name="DNS for example.net",
+        target="example.net",
+        interval="5m",
+        rule="resultCount > 0",
+        properties={"type": "A"},
+        rule_examples=("resultCount > 0", "'93.184.215.14' IN (result1, result2)"),
+    ),
     target_shape="a DNS name such as example.net, or an IP address with type PTR",
     check_target_properties=check_target_properties,
 )

@@ -82,6 +82,7 @@ from lib.regex import MatchTimeout, Regex, compile_regex, run_bounded
 from lib.tls import insecure_context, verifying_context
 from monitors import netpolicy
 from monitors.probes.base import (
+    MonitorTemplate,
     OutputSpec,
     OutputValue,
     ProbeFailure,
@@ -585,11 +586,26 @@ OUTPUTS = (
 PROBE = ProbeType(
     kind="http",
     label="HTTP",
+    short_label="HTTP",
     target_help="URL to request, http:// or https://, e.g. https://example.net/health",
     properties=PROPERTIES,
     outputs=OUTPUTS,
     check_target=check_target,
     probe=probe,
+    template=MonitorTemplate(
+        title="Website or HTTP API",
+        name="My website",
+        target="https://example.net/",
+        interval="30s",
+        rule="status >= 200 && status < 300 && respTime < 2000",
+        properties={"timeout": "5s"},
+        rule_examples=(
+            "status == 200",
+            "status == 200 && respTime < 500",
+            "body =~ 'healthy'",
+            "certExpiryDays > 14",
+        ),
+    ),
     transient_outputs=frozenset({"body"}),
     target_shape="http://host[:port]/path or https://host[:port]/path",
 )

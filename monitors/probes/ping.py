@@ -74,6 +74,7 @@ from icmplib.exceptions import ICMPSocketError, SocketPermissionError
 from lib.durations import format_seconds, parse_duration
 from monitors import netpolicy
 from monitors.probes.base import (
+    MonitorTemplate,
     OutputSpec,
     ProbeFailure,
     ProbeResult,
@@ -464,11 +465,21 @@ def _kernel_timestamp(ancillary: list[tuple[int, int, bytes]]) -> int | None:
 PROBE = ProbeType(
     kind="ping",
     label="Ping (ICMP)",
+    short_label="Ping",
     target_help="Host name or IP address to ping, e.g. gateway.lan, 192.0.2.1 or 2001:db8::1",
     properties=PROPERTIES,
     outputs=OUTPUTS,
     check_target=check_target,
     probe=probe,
+    template=MonitorTemplate(
+        title="Ping a host",
+        name="Gateway",
+        target="192.0.2.1",
+        interval="1m",
+        rule="packetLoss == 0 && avgRtt < 50",
+        properties={"count": "3"},
+        rule_examples=("packetLoss == 0", "packetLoss < 50 && avgRtt < 100"),
+    ),
     deadline_for=total_seconds,
     target_shape="a host name or an IP address, without scheme or port",
 )

@@ -39,6 +39,7 @@ from collections.abc import Mapping
 from lib.durations import format_seconds
 from monitors import netpolicy
 from monitors.probes.base import (
+    MonitorTemplate,
     OutputSpec,
     ProbeFailure,
     ProbeResult,
@@ -144,10 +145,20 @@ def _describe_connect_error(error: OSError) -> str:
 PROBE = ProbeType(
     kind="tcp",
     label="TCP port",
+    short_label="TCP",
     target_help="host:port to connect to, IPv6 as [addr]:port, e.g. db.example.net:5432",
     properties=PROPERTIES,
     outputs=OUTPUTS,
     check_target=check_target,
     probe=probe,
+    template=MonitorTemplate(
+        title="TCP port",
+        name="Database port",
+        target="db.example.net:5432",
+        interval="30s",
+        rule="respTime < 500",
+        properties={"timeout": "5s"},
+        rule_examples=("respTime < 500", "ipAddress == '192.0.2.7'"),
+    ),
     target_shape="host:port or [IPv6 address]:port",
 )

@@ -92,8 +92,9 @@ def misbehaving_probe(monkeypatch):
 
     http = REGISTRY["http"]
     fake = ProbeType(
-        kind="slow", label="Slow", target_help="", properties=http.properties[1:2],
-        outputs=(), check_target=lambda target: None, probe=probe,
+        kind="slow", label="Slow", short_label="Slow", target_help="",
+        properties=http.properties[1:2], outputs=(), check_target=lambda target: None,
+        probe=probe, template=http.template,
     )  # fmt: skip
     monkeypatch.setitem(REGISTRY, "slow", fake)
     return fake
@@ -233,8 +234,9 @@ def stuck_lookup(monkeypatch):
 
     http = REGISTRY["http"]
     fake = ProbeType(
-        kind="stuck", label="Stuck", target_help="", properties=http.properties[1:2],
-        outputs=(), check_target=lambda target: None, probe=probe,
+        kind="stuck", label="Stuck", short_label="Stuck", target_help="",
+        properties=http.properties[1:2], outputs=(), check_target=lambda target: None,
+        probe=probe, template=http.template,
     )  # fmt: skip
     monkeypatch.setitem(REGISTRY, "stuck", fake)
 
