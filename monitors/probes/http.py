@@ -10,7 +10,8 @@ Contract (``docs/contract.md`` §2, http row), plain data in and out:
 * Outputs (declared in ``OUTPUTS``): ``respTime`` (ms, also the value), ``status``, ``body``
   (transient: usable in rules, never stored), ``bodyLen``, ``certExpiryDays`` (https only) and
   ``regexMatch`` (when ``bodyRegex`` matched; a number replaces ``respTime`` as the value).
-* Expected failures raise ``ProbeFailure`` with a short message (see ``describe_failure``).
+* Expected failures raise ``ProbeFailure`` with a short message (see ``describe_failure`` in
+  ``monitors.probes.http_errors``; the aiohttp pieces are in ``monitors.probes.http_client``).
 
 Edge cases, decided here once:
 
@@ -58,18 +59,13 @@ of CPU per probe, of which creating and closing the session and connector is und
 from __future__ import annotations
 
 import asyncio
-import codecs
-import contextlib
-import errno
 import json
 import math
 import os
 import re
-import socket
 import ssl
 import time
 from collections.abc import Mapping
-from contextvars import ContextVar
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
@@ -93,6 +89,14 @@ from monitors.probes.base import (
     parse_bool,
     parse_timeout,
 )
+from monitors.probes.http_client import (
+    TLS_TRANSPORTS,
+    CertificateResponse,
+    PolicyConnector,
+    decode_body,
+    read_capped,
+)
+from monitors.probes.http_errors import describe_failure
 
 DEFAULT_USER_AGENT = "NanoMon/0.1"
 
@@ -222,189 +226,7 @@ def _ssl_context(validate: bool) -> ssl.SSLContext:
         raise ProbeFailure(f"cannot load {CA_BUNDLE_ENV}: {describe_error(error)}") from error
 
 
-# The TLS transports the running probe opened (one list per probe call), so that ``probe`` can
-# abort them when it ends. Released connections get a graceful TLS close that waits (up to 30 s)
-# for the peer's close_notify; a dripping or silent server would keep that socket open past the
-# probe, and past the short-lived event loop the engine runs batches on (an unclosed socket).
-# Aborting is what aiohttp itself does to TLS connections when a connector closes.
-_TLS_TRANSPORTS: ContextVar[list[asyncio.BaseTransport] | None] = ContextVar(
-    "nanomon_http_tls_transports", default=None
-)
-
-
-class _Response(aiohttp.ClientResponse):
-    """A response that keeps the server's certificate (DER) from its own connection.
-
-    Taken in ``start`` because that is the one moment the connection is certainly attached:
-    aiohttp releases it as soon as the body is at EOF, which for HEAD, 204 or an empty body is
-    before the caller ever sees the response. ``start`` runs once per hop of a redirect chain.
-    """
-
-    peer_certificate: bytes | None = None
-
-    async def start(self, connection: aiohttp.connector.Connection) -> aiohttp.ClientResponse:
-        transport = connection.transport
-        ssl_object = transport.get_extra_info("ssl_object") if transport is not None else None
-        if ssl_object is not None:
-            # binary_form works with verification off, where getpeercert() returns {}.
-            self.peer_certificate = ssl_object.getpeercert(binary_form=True)
-            opened = _TLS_TRANSPORTS.get()
-            if opened is not None and transport is not None:
-                opened.append(transport)
-        return await super().start(connection)
-
-
-class _PolicyConnector(aiohttp.TCPConnector):
-    """A connector that connects only where the probe network policy allows
-    (``monitors.netpolicy``): the addresses its resolver returned are filtered before any
-    connection is opened, for the first request and for every redirect hop (each hop opens a
-    connection of its own: ``force_close``). The addresses checked are the very ones connected
-    to, so a name that resolves to a denied address at probe time (DNS rebinding) is refused.
-    """
-
-    async def _resolve_host(self, host: str, port: int, traces=None) -> list:
-        policy = netpolicy.current()
-        policy.check_name(host)
-        resolved = await super()._resolve_host(host, port, traces=traces)
-        return policy.permitted(host, resolved, lambda entry: entry["host"])
-
-
-# --- Failure messages ------------------------------------------------------------------------
-
-# OpenSSL X509_V_ERR_* codes (ssl.SSLCertVerificationError.verify_code).
-_CERT_EXPIRED = 10
-_CERT_NOT_YET_VALID = 9
-_CERT_REVOKED = 23
-_CERT_UNTRUSTED = frozenset(
-    {
-        2,  # unable to get issuer certificate
-        18,  # self-signed certificate
-        19,  # self-signed certificate in chain
-        20,  # unable to get local issuer certificate
-        21,  # unable to verify the first certificate
-        24,  # invalid CA certificate
-        27,  # certificate not trusted
-        28,  # certificate rejected
-    }
-)
-_HOST_MISMATCH = frozenset({62, 64})  # hostname mismatch, IP address mismatch
-
-_CONNECT_ERRNOS = {
-    errno.ECONNREFUSED: "connection refused",
-    errno.ECONNRESET: "connection reset",
-    errno.EHOSTUNREACH: "host unreachable",
-    errno.ENETUNREACH: "network unreachable",
-    errno.ETIMEDOUT: "connection timed out",
-}
-
-
-def _describe_certificate_error(error: Exception) -> str:
-    code = getattr(error, "verify_code", None)
-    if code == _CERT_EXPIRED:
-        return "TLS certificate expired"
-    if code == _CERT_NOT_YET_VALID:
-        return "TLS certificate not yet valid"
-    if code == _CERT_REVOKED:
-        return "TLS certificate revoked"
-    if code in _CERT_UNTRUSTED:
-        return "TLS certificate not trusted"
-    if code in _HOST_MISMATCH:
-        return "TLS hostname mismatch"
-    reason = getattr(error, "verify_message", None) or describe_error(error)
-    return f"TLS certificate invalid: {reason}"
-
-
-def describe_failure(error: BaseException, timeout: float) -> str:
-    """The short human message for an exception raised while probing (order matters).
-
-    ==========================================  =====================================
-    exception                                   message
-    ==========================================  =====================================
-    any TimeoutError (ours or aiohttp's)        ``timed out after <timeout>``
-    TooManyRedirects                            ``too many redirects``
-    NonHttpUrlRedirectClientError               ``redirect to a non-HTTP URL``
-    InvalidUrlRedirectClientError               ``invalid redirect URL``
-    InvalidURL, NonHttpUrlClientError,          ``invalid URL``
-    UnicodeError (a host IDNA cannot encode)
-    ClientConnectorCertificateError             by verify_code: ``TLS certificate
-                                                expired`` / ``not yet valid`` /
-                                                ``revoked`` / ``not trusted``,
-                                                ``TLS hostname mismatch``, else
-                                                ``TLS certificate invalid: <reason>``
-    ClientConnectorSSLError                     ``TLS handshake failed``
-    ssl.SSLError (after the handshake)          ``TLS error``
-    ClientConnectorDNSError, gaierror           ``could not resolve host``
-    ClientConnectorError by errno               ``connection refused`` / ``reset``,
-                                                ``host unreachable``, ``network
-                                                unreachable``, ``connection timed out``,
-                                                else ``could not connect: <reason>``
-    ServerDisconnectedError                     ``server closed the connection``
-    ConnectionResetError, ECONNRESET            ``connection reset``
-    ClientPayloadError                          ``incomplete response body``
-    ClientResponseError (unparsable reply)      ``invalid HTTP response``
-    anything else                               ``describe_error`` (first line)
-    ==========================================  =====================================
-    """
-    if isinstance(error, TimeoutError):
-        return f"timed out after {format_seconds(timeout)}"
-    if isinstance(error, aiohttp.TooManyRedirects):
-        return "too many redirects"
-    if isinstance(error, aiohttp.NonHttpUrlRedirectClientError):
-        return "redirect to a non-HTTP URL"
-    if isinstance(error, aiohttp.InvalidUrlRedirectClientError):
-        return "invalid redirect URL"
-    if isinstance(error, aiohttp.InvalidURL | aiohttp.NonHttpUrlClientError | UnicodeError):
-        return "invalid URL"
-    if isinstance(error, aiohttp.ClientConnectorCertificateError):
-        return _describe_certificate_error(error.certificate_error)
-    if isinstance(error, aiohttp.ClientConnectorSSLError):
-        return "TLS handshake failed"
-    if isinstance(error, ssl.SSLError):  # after the handshake: a broken TLS stream
-        return "TLS error"
-    if isinstance(error, aiohttp.ClientConnectorDNSError):
-        return "could not resolve host"
-    if isinstance(error, aiohttp.ClientConnectorError):
-        if isinstance(error.os_error, socket.gaierror):
-            return "could not resolve host"
-        if error.errno in _CONNECT_ERRNOS:
-            return _CONNECT_ERRNOS[error.errno]
-        return f"could not connect: {error.strerror or describe_error(error.os_error)}"
-    if isinstance(error, aiohttp.ServerDisconnectedError):
-        return "server closed the connection"
-    if isinstance(error, ConnectionResetError) or (
-        isinstance(error, OSError) and error.errno == errno.ECONNRESET
-    ):
-        return "connection reset"
-    if isinstance(error, aiohttp.ClientPayloadError):
-        return "incomplete response body"
-    if isinstance(error, aiohttp.ClientResponseError):
-        return "invalid HTTP response"
-    return describe_error(error)
-
-
 # --- The probe ---------------------------------------------------------------------------------
-
-
-async def _read_capped(content: aiohttp.StreamReader, limit: int) -> bytes:
-    """Up to ``limit`` bytes of the body; stops reading (without error) at the cap."""
-    chunks: list[bytes] = []
-    remaining = limit
-    while remaining > 0:
-        chunk = await content.read(remaining)
-        if not chunk:
-            break
-        chunks.append(chunk)
-        remaining -= len(chunk)
-    return b"".join(chunks)
-
-
-def _decode(raw: bytes, charset: str | None) -> str:
-    """The body as text: the declared charset if Python knows it, else UTF-8; never fails."""
-    encoding = "utf-8"  # also for unknown labels: the best guess on the web
-    if charset:
-        with contextlib.suppress(LookupError):
-            encoding = codecs.lookup(charset).name
-    return raw.decode(encoding, errors="replace")
 
 
 def _regex_match(pattern: Regex, body: str) -> OutputValue | None:
@@ -457,18 +279,18 @@ async def probe(target: str, properties: Mapping[str, object]) -> ProbeResult:
     loop = asyncio.get_running_loop()
     probe_started = loop.time()
     opened_tls: list[asyncio.BaseTransport] = []
-    opened_token = _TLS_TRANSPORTS.set(opened_tls)
+    opened_token = TLS_TRANSPORTS.set(opened_tls)
     try:
         ssl_context = _ssl_context(bool(properties["validateTLS"]))
         async with asyncio.timeout(timeout):
-            connector = _PolicyConnector(
+            connector = PolicyConnector(
                 ssl=ssl_context, force_close=True, limit=0, use_dns_cache=False
             )
             async with aiohttp.ClientSession(
                 connector=connector,
                 # aiohttp's own total timeout as well: its errors then carry the same meaning.
                 timeout=aiohttp.ClientTimeout(total=timeout),
-                response_class=_Response,
+                response_class=CertificateResponse,
                 # Send only the Content-Type the user declared, as Go does (no octet-stream).
                 skip_auto_headers=("Content-Type",),
                 max_line_size=MAX_HEADER_LINE_BYTES,
@@ -482,7 +304,7 @@ async def probe(target: str, properties: Mapping[str, object]) -> ProbeResult:
                     data=str(request_body).encode() if request_body is not None else None,
                     max_redirects=MAX_REDIRECTS,
                 ) as response:
-                    raw = await _read_capped(response.content, MAX_BODY_BYTES)
+                    raw = await read_capped(response.content, MAX_BODY_BYTES)
                     elapsed_ms = (time.perf_counter() - started) * 1000.0
                     status = response.status
                     charset = response.charset
@@ -495,11 +317,11 @@ async def probe(target: str, properties: Mapping[str, object]) -> ProbeResult:
     except (aiohttp.ClientError, OSError, UnicodeError) as error:
         raise ProbeFailure(describe_failure(error, timeout)) from error
     finally:
-        _TLS_TRANSPORTS.reset(opened_token)
+        TLS_TRANSPORTS.reset(opened_token)
         for transport in opened_tls:
             transport.abort()  # a no-op for one that already finished closing
 
-    body = _decode(raw, charset)
+    body = decode_body(raw, charset)
     outputs: dict[str, OutputValue] = {
         "respTime": round(elapsed_ms, 3),
         "status": float(status),

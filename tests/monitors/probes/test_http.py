@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import ssl
 import subprocess
 import sys
 import time
@@ -14,7 +13,6 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import aiohttp
 import pytest
 import trustme
 
@@ -640,28 +638,3 @@ def test_no_tls_socket_outlives_a_timed_out_probe(tls_server: RunningServer) -> 
         assert failure(tls_server.url("/drip"), timeout="300ms") == "timed out after 300ms"
         gc.collect()
     assert [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)] == []
-
-
-# --- Failure messages for what loopback cannot stage ------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("code", "message"),
-    [
-        (23, "TLS certificate revoked"),
-        (19, "TLS certificate not trusted"),
-        (62, "TLS hostname mismatch"),
-        (26, "TLS certificate invalid: unsupported certificate purpose"),
-    ],
-)
-def test_certificate_verify_codes_map_to_short_messages(code: int, message: str) -> None:
-    verify_error = ssl.SSLCertVerificationError(1, "certificate verify failed")
-    verify_error.verify_code = code
-    verify_error.verify_message = "unsupported certificate purpose"
-    error = aiohttp.ClientConnectorCertificateError(None, verify_error)  # type: ignore[arg-type]
-    assert http_probe.describe_failure(error, 5.0) == message
-
-
-def test_timeout_messages_use_the_short_duration_form() -> None:
-    assert http_probe.describe_failure(TimeoutError(), 0.25) == "timed out after 250ms"
-    assert http_probe.describe_failure(TimeoutError(), 5) == "timed out after 5s"

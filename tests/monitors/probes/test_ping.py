@@ -12,9 +12,10 @@ from collections.abc import Iterator
 import pytest
 
 from monitors.engine import CheckRequest, CheckStatus, run_checks_sync
-from monitors.probes import ping
+from monitors.probes import ping_channel
 from monitors.probes.base import ProbeFailure, ProbeResult, PropertyError
-from monitors.probes.ping import PERMISSION_MESSAGE, PROBE, choose_address
+from monitors.probes.ping import PROBE, choose_address
+from monitors.probes.ping_channel import PERMISSION_MESSAGE
 from tests.support import netns
 
 FAST = {"interval": "10ms"}  # the schedule does not matter where these tests look
@@ -73,7 +74,7 @@ def test_the_shared_socket_is_closed_when_the_last_ping_ends():
     probe("127.0.0.1", count="2", **FAST)
     probe("::1", count="2", **FAST)
 
-    assert ping._channels == {}
+    assert ping_channel._channels == {}
 
 
 def test_a_name_is_resolved_in_the_family_network_asks_for():
