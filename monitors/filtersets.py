@@ -6,9 +6,9 @@ import django_filters
 from django.db.models import QuerySet
 
 from accounts.permissions import may_see_secrets
+from lib.status import STATUS_HELP, Status
 from monitors.models import Monitor
 from monitors.selectors import STATUS_FILTERS, monitors_of_status, searched
-from results.models import Status
 
 # The status words of the monitor list: the API's numbers, then the page's names.
 STATUS_CHOICES = [
@@ -44,7 +44,7 @@ class MonitorFilterSet(django_filters.FilterSet):
     status = django_filters.ChoiceFilter(
         choices=STATUS_CHOICES,
         method="filter_status",
-        help_text="Only monitors whose last run had this status: 0 OK, 1 Error, 2 Failed "
+        help_text=f"Only monitors whose last run had this status: {STATUS_HELP} "
         "(enabled or not); or good, error, failure (enabled monitors whose last run had that "
         "status), unknown (enabled, not run yet), disabled.",
     )

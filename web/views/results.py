@@ -9,26 +9,22 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_GET
 
-from lib.status import STATUS_STYLE
+from lib.status import RESULT_STATUS_KEYS
 from results.selectors import results_latest
 from web.access import read_required
 from web.paging import cursor
 
 PAGE_SIZE = 100
-# The status filter's keys: the status map's labels, lowercased (good, error, failure).
-STATUS_FILTERS = {
-    label.lower(): status for status, (label, _) in STATUS_STYLE.items() if status is not None
-}
 
 
 def _results(request: HttpRequest, *, say: bool) -> dict[str, object]:
     """A page of results; a bad status or cursor is ignored, and a full page (``say``; not a
     live fragment) says so."""
     status_name = request.GET.get("status", "")
-    status = STATUS_FILTERS.get(status_name)
+    status = RESULT_STATUS_KEYS.get(status_name)
     if status is None:
         if status_name and say:
-            choices = ", ".join(STATUS_FILTERS)
+            choices = ", ".join(RESULT_STATUS_KEYS)
             messages.warning(request, f"Filter status ignored: it is one of {choices}.")
         status_name = ""
     before, before_id = cursor(request, say=say)
@@ -36,7 +32,7 @@ def _results(request: HttpRequest, *, say: bool) -> dict[str, object]:
     return {
         "results": results,
         "status_filter": status_name,
-        "status_filters": list(STATUS_FILTERS),
+        "status_filters": list(RESULT_STATUS_KEYS),
         "first_page": before is None,
         "page_url": reverse("results:list"),
         "next_page": results[-1] if len(results) == PAGE_SIZE else None,
