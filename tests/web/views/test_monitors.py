@@ -1,38 +1,19 @@
-"""The read pages: monitors, dashboard, detail, results, their live fragments and query counts."""
+"""The monitors page and a monitor's page (web/views/monitors.py), their live fragments, the
+read pages' query counts, escaping and times."""
 
 from __future__ import annotations
 
-import re
-import time
 from datetime import timedelta
 
 import pytest
-from django.utils import timezone
 
-from metrics import apps, health
-from metrics.models import WorkerHeartbeat
 from monitors.models import Monitor
-from results.models import MonitorState, Status
-from tests.support.http_servers import refused_port
+from results.models import Status
 from tests.web.conftest import add_results
-from web.views import dashboard as dashboard_views
+from tests.web.views.conftest import monitors_with_history, names_in_order
 from web.views import monitors as monitor_views
 
 XSS = "<script>alert(1)</script>"
-
-
-@pytest.fixture
-def start():
-    return timezone.now() - timedelta(hours=2)
-
-
-def monitors_with_history(make_monitor, start, count: int) -> list:
-    monitors = []
-    for index in range(count):
-        monitor = make_monitor(name=f"monitor {index:03}", target=f"https://{index}.example.net/")
-        add_results(monitor, [Status.OK, Status.ERROR, Status.OK] * 8, start=start)
-        monitors.append(monitor)
-    return monitors
 
 
 # --- Query counts: no N+1 ----------------------------------------------------------------------
@@ -132,11 +113,6 @@ def test_a_search_with_a_nul_character_is_a_search_not_an_error(viewer, make_mon
     assert 'data-name="alpha"' in response.content.decode()
 
 
-def names_in_order(page: str, kind: str) -> list[str]:
-    """The monitor names of a page's cards or tiles, in order."""
-    return re.findall(rf'<li class="{kind} [^"]*" [^>]*data-name="([^"]*)"', page)
-
-
 def test_the_monitors_page_shows_a_page_of_cards_and_links_keeping_the_filters(
     viewer, make_monitor, monkeypatch
 ):
@@ -181,107 +157,6 @@ def test_an_empty_install_says_what_to_do(editor, viewer):
     page = viewer.get("/").content.decode()
     assert "No monitors yet" in page
     assert "ask an administrator" in page
-
-
-# --- Dashboard -----------------------------------------------------------------------------------
-
-
-def test_the_dashboard_shows_tiles_problems_first_and_counts(viewer, make_monitor, start):
-    add_results(make_monitor(name="fine"), [Status.OK], start=start)
-    add_results(make_monitor(name="broken"), [Status.FAILED], start=start)
-    page = viewer.get("/dashboard").content.decode()
-    assert page.index('data-name="broken"') < page.index('data-name="fine"')
-    assert '<span class="summary-count">1</span> Good' in page
-    assert '<span class="summary-count">1</span> Failure' in page
-
-
-def test_the_dashboard_pages_its_tiles_and_counts_every_monitor(
-    viewer, make_monitor, start, monkeypatch
-):
-    monkeypatch.setattr(dashboard_views, "TILES_PER_PAGE", 2)
-    for name in ("a", "b", "c"):
-        add_results(make_monitor(name=name), [Status.OK], start=start)
-    add_results(make_monitor(name="z broken"), [Status.ERROR], start=start)
-    make_monitor(name="new")  # never ran: Unknown
-    make_monitor(name="off", enabled=False)
-    MonitorState.objects.filter(monitor__name="new").delete()  # no state row at all
-
-    first = viewer.get("/dashboard").content.decode()
-    second = viewer.get("/dashboard?page=2").content.decode()
-    live = viewer.get("/live/dashboard?page=3").content.decode()
-
-    assert names_in_order(first, "tile") == ["z broken", "new"]  # problems first, then unknown
-    assert names_in_order(second, "tile") == ["a", "b"]
-    assert names_in_order(live, "tile") == ["c", "off"]
-    for page in (first, second, live):
-        assert '<span class="summary-count">3</span> Good' in page
-        assert '<span class="summary-count">1</span> Error' in page
-        assert '<span class="summary-count">1</span> Unknown' in page
-        assert '<span class="summary-count">1</span> Disabled' in page
-    assert "Tiles 1–2 of 6 · page 1 of 3" in first
-    assert 'href="/dashboard?page=2" rel="next"' in first
-    assert 'hx-get="/live/dashboard?page=2' in second  # the refresh stays on its page
-    assert 'href="/dashboard?page=2" rel="prev"' in live  # links lead to the page, not the fragment
-
-
-def test_a_tile_shows_the_status_and_the_last_value_of_an_enabled_monitor(
-    viewer, make_monitor, start
-):
-    add_results(make_monitor(name="fine"), [Status.OK] * 3, start=start)  # last value 14.5
-    add_results(make_monitor(name="down"), [Status.FAILED], start=start)  # value 0
-    add_results(make_monitor(name="off", enabled=False), [Status.OK], start=start)
-    make_monitor(name="new")
-    page = viewer.get("/dashboard").content.decode()
-
-    def tile_status(name: str) -> str:
-        tile = page.split(f'data-name="{name}"')[1]
-        return tile.split('<span class="tile-status">')[1].split("</span>")[0]
-
-    assert tile_status("fine") == "Good · 14.5"
-    assert tile_status("down") == "Failure · 0"
-    assert tile_status("off") == "Disabled"
-    assert tile_status("new") == "Unknown"
-
-
-def test_the_dashboard_warns_about_failing_alert_channels(viewer, make_monitor):
-    from alerts.models import Channel
-
-    Channel.objects.create(name="ops webhook", kind="webhook", failures_in_row=3, config={})
-    page = viewer.get("/dashboard").content.decode()
-    assert "1 alert channel failing" in page
-    assert "ops webhook (3 failed attempts)" in page
-
-
-def test_the_dashboard_says_when_nanomon_is_degraded_and_why(viewer, make_monitor, monkeypatch):
-    monkeypatch.setattr(apps, "STARTED_MONOTONIC", time.monotonic() - 3600)  # past the grace
-    now = timezone.now()
-    WorkerHeartbeat.objects.create(name="celery@w1", last_seen_at=now - timedelta(seconds=1))
-    make_monitor(name="fine", now=now)
-
-    for path in ("/dashboard", "/live/dashboard"):
-        assert 'data-banner="health"' not in viewer.get(path).content.decode()
-
-    WorkerHeartbeat.objects.update(last_seen_at=now - timedelta(minutes=3))  # workers froze
-    Monitor.objects.update(next_run_at=now - timedelta(minutes=2))
-    for path in ("/dashboard", "/live/dashboard"):  # the page and its live refresh
-        page = viewer.get(path).content.decode()
-        banner = page.split('data-banner="health">', 1)[1].split("</div>", 1)[0]
-        assert "NanoMon is degraded: results may be missing or late." in banner
-        assert "No worker seen for 3m0s (limit 1m0s); dispatcher 2m0s behind schedule" in banner
-        assert 'href="/api/status"' in banner
-
-
-def test_the_dashboard_says_when_the_broker_is_unreachable(viewer, settings, monkeypatch):
-    monkeypatch.setattr(apps, "STARTED_MONOTONIC", time.monotonic() - 3600)
-    WorkerHeartbeat.objects.create(name="celery@w1", last_seen_at=timezone.now())
-    settings.CELERY_BROKER_URL = f"redis://127.0.0.1:{refused_port()}/0"
-    health.forget_broker_check()
-    try:
-        page = viewer.get("/dashboard").content.decode()
-    finally:
-        health.forget_broker_check()
-
-    assert "Broker unreachable." in page.split('data-banner="health">', 1)[1]
 
 
 # --- Detail --------------------------------------------------------------------------------------
@@ -332,6 +207,16 @@ def test_the_detail_page_ignores_a_bad_cursor(viewer, make_monitor):
         assert viewer.get(f"/monitors/{monitor.id}?{query}").status_code == 200
 
 
+def test_a_bad_cursor_shows_the_newest_results_and_says_why(viewer, make_monitor, start):
+    monitor = make_monitor(name="m")
+    add_results(monitor, [Status.OK] * 3, start=start)
+    page = viewer.get(f"/monitors/{monitor.id}?before=nope&before_id=1").content.decode()
+    assert "Showing the newest results: before must be an RFC 3339 date" in page
+    assert page.count('data-label="Time"') == 3
+    live = viewer.get(f"/live/monitors/{monitor.id}?before=nope").content.decode()
+    assert "Showing the newest results" not in live
+
+
 def test_a_non_http_target_is_never_a_link(viewer, make_monitor):
     monitor = make_monitor(name="m")
     # Saving refuses such a target now; a row stored before that check may still hold one.
@@ -349,25 +234,6 @@ def test_the_detail_fragment_of_a_deleted_monitor_goes_back_to_the_list(viewer):
 def test_an_unknown_or_huge_monitor_id_is_a_404(viewer):
     assert viewer.get("/monitors/0").status_code == 404
     assert viewer.get("/monitors/99999999999999999999999").status_code == 404
-
-
-# --- Results ---------------------------------------------------------------------------------
-
-
-def test_the_results_page_lists_the_latest_across_monitors(viewer, make_monitor, start):
-    add_results(make_monitor(name="one"), [Status.OK] * 70, start=start)
-    add_results(make_monitor(name="two"), [Status.FAILED] * 70, start=start)
-    page = viewer.get("/results").content.decode()
-    assert page.count('data-label="Time"') == 100
-    assert "Older results" in page
-    failures = viewer.get("/results?status=failure").content.decode()
-    assert failures.count('status-failure">Failure') == 70
-    assert ">one</a>" not in failures
-
-
-def test_the_results_page_says_when_there_is_nothing(viewer):
-    page = viewer.get("/results").content.decode()
-    assert "No results yet" in page
 
 
 # --- Escaping ------------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ import html
 import json
 
 from monitors.models import Monitor
-from tests.web.test_monitor_forms import field_error, form_data
+from tests.web.views.test_monitor_edit import field_error, form_data
 from web.forms.imports import ImportForm
 
 DEEP = "(" * 600 + "a" + ")" * 600

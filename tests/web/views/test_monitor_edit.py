@@ -1,4 +1,4 @@
-"""New / edit / delete, "test now" and the rule checker."""
+"""New / edit / delete, "test now" and the rule checker (web/views/monitor_edit.py)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ from monitors.probes import REGISTRY
 from monitors.secrets import MASK
 from results.models import Result
 from tests.support.http_servers import build_test_app, serve_app
-from web.forms.imports import ImportForm
 
 
 def form_data(**fields) -> dict[str, str]:
@@ -373,23 +372,3 @@ def test_the_rule_checker_accepts_numbered_dns_results(viewer):
 def test_the_rule_checker_accepts_an_empty_rule(viewer):
     text = viewer.get("/monitors/rule-check", {"kind": "http", "rule": ""}).content.decode()
     assert "any answer the probe gets counts as Good" in text
-
-
-# --- Import ----------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("element", "message"),
-    [
-        ({"name": "", "type": "tcp", "interval": "1m"}, "monitor 2: missing monitor name"),
-        ({"name": "b", "type": "tcp", "interval": "1m", "enabled": 1}, "monitor 2: enabled: must"),
-        ("not a monitor", "monitor 2: Invalid data. Expected a dictionary"),
-    ],
-)
-def test_the_import_form_names_the_first_bad_element_as_the_api_does(db, element, message):
-    good = {"name": "a", "type": "tcp", "interval": "1m", "target": "127.0.0.1:9"}
-    form = ImportForm({"text": json.dumps([good, element]), "mode": "append"})
-
-    assert not form.is_valid()
-    assert form.errors["text"][0].startswith(message)
-    assert "definitions" not in form.cleaned_data
