@@ -17,7 +17,7 @@ from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from monitors.api.serializers import restore_masked_secrets
 from monitors.imports import masked_secret_problem
 from monitors.models import Monitor
-from monitors.probes import REGISTRY
+from monitors.probes import REGISTRY, monitor_templates
 from monitors.probes.base import PropertySpec, parse_bool
 from monitors.secrets import (
     masked_properties,
@@ -31,50 +31,8 @@ from monitors.validation import UNSET_INTERVAL, check_monitor_definition
 # Properties whose values are usually several lines (a request body, a headers object).
 MULTILINE_PROPERTIES = frozenset({"body", "headers"})
 
-# Starting points for a new monitor, one per type: sensible defaults and rule examples.
-MONITOR_TEMPLATES: dict[str, dict[str, object]] = {
-    "http": {
-        "title": "Website or HTTP API",
-        "name": "My website",
-        "target": "https://example.net/",
-        "interval": "30s",
-        "rule": "status >= 200 && status < 300 && respTime < 2000",
-        "properties": {"timeout": "5s"},
-        "rule_examples": (
-            "status == 200",
-            "status == 200 && respTime < 500",
-            "body =~ 'healthy'",
-            "certExpiryDays > 14",
-        ),
-    },
-    "tcp": {
-        "title": "TCP port",
-        "name": "Database port",
-        "target": "db.example.net:5432",
-        "interval": "30s",
-        "rule": "respTime < 500",
-        "properties": {"timeout": "5s"},
-        "rule_examples": ("respTime < 500", "ipAddress == '192.0.2.7'"),
-    },
-    "ping": {
-        "title": "Ping a host",
-        "name": "Gateway",
-        "target": "192.0.2.1",
-        "interval": "1m",
-        "rule": "packetLoss == 0 && avgRtt < 50",
-        "properties": {"count": "3"},
-        "rule_examples": ("packetLoss == 0", "packetLoss < 50 && avgRtt < 100"),
-    },
-    "dns": {
-        "title": "DNS lookup",
-        "name": "DNS for example.net",
-        "target": "example.net",
-        "interval": "5m",
-        "rule": "resultCount > 0",
-        "properties": {"type": "A"},
-        "rule_examples": ("resultCount > 0", "'93.184.215.14' IN (result1, result2)"),
-    },
-}
+# Starting points for a new monitor, one per type (declared by each probe module).
+MONITOR_TEMPLATES = monitor_templates()
 DEFAULT_TEMPLATE = "http"
 
 _PROPERTY_IN_MESSAGE = re.compile(r"^property '([^']*)'")
