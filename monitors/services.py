@@ -30,7 +30,7 @@ def request_dispatch() -> None:
     Beat ticks every second anyway, so a broker hiccup here only costs up to a second.
     """
     try:
-        current_app.signature(DISPATCH_TASK).apply_async(expires=5)
+        current_app.send_task(DISPATCH_TASK, expires=5)
     except Exception:  # the broker being down must not fail a save that has committed
         logger.warning("could not request an immediate dispatch", exc_info=True)
 
