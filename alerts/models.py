@@ -1,10 +1,11 @@
 """Alerting: where each monitor stands (up/down), the transitions between those states, the
 channels notifications go to, and the outbox of notifications with their delivery log.
 
-The flow (see ``alerts.services``): ``results_record`` calls ``transitions_record`` inside its
-transaction; a transition claims the monitor's ``AlertState`` with a conditional update and
-writes one ``Notification`` per channel (the outbox) in the same transaction; delivery tasks on
-the ``alerts`` queue claim a notification, send it, and log a ``DeliveryAttempt``.
+The flow (``alerts.transitions``, ``alerts.outbox``, ``alerts.delivery``): the loop's
+``batch_record`` calls ``transitions_record`` inside its transaction; a transition claims the
+monitor's ``AlertState`` with a conditional update and writes one ``Notification`` per channel
+(the outbox) in the same transaction; delivery tasks on the ``alerts`` queue claim a
+notification, send it, and log a ``DeliveryAttempt``.
 """
 
 from __future__ import annotations
