@@ -26,6 +26,7 @@ from prometheus_client.core import (
     Metric,
 )
 
+from lib.status import STATUS_HELP, STATUS_WORDS
 from metrics import services
 from metrics.naming import monitor_metric_name
 from metrics.selectors import (
@@ -152,7 +153,7 @@ class NanoMonCollector:
         yield count
 
         enabled = gauge("nanomon_monitor_enabled", "1 when the monitor is enabled, else 0")
-        status = gauge("nanomon_monitor_status", "Status of the last run: 0 OK, 1 Error, 2 Failed")
+        status = gauge("nanomon_monitor_status", f"Status of the last run: {STATUS_HELP}")
         up = gauge("nanomon_monitor_up", "1 when the last run was OK, else 0")
         value = gauge("nanomon_monitor_value", "Value of the last run (usually milliseconds)")
         output = gauge(
@@ -198,7 +199,7 @@ class NanoMonCollector:
             labels=["type"],
         )
         for kind in kinds:
-            for status in services.STATUS_LABELS.values():
+            for status in STATUS_WORDS.values():
                 probes.add_metric([kind, status], by_name[services.PROBES][(kind, status)])
             failed.add_metric([kind], by_name[services.PROBES][(kind, "failed")])
         yield probes

@@ -26,6 +26,7 @@ from datetime import datetime, timedelta
 from django.db import connection
 from django.utils import timezone
 
+from lib.status import STATUS_WORDS
 from metrics.models import EngineCounter, WorkerHeartbeat
 
 # Histogram bounds in seconds (the +Inf bucket is implicit).
@@ -44,7 +45,6 @@ SLOTS_SKIPPED = "slots_skipped"  # label: type
 NOTIFICATIONS_SENT = "notifications_sent"  # label: channel
 NOTIFICATIONS_FAILED = "notifications_failed"  # label: channel
 
-STATUS_LABELS = {0: "ok", 1: "error", 2: "failed"}
 
 HEARTBEAT_EVERY_SECONDS = 15.0
 HEARTBEAT_KEEP = timedelta(days=7)
@@ -112,7 +112,7 @@ def engine_stats_record(*, probes: Sequence[ProbeRun], written: Iterable[str]) -
         kind = probe.kind or "unknown"
         duration = max(0.0, probe.duration_seconds)
         lag = max(0.0, probe.lag_seconds)
-        increments[(PROBES, kind, STATUS_LABELS.get(probe.status, "failed"))] += 1
+        increments[(PROBES, kind, STATUS_WORDS.get(probe.status, "failed"))] += 1
         increments[(PROBE_DURATION_BUCKET, kind, bucket_for(duration, PROBE_DURATION_BUCKETS))] += 1
         increments[(PROBE_DURATION_SUM, kind, "")] += duration
         increments[(SCHEDULE_LAG_BUCKET, "", bucket_for(lag, SCHEDULE_LAG_BUCKETS))] += 1

@@ -16,8 +16,9 @@ from datetime import datetime, timedelta
 from django.db.models import Count, Min, Q
 
 from alerts.models import AlertLevel, AlertState
+from lib.status import Status
 from monitors.models import Monitor
-from results.models import Result, Status
+from results.models import Result
 
 logger = logging.getLogger("nanomon.summary")
 

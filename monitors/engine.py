@@ -29,7 +29,8 @@ DEADLINE_GRACE_SECONDS = 0.5
 
 
 class CheckStatus(enum.IntEnum):
-    """Outcome of one run; the same numbers as ``results.models.Result.Status``."""
+    """Outcome of one run; the same numbers as ``lib.status.Status`` (a test keeps them in
+    step: tests/lib/test_status.py)."""
 
     OK = 0
     ERROR = 1
