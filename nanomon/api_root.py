@@ -19,7 +19,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.permissions import ReadOrModelPermission
-from monitors.api.views import problems
+from nanomon.api.schema import problem_responses
 
 ROOT_NAME = "api-root"
 # Routes kept out of the list: the root itself and the browsable API's sign-out (a POST form).
@@ -74,7 +74,7 @@ class ApiRootView(APIView):
                 {"type": "object", "additionalProperties": {"type": "string"}},
                 "Route name → URL.",
             ),
-            **problems(401),
+            **problem_responses(401),
         },
     )
     def get(self, request: Request) -> Response:

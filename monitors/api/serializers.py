@@ -356,13 +356,3 @@ class CheckResultSerializer(serializers.Serializer):
     monitor_target = serializers.CharField()
     outputs = OutputsField(allow_null=True)
     type = serializers.CharField(help_text="The monitor type that ran.")
-
-
-class ProblemSerializer(serializers.Serializer):
-    """An RFC 7807 problem, as every error is answered."""
-
-    type = serializers.CharField(help_text="about:blank")
-    title = serializers.CharField(help_text="The HTTP reason phrase.")
-    status = serializers.IntegerField(help_text="The HTTP status code.")
-    detail = serializers.CharField(help_text="What went wrong, in one sentence.")
-    instance = serializers.CharField(help_text="The request path.")

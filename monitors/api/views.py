@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from django.db import connection
 from django.http import HttpResponse
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status, viewsets
 from rest_framework.exceptions import APIException, NotFound, PermissionDenied, ValidationError
 from rest_framework.renderers import JSONRenderer
@@ -23,7 +22,6 @@ from monitors.api.serializers import (
     CheckSerializer,
     ExportedMonitorSerializer,
     MonitorSerializer,
-    ProblemSerializer,
     exported_definitions,
 )
 from monitors.engine import CheckRequest, CheckResult
@@ -42,18 +40,14 @@ from monitors.secrets import masked_target
 from monitors.selectors import monitor_get, monitors_for_export, monitors_list
 from monitors.services import monitor_delete, monitors_delete_all
 from nanomon.api import params
-from nanomon.api.problems import PROBLEM_CONTENT_TYPE
 from nanomon.api.renderers import RENDERER_CLASSES, DeleteConfirmation
+from nanomon.api.schema import MONITOR_ID_PARAMETER, problem_responses
 
 ADD, CHANGE, DELETE = "monitors.add_monitor", "monitors.change_monitor", "monitors.delete_monitor"
 
+# What this API's own problems mean (the kit words the common ones: nanomon.api.schema).
 _PROBLEM_MEANINGS = {
-    400: "Invalid input; detail says what (the first problem found).",
-    401: "Not signed in (no or bad token, no session).",
-    403: "Signed in without the permission this needs.",
     404: "No such monitor.",
-    413: "Request body too large.",
-    415: "Body is not application/json.",
     429: "You already have NANOMON_TEST_PER_USER tests running (Retry-After says when to "
     "try again).",
     503: "This web server is waiting for as many tests as it may, or the broker is down "
@@ -64,16 +58,10 @@ _PROBLEM_MEANINGS = {
 
 
 def problems(*codes: int) -> dict:
-    """Schema entries for the error responses an operation may give (RFC 7807 bodies)."""
-    return {
-        (code, PROBLEM_CONTENT_TYPE): OpenApiResponse(ProblemSerializer, _PROBLEM_MEANINGS[code])
-        for code in codes
-    }
+    """Schema entries for the error responses a monitor operation may give."""
+    return problem_responses(*codes, meanings=_PROBLEM_MEANINGS)
 
 
-ID_PARAMETER = OpenApiParameter(
-    "id", OpenApiTypes.INT, OpenApiParameter.PATH, description="Monitor id (not an integer: 400)."
-)
 READ_PROBLEMS = problems(400, 401)
 WRITE_PROBLEMS = problems(400, 401, 403, 413, 415)
 TEST_PROBLEMS = problems(429, 503, 504)
@@ -213,7 +201,7 @@ class MonitorViewSet(viewsets.GenericViewSet):
         operation_id="monitors_retrieve",
         summary="Read a monitor",
         description="Secret properties are masked unless you may change monitors.",
-        parameters=[ID_PARAMETER],
+        parameters=[MONITOR_ID_PARAMETER],
         responses={200: MonitorSerializer, **problems(400, 401, 404)},
     )
     def retrieve(self, request: Request, *args, **kwargs) -> Response:
@@ -224,7 +212,7 @@ class MonitorViewSet(viewsets.GenericViewSet):
         summary="Replace a monitor's definition",
         description="Every editable field is replaced: an absent field is empty (enabled: false). "
         "A masked secret sent back unchanged keeps the stored secret.",
-        parameters=[ID_PARAMETER],
+        parameters=[MONITOR_ID_PARAMETER],
         responses={200: MonitorSerializer, **WRITE_PROBLEMS, **problems(404)},
     )
     def update(self, request: Request, *args, **kwargs) -> Response:
@@ -240,7 +228,7 @@ class MonitorViewSet(viewsets.GenericViewSet):
         operation_id="monitors_destroy",
         summary="Delete a monitor and its results",
         description="Its runs stop.",
-        parameters=[ID_PARAMETER],
+        parameters=[MONITOR_ID_PARAMETER],
         responses={204: None, **problems(400, 401, 403, 404)},
     )
     def destroy(self, request: Request, *args, **kwargs) -> Response:
@@ -313,7 +301,7 @@ class MonitorViewSet(viewsets.GenericViewSet):
         description="Runs the monitor's check now on a worker and returns the result without "
         "storing it, as POST /api/monitors/test does. Needs permission to add or change "
         "monitors.",
-        parameters=[ID_PARAMETER],
+        parameters=[MONITOR_ID_PARAMETER],
         request=None,
         responses={200: CheckResultSerializer, **problems(400, 401, 403, 404), **TEST_PROBLEMS},
     )

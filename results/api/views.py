@@ -14,9 +14,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.permissions import ReadOrModelPermission, may_see_secrets
-from monitors.api.views import ID_PARAMETER, problems
 from nanomon.api import params
 from nanomon.api.renderers import RENDERER_CLASSES, DeleteConfirmation
+from nanomon.api.schema import MONITOR_ID_PARAMETER, problem_responses
 from results.api.serializers import ResultSerializer
 from results.models import Result
 from results.selectors import results_latest
@@ -51,7 +51,7 @@ RESULTS_RESPONSES = {
         ResultSerializer(many=True),
         'Results, newest first. A full page has a Link header with rel="next".',
     ),
-    **problems(400, 401),
+    **problem_responses(400, 401),
 }
 
 
@@ -96,7 +96,7 @@ class ResultViewSet(viewsets.GenericViewSet):
         operation_id="monitors_results_list",
         summary="Latest results of a monitor",
         description="An unknown (or deleted) monitor has no results: 200 and [] (NanoMon).",
-        parameters=[ID_PARAMETER, *PAGING_PARAMETERS],
+        parameters=[MONITOR_ID_PARAMETER, *PAGING_PARAMETERS],
         responses=RESULTS_RESPONSES,
     )
     def monitor_results(self, request: Request, *args, **kwargs) -> Response:
@@ -107,7 +107,7 @@ class ResultViewSet(viewsets.GenericViewSet):
         summary="Delete every result",
         description="Monitors keep their current status.",
         request=None,
-        responses={204: None, **problems(401, 403)},
+        responses={204: None, **problem_responses(401, 403)},
     )
     def destroy_all(self, request: Request, *args, **kwargs) -> Response:
         results_delete_all()
