@@ -14,11 +14,12 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from alerts.models import AlertLevel, AlertState
+from lib.status import Status
 from metrics import tasks
 from metrics.summary import activity_summary, log_activity_summary
 from monitors.models import Monitor
 from nanomon.logs import RoutineTaskFilter
-from results.models import Result, Status
+from results.models import Result
 
 DISPATCH = "monitors.tasks.dispatch_due_monitors"
 DELIVER = "alerts.tasks.deliver_notification"

@@ -8,8 +8,8 @@ from types import SimpleNamespace
 import pytest
 from django.db import connection
 
+from lib.status import Status
 from results import selectors
-from results.models import Status
 from results.selectors import results_latest, sparklines, uptime_percentages
 from tests.web.conftest import add_results
 

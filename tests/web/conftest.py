@@ -9,7 +9,8 @@ import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 
-from results.models import MonitorState, Result, Status
+from lib.status import Status
+from results.models import MonitorState, Result
 
 
 def session_client(user: User | None) -> Client:

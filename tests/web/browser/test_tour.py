@@ -9,9 +9,9 @@ from urllib.parse import urlsplit
 import pytest
 from django.utils import timezone
 
+from lib.status import Status
 from metrics.models import WorkerHeartbeat
 from monitors.models import Monitor
-from results.models import Status
 from tests.support.personas import user_with
 from tests.web.browser.conftest import PASSWORD, sign_in
 from tests.web.conftest import add_results

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from results.models import Status
+from lib.status import Status
 from tests.web.conftest import add_results
 
 

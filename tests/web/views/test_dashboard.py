@@ -7,10 +7,11 @@ from datetime import timedelta
 
 from django.utils import timezone
 
+from lib.status import Status
 from metrics import apps, health
 from metrics.models import WorkerHeartbeat
 from monitors.models import Monitor
-from results.models import MonitorState, Status
+from results.models import MonitorState
 from tests.support.http_servers import refused_port
 from tests.web.conftest import add_results
 from tests.web.views.conftest import names_in_order

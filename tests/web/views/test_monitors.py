@@ -7,8 +7,8 @@ from datetime import timedelta
 
 import pytest
 
+from lib.status import Status
 from monitors.models import Monitor
-from results.models import Status
 from tests.web.conftest import add_results
 from tests.web.views.conftest import monitors_with_history, names_in_order
 from web.views import monitors as monitor_views

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from results.models import Status
+from lib.status import Status
 from tests.web.conftest import add_results
 
 
