@@ -63,3 +63,50 @@ class MonitorState(models.Model):
 
     def __str__(self) -> str:
         return f"state of monitor {self.monitor_id}"
+
+
+class Rollup(models.Model):
+    """One monitor's runs over one UTC hour or day, counted exactly (docs/rollups.md).
+
+    Written with the results, in the same transaction (``results.rollups.rollups_add`` from
+    ``loop.batches.batch_record``), so a result is counted once or not at all; rebuilt from raw
+    results by ``manage.py rollups_rebuild``. The value figures cover the runs that measured a
+    value (OK and Error runs); Failed runs (the probe could not measure, value 0) are counted in
+    ``runs_failed`` only. ``sketch`` is a log-spaced histogram of those values
+    (``results.rollups``: p95 within 5 %), mergeable by adding counts.
+    """
+
+    class Resolution(models.TextChoices):
+        HOUR = "hour", "Hour"
+        DAY = "day", "Day"
+
+    id = models.BigAutoField(primary_key=True)
+    monitor = models.ForeignKey(Monitor, on_delete=models.CASCADE, related_name="rollups")
+    resolution = models.CharField(max_length=4, choices=Resolution.choices)
+    start = models.DateTimeField(help_text="Start of the UTC hour or day (truncated).")
+    runs_ok = models.PositiveIntegerField(default=0)
+    runs_error = models.PositiveIntegerField(default=0)
+    runs_failed = models.PositiveIntegerField(default=0)
+    value_count = models.PositiveIntegerField(default=0, help_text="Runs with a value (OK, Error).")
+    value_sum = models.FloatField(default=0)
+    value_min = models.FloatField(null=True, blank=True)
+    value_max = models.FloatField(null=True, blank=True)
+    sketch = models.JSONField(default=dict, help_text="Log-spaced histogram {bucket: count}.")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["monitor", "resolution", "start"], name="rollup_monitor_resolution_start"
+            )
+        ]
+        indexes = [
+            # Retention deletes the oldest rows of each resolution.
+            models.Index(fields=["resolution", "start"], name="rollup_resolution_start_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.resolution} of monitor {self.monitor_id} at {self.start:%Y-%m-%d %H:%M}"
+
+    @property
+    def runs(self) -> int:
+        return self.runs_ok + self.runs_error + self.runs_failed

@@ -2,7 +2,11 @@
 
 Each query walks one index in order and stops after ``limit`` rows: a monitor's results use
 ``result_monitor_date_idx`` (monitor, -date), results across monitors ``result_date_idx``
-(-date). Nothing counts rows except ``uptime_percentages``, bounded by its longest window.
+(-date). Nothing counts raw rows: uptime and chart series read the rollups
+(``results.history``: ``uptime_by_period(monitor_ids, periods=("24h", "7d", "30d", "90d",
+"365d"), now=None) -> {monitor_id: {period: percent | None}}`` and ``rollup_series(monitor_id,
+*, since, until, resolution) -> list[Bucket]``); ``uptime_percentages`` is kept for its callers
+and reads them too.
 """
 
 from __future__ import annotations

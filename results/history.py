@@ -1,0 +1,162 @@
+"""History read from rollups (``results.models.Rollup``): uptime over periods, chart series.
+
+- ``uptime_by_period(monitor_ids, periods=("24h", "7d", "30d", "90d", "365d"), now=None)``
+  → ``{monitor_id: {period: percent or None}}``: OK runs / all runs, None without runs; every
+  asked monitor is in the answer. ONE query for any number of monitors and periods.
+- ``rollup_series(monitor_id, *, since, until, resolution)`` → ``list[Bucket]``, oldest first:
+  the hour or day buckets that start in ``[since, until)`` (``since`` truncated to its hour or
+  day). A bucket without runs is absent (a gap: nothing ran).
+
+A period of N hours covers the last N UTC hours, the current one included (``24h`` at 14:20
+reads 15:00 yesterday to now): whole days from day rollups and the hours before the first
+whole day from hour rollups. Hour rollups are kept ``ROLLUP_HOURLY_RETENTION`` (31 days): a
+period reaching further back starts at its first UTC day (up to 23 hours more). Rollups count
+every result exactly, so these are the raw rows' numbers at hour precision.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from django.conf import settings
+from django.db.models import F, Q, Sum
+from django.utils import timezone
+
+from results.models import Rollup
+from results.sketch import sketch_quantile
+
+PERIODS = ("24h", "7d", "30d", "90d", "365d")
+HOUR = timedelta(hours=1)
+DAY = timedelta(days=1)
+_PERIOD = re.compile(r"([1-9][0-9]{0,4})([hd])")
+
+
+def period_hours(period: str) -> int:
+    """``"24h"`` → 24, ``"7d"`` → 168; ValueError for anything else."""
+    match = _PERIOD.fullmatch(period)
+    if not match:
+        raise ValueError(f"a period is a number of hours or days, e.g. 24h or 30d: {period!r}")
+    number, unit = int(match[1]), match[2]
+    return number * 24 if unit == "d" else number
+
+
+def floor_hour(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+
+
+def floor_day(moment: datetime) -> datetime:
+    return floor_hour(moment).replace(hour=0)
+
+
+def hourly_retention() -> timedelta:
+    return timedelta(days=getattr(settings, "ROLLUP_HOURLY_RETENTION_DAYS", 31))
+
+
+@dataclass(frozen=True)
+class Bucket:
+    """One hour or day of a monitor: runs by status and the measured values' figures (None
+    when no run measured a value; p95 within ``results.sketch.RELATIVE_ERROR``)."""
+
+    start: datetime
+    runs_ok: int
+    runs_error: int
+    runs_failed: int
+    value_min: float | None
+    value_avg: float | None
+    value_max: float | None
+    value_p95: float | None
+
+    @property
+    def runs(self) -> int:
+        return self.runs_ok + self.runs_error + self.runs_failed
+
+    @property
+    def uptime(self) -> float | None:
+        return 100.0 * self.runs_ok / self.runs if self.runs else None
+
+
+def bucket_of(rollup: Rollup) -> Bucket:
+    counted = rollup.value_count
+    return Bucket(
+        start=rollup.start,
+        runs_ok=rollup.runs_ok,
+        runs_error=rollup.runs_error,
+        runs_failed=rollup.runs_failed,
+        value_min=rollup.value_min if counted else None,
+        value_avg=rollup.value_sum / counted if counted else None,
+        value_max=rollup.value_max if counted else None,
+        value_p95=sketch_quantile(
+            rollup.sketch or {}, 0.95, low=rollup.value_min, high=rollup.value_max
+        )
+        if counted
+        else None,
+    )
+
+
+def rollup_series(
+    monitor_id: int, *, since: datetime, until: datetime, resolution: str
+) -> list[Bucket]:
+    """The monitor's ``resolution`` ("hour" or "day") buckets starting in ``[since, until)``,
+    oldest first, in one query over the rollups' unique index."""
+    if resolution not in Rollup.Resolution.values:
+        raise ValueError(f"resolution is hour or day, not {resolution!r}")
+    start = floor_hour(since) if resolution == Rollup.Resolution.HOUR else floor_day(since)
+    rows = Rollup.objects.filter(
+        monitor_id=monitor_id, resolution=resolution, start__gte=start, start__lt=until
+    ).order_by("start")
+    return [bucket_of(row) for row in rows]
+
+
+def _window(hours: int, now: datetime) -> tuple[datetime, datetime | None]:
+    """(first day row start, first hour row start or None) of a period of ``hours``."""
+    first_hour = floor_hour(now) - (hours - 1) * HOUR
+    first_day = floor_day(first_hour)
+    if first_day == first_hour:
+        return first_day, None
+    if first_hour < now - hourly_retention():
+        return first_day, None  # no hour rows that old: start at its day
+    return first_day + DAY, first_hour
+
+
+def uptime_by_period(
+    monitor_ids: Iterable[int], periods: Sequence[str] = PERIODS, now: datetime | None = None
+) -> dict[int, dict[str, float | None]]:
+    """Uptime percent of each monitor over each period (see the module docstring)."""
+    ids = [int(monitor_id) for monitor_id in monitor_ids]
+    now = now or timezone.now()
+    windows = {period: _window(period_hours(period), now) for period in periods}
+    answer: dict[int, dict[str, float | None]] = {
+        monitor_id: dict.fromkeys(periods) for monitor_id in ids
+    }
+    if not ids or not periods:
+        return answer
+    runs = F("runs_ok") + F("runs_error") + F("runs_failed")
+    aggregates = {}
+    for index, (first_day, first_hour) in enumerate(windows.values()):
+        within = Q(resolution=Rollup.Resolution.DAY, start__gte=first_day)
+        if first_hour is not None:
+            within |= Q(
+                resolution=Rollup.Resolution.HOUR, start__gte=first_hour, start__lt=first_day
+            )
+        aggregates[f"ok_{index}"] = Sum("runs_ok", filter=within)
+        aggregates[f"all_{index}"] = Sum(runs, filter=within)
+    oldest_day = min(first_day for first_day, _ in windows.values())
+    hours = [first_hour for _, first_hour in windows.values() if first_hour is not None]
+    bounds = Q(resolution=Rollup.Resolution.DAY, start__gte=oldest_day)
+    if hours:
+        bounds |= Q(resolution=Rollup.Resolution.HOUR, start__gte=min(hours))
+    rows = (
+        Rollup.objects.filter(bounds, monitor_id__in=ids, start__lte=now)
+        .values("monitor_id")
+        .order_by()
+        .annotate(**aggregates)
+    )
+    for row in rows:
+        for index, period in enumerate(periods):
+            total = row[f"all_{index}"]
+            if total:
+                answer[row["monitor_id"]][period] = 100.0 * (row[f"ok_{index}"] or 0) / total
+    return answer
