@@ -139,8 +139,16 @@ class Transition(models.Model):
     reason = models.TextField(blank=True, help_text="The message of the run that caused it.")
     failures = models.PositiveIntegerField(default=0, help_text="Non-OK runs in a row by then.")
     value = models.FloatField(null=True, blank=True, help_text="The run's value (usually ms).")
+    # No database constraint: results are partitioned by day on PostgreSQL (primary key
+    # (id, date)) and retention drops them, so the result may be gone. Read ``result_id``, or
+    # ``transition_result()`` in alerts.selectors, never ``transition.result`` unguarded.
     result = models.ForeignKey(
-        Result, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        Result,
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
     )
     monitor_name = models.CharField(max_length=200, help_text="The monitor's name at the time.")
     monitor_target = models.CharField(max_length=2048)

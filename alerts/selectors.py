@@ -12,6 +12,7 @@ from django.db.models import Q, QuerySet
 from alerts.channels import get_transport
 from alerts.channels.email import EmailTransport
 from alerts.models import AlertState, Channel, DeliveryAttempt, Notification, Transition
+from results.models import Result
 
 # --- The built-in channel (ALERT_SMTP_* variables) ---------------------------------------------
 
@@ -147,3 +148,11 @@ def notifications_due(
         .order_by("next_attempt_at", "id")
         .values_list("pk", flat=True)[:limit]
     )
+
+
+def transition_result(transition: Transition) -> Result | None:
+    """The result that caused a transition, or None when there was none or retention dropped
+    it (no database constraint keeps it: results are partitioned by day and dropped whole)."""
+    if transition.result_id is None:
+        return None
+    return Result.objects.filter(pk=transition.result_id).first()
