@@ -20,6 +20,7 @@ from metrics.services import ProbeRun, engine_stats_record
 from monitors.models import Monitor
 from monitors.scheduling import release_claims
 from results.models import Result
+from results.rollups import rollups_add
 from results.services import RunRecord, monitor_states_update, results_store
 
 
@@ -28,7 +29,8 @@ def batch_record(*, token: uuid.UUID, runs: Sequence[RunRecord]) -> list[Result]
     stored results.
 
     In one transaction: lock the runs' monitors, store the results, update the monitors'
-    state and failure streaks, apply the alert state machine (transitions and their outbox
+    state and failure streaks, add the results to their hour and day rollups (counted with
+    the results, or not at all), apply the alert state machine (transitions and their outbox
     rows commit with the results, or not at all), add the engine's counters and release the
     claims. Runs of monitors no longer held by ``token`` (deleted, updated or disabled since
     they were claimed) are dropped: their result would describe a monitor that no longer
@@ -39,6 +41,7 @@ def batch_record(*, token: uuid.UUID, runs: Sequence[RunRecord]) -> list[Result]
         kept = [run for run in runs if run.monitor_id in held]
         results = results_store(kept)
         failure_streaks = monitor_states_update(kept)
+        rollups_add(results)
         transitions_record(results=results, failure_streaks=failure_streaks, now=timezone.now())
         engine_stats_record(probes=_probe_runs(runs), written=[run.monitor_kind for run in kept])
         release_claims(token, sorted(held))

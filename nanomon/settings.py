@@ -437,6 +437,11 @@ ALERT_DELIVERY_ATTEMPTS = env_int("ALERT_DELIVERY_ATTEMPTS", 10, minimum=1, maxi
 ALERT_RETRY_BASE_SECONDS = env_seconds("ALERT_RETRY_BASE", "30s")
 ALERT_SWEEP_INTERVAL_SECONDS = env_seconds("ALERT_SWEEP_INTERVAL", "30s")
 
+# Rollups (docs/rollups.md): day rows kept ROLLUP_RETENTION days (0: for ever), hour rows
+# ROLLUP_HOURLY_RETENTION days (24 h uptime and hourly charts need at least 2).
+ROLLUP_RETENTION_DAYS = env_int("ROLLUP_RETENTION", 400, minimum=0)
+ROLLUP_HOURLY_RETENTION_DAYS = env_int("ROLLUP_HOURLY_RETENTION", 31, minimum=2)
+
 # The one INFO line the loop writes (docs/deployment.md, "Logs"): runs by status, dispatcher lag
 # and monitors down over the last interval, from a few indexed queries. 0s: off.
 NANOMON_SUMMARY_INTERVAL_SECONDS = env_seconds("NANOMON_SUMMARY_INTERVAL", "60s", allow_zero=True)

@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import connection
-from django.db.models import Count, F, Q, Window
+from django.db.models import F, Q, Window
 from django.db.models.functions import RowNumber
 
-from lib.status import Status
+from results.history import uptime_counts
 from results.models import Result
 
 RESULT_FIELDS = (
@@ -147,19 +147,14 @@ class Uptime:
 def uptime_percentages(
     monitor_id: int, *, windows: Sequence[timedelta], now: datetime
 ) -> list[Uptime]:
-    """Uptime of one monitor over each window (e.g. 24 h, 7 d, 30 d), in ONE aggregate query
-    over ``result_monitor_date_idx`` bounded by the longest window."""
+    """Uptime of one monitor over each window (whole hours, e.g. 24 h, 7 d, 30 d), in ONE query
+    over its rollups (``results.history.uptime_counts``: the last N UTC hours, the current one
+    included)."""
     if not windows:
         return []
-    aggregates = {}
-    for index, window in enumerate(windows):
-        since = now - window
-        aggregates[f"runs_{index}"] = Count("id", filter=Q(date__gt=since))
-        aggregates[f"ok_{index}"] = Count("id", filter=Q(date__gt=since, status=Status.OK))
-    totals = Result.objects.filter(
-        monitor_id=monitor_id, date__gt=now - max(windows), date__lte=now
-    ).aggregate(**aggregates)
+    periods = [f"{max(1, round(window / timedelta(hours=1)))}h" for window in windows]
+    counts = uptime_counts([monitor_id], periods, now)[monitor_id]
     return [
-        Uptime(window=window, runs=totals[f"runs_{index}"], ok_runs=totals[f"ok_{index}"])
-        for index, window in enumerate(windows)
+        Uptime(window=window, runs=counts[period][1], ok_runs=counts[period][0])
+        for window, period in zip(windows, periods, strict=True)
     ]

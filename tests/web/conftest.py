@@ -11,6 +11,7 @@ from django.test import Client
 
 from lib.status import Status
 from results.models import MonitorState, Result
+from results.rollups import rollups_add
 
 
 def session_client(user: User | None) -> Client:
@@ -51,7 +52,8 @@ def add_results(
 ) -> list[Result]:
     """Store one result per status, ``every`` apart from ``start`` (oldest first), and set the
     monitor's state to the last one, as a run would. Run ``n`` has the value ``values[n]``,
-    or ``value + n`` (0 when Failed)."""
+    or ``value + n`` (0 when Failed). The results count in the monitor's rollups, as a batch's
+    do (``batch_record``)."""
     results = Result.objects.bulk_create(
         [
             Result(
@@ -72,6 +74,7 @@ def add_results(
             for index, status in enumerate(statuses)
         ]
     )
+    rollups_add(results)
     last = results[-1]
     MonitorState.objects.update_or_create(
         monitor=monitor,
