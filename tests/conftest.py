@@ -1,4 +1,5 @@
-"""Shared fixtures: a frozen-ish clock value and a monitor factory going through the services."""
+"""Shared fixtures: a frozen-ish clock value, a monitor factory going through the services, the
+personas (users, and the API's token clients), and real processes for the tests that need them."""
 
 from __future__ import annotations
 
@@ -13,9 +14,11 @@ from pathlib import Path
 import pytest
 import redis
 from django.conf import settings
+from rest_framework.test import APIClient
 
 from monitors.services import monitor_create
 from tests.support import isolation
+from tests.support.api import token_client
 from tests.support.personas import EDITOR_PERMISSIONS, VIEWER_PERMISSIONS, user_with
 
 NOW = datetime(2026, 11, 21, 12, 0, 0, tzinfo=UTC)
@@ -58,6 +61,33 @@ def editor_user(db):
 @pytest.fixture
 def viewer_user(db):
     return user_with("viewer", VIEWER_PERMISSIONS)
+
+
+# The API's personas, each with a DRF token client (session sign-in, with CSRF, has its own
+# tests). The pages' tests (tests/web/conftest.py) give the same names to session clients.
+@pytest.fixture
+def admin(admin_user) -> APIClient:
+    return token_client(admin_user)
+
+
+@pytest.fixture
+def editor(editor_user) -> APIClient:
+    return token_client(editor_user)
+
+
+@pytest.fixture
+def viewer(viewer_user) -> APIClient:
+    return token_client(viewer_user)
+
+
+@pytest.fixture
+def anonymous(db) -> APIClient:
+    return APIClient()
+
+
+@pytest.fixture
+def personas(admin, editor, viewer, anonymous) -> dict[str, APIClient]:
+    return {"admin": admin, "editor": editor, "viewer": viewer, "anonymous": anonymous}
 
 
 @pytest.fixture

@@ -6,8 +6,9 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
-from results.models import MonitorState, Status
-from tests.api.conftest import token_client
+from lib.status import Status
+from results.models import MonitorState
+from tests.support.api import token_client
 from tests.web.conftest import session_client
 
 

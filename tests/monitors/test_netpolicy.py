@@ -24,7 +24,7 @@ from alerts.delivery import channel_send_test
 from monitors.engine import CheckRequest, CheckStatus
 from monitors.netpolicy import NetworkPolicy, PolicyDenied, network_policy, parse_entries
 from monitors.services import check_once
-from tests.api.conftest import token_client
+from tests.support.api import token_client
 from tests.support.dns_server import LocalDnsServer
 from tests.support.http_servers import RunningServer, build_test_app, serve_app
 from tests.support.receivers import WebhookReceiver

@@ -1,7 +1,7 @@
 """The people the tests act as: admin, editor and viewer, with the permissions of their role.
 
-The clients (DRF token clients for the API, session clients for the pages) are made in each
-suite's conftest from the user fixtures of ``tests/conftest.py``.
+The clients are made from the user fixtures of ``tests/conftest.py``: DRF token clients for the
+API in ``tests/conftest.py`` itself, session clients for the pages in ``tests/web/conftest.py``.
 """
 
 from __future__ import annotations

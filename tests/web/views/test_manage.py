@@ -11,7 +11,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from monitors.models import Monitor
 from monitors.secrets import MASK
 from results.models import MonitorState, Result
-from tests.api.conftest import token_client
+from tests.support.api import token_client
 from tests.web.conftest import add_results
 
 DEFINITIONS = [

@@ -3,7 +3,7 @@ document and a JWKS (counting every fetch), keys generated per test session, a t
 signing with them, and settings that point NanoMon at it.
 
 The real OpenID provider (oidc-provider on Node.js) for the end-to-end tests is in
-``tests/sso/provider.py``.
+``tests/accounts/provider.py``.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from rest_framework.test import APIClient
 
 from accounts import jwks, providers
-from tests.sso import provider as real
+from tests.accounts import provider as real
 from tests.support.http_servers import serve_app
 
 CLIENT_ID = "nanomon"

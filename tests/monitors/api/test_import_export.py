@@ -9,7 +9,7 @@ from monitors.imports import monitors_import
 from monitors.models import Monitor
 from monitors.secrets import MASK
 from results.models import MonitorState, Result
-from tests.api.conftest import http_monitor
+from tests.support.api import http_monitor
 
 pytestmark = pytest.mark.django_db
 

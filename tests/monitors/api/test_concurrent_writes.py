@@ -25,7 +25,7 @@ from monitors.scheduling import claim_due_monitors
 from monitors.services import monitor_create, monitor_delete, monitor_update
 from results.models import MonitorState, Result
 from results.services import RunRecord
-from tests.api.conftest import http_monitor, token_client
+from tests.support.api import http_monitor, token_client
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

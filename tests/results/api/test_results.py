@@ -101,7 +101,7 @@ def test_the_bounds_of_max_are_accepted(admin):
 
 
 def test_results_of_an_unknown_or_deleted_monitor_are_an_empty_list_not_a_404(admin, make_monitor):
-    # NanoMon's contract (and its own API test suite, tests/api/test_nanomon_suite.py).
+    # NanoMon's contract (and its own API test suite, tests/nanomon/api/test_nanomon_suite.py).
     deleted = make_monitor(name="gone")
     assert admin.delete(f"/api/monitors/{deleted.id}").status_code == 204
     for monitor_id in (str(deleted.id), "4520881", "0", "-1", "123456789012345678901234567890"):

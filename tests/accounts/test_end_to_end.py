@@ -17,8 +17,8 @@ from django.contrib.auth.models import User
 
 from accounts.models import OidcIdentity
 from monitors.models import Monitor
-from tests.api.conftest import http_monitor
-from tests.sso.conftest import ROBOT_SECRET, bearer_client
+from tests.accounts.conftest import ROBOT_SECRET, bearer_client
+from tests.support.api import http_monitor
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -1,5 +1,5 @@
 """A real OpenID provider for the end-to-end tests: panva's ``oidc-provider`` (npm registry),
-run with the machine's Node.js from ``tests/sso/provider/`` (``server.mjs``).
+run with the machine's Node.js from ``tests/accounts/provider/`` (``server.mjs``).
 
 ``bin/nanomon test`` installs it (``npm ci``); a test run installs it too when it is missing.
 Without Node.js the end-to-end tests are skipped.

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from monitors.models import Monitor
-from tests.api.conftest import http_monitor
+from tests.support.api import http_monitor
 
 pytestmark = pytest.mark.django_db
 

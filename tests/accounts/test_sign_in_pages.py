@@ -9,7 +9,7 @@ import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 
-from tests.sso.conftest import WEB_SECRET
+from tests.accounts.conftest import WEB_SECRET
 
 pytestmark = pytest.mark.django_db
 

@@ -14,7 +14,7 @@ from accounts import providers
 from accounts.providers import Provider
 from accounts.tokens import TokenError, validate_access_token, validate_id_token
 from nanomon.env import ConfigError
-from tests.test_env import ROOT, run_check
+from tests.nanomon.test_env import ROOT, run_check
 
 TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
 

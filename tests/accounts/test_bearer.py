@@ -15,8 +15,8 @@ from rest_framework.test import APIClient
 
 from accounts.models import OidcIdentity
 from monitors.models import Monitor
-from tests.api.conftest import http_monitor, token_client
-from tests.sso.conftest import CLIENT_ID, bearer_client, clear_provider_caches
+from tests.accounts.conftest import CLIENT_ID, bearer_client, clear_provider_caches
+from tests.support.api import http_monitor, token_client
 from tests.support.personas import user_with
 
 pytestmark = pytest.mark.django_db

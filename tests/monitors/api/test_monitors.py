@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from monitors.models import Monitor
 from results.models import MonitorState, Result
-from tests.api.conftest import http_monitor
+from tests.support.api import http_monitor
 
 pytestmark = pytest.mark.django_db
 

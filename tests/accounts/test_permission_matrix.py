@@ -10,10 +10,10 @@ from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
 from accounts.roles import role_group
-from tests.api import test_permissions
-from tests.api.conftest import http_monitor, token_client
-from tests.api.test_permissions import closed_tcp_target
-from tests.sso.conftest import bearer_client
+from tests.accounts import test_permissions
+from tests.accounts.conftest import bearer_client
+from tests.accounts.test_permissions import closed_tcp_target
+from tests.support.api import http_monitor, token_client
 from tests.support.http_servers import refused_port
 
 pytestmark = pytest.mark.django_db

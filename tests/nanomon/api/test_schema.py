@@ -20,10 +20,10 @@ from django.core.management import call_command
 from jsonschema import Draft202012Validator
 
 from results.models import MonitorState, Result
-from tests.api.conftest import http_monitor
+from tests.support.api import http_monitor
 from tests.support.http_servers import refused_port
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 pytestmark = pytest.mark.django_db
 

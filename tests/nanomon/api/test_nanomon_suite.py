@@ -31,7 +31,7 @@ from rest_framework.authtoken.models import Token
 
 from tests.support.http_servers import build_test_app, refused_port, serve_app
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 NUM = 216913
 MON_NAME = f"Test {NUM}"
 NEW_NAME = f"Test Updated {NUM} "  # NanoMon's variable ends with a space: kept verbatim

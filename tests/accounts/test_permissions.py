@@ -11,7 +11,7 @@ from rest_framework.test import APIClient
 
 from monitors.models import Monitor
 from monitors.secrets import MASK
-from tests.api.conftest import http_monitor, token_client
+from tests.support.api import http_monitor, token_client
 from tests.support.http_servers import refused_port
 from tests.support.personas import user_with
 

@@ -19,7 +19,7 @@ from django.db import connection
 from django.utils import timezone
 
 from monitors.models import OneOffCheck, OneOffResult
-from tests.api.conftest import token_client
+from tests.support.api import token_client
 from tests.support.http_servers import build_test_app, refused_port, serve_app
 from tests.support.personas import EDITOR_PERMISSIONS, user_with
 from tests.web.conftest import session_client

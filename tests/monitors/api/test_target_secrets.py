@@ -12,7 +12,7 @@ import pytest
 from monitors.models import Monitor
 from monitors.secrets import MASK, masked_target
 from results.models import Result
-from tests.api.conftest import http_monitor, token_client
+from tests.support.api import http_monitor, token_client
 from tests.support.http_servers import refused_port
 from tests.support.personas import user_with
 

@@ -1,12 +1,12 @@
-"""Personas for the API: admin, editor, viewer and anonymous, each with a client.
+"""Helpers for the API's tests: a DRF token client for a user (``Authorization: Token …``, as
+scripts do) and a valid monitor body in NanoMon's JSON shape.
 
-Signed-in personas use DRF tokens (``Authorization: Token …``), as scripts do; session
-sign-in (with CSRF) has its own tests.
+The API's personas (the ``admin``, ``editor``, ``viewer``, ``anonymous`` and ``personas``
+fixtures) are made with ``token_client`` in ``tests/conftest.py``.
 """
 
 from __future__ import annotations
 
-import pytest
 from django.contrib.auth.models import User
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
@@ -18,31 +18,6 @@ def token_client(user: User | None) -> APIClient:
         token, _ = Token.objects.get_or_create(user=user)
         client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
     return client
-
-
-@pytest.fixture
-def admin(admin_user) -> APIClient:
-    return token_client(admin_user)
-
-
-@pytest.fixture
-def editor(editor_user) -> APIClient:
-    return token_client(editor_user)
-
-
-@pytest.fixture
-def viewer(viewer_user) -> APIClient:
-    return token_client(viewer_user)
-
-
-@pytest.fixture
-def anonymous(db) -> APIClient:
-    return APIClient()
-
-
-@pytest.fixture
-def personas(admin, editor, viewer, anonymous) -> dict[str, APIClient]:
-    return {"admin": admin, "editor": editor, "viewer": viewer, "anonymous": anonymous}
 
 
 def http_monitor(**fields) -> dict[str, object]:

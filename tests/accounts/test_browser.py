@@ -17,8 +17,8 @@ from django.contrib.auth.models import User
 
 from accounts.models import OidcIdentity
 from monitors.models import Monitor
-from tests.api.conftest import http_monitor
-from tests.sso.provider import authorization_url, pkce_pair
+from tests.accounts.provider import authorization_url, pkce_pair
+from tests.support.api import http_monitor
 from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS
 
 sync_api = pytest.importorskip("playwright.sync_api")

@@ -12,7 +12,7 @@ from django.contrib.auth import get_user_model
 from nanomon import embedded
 from nanomon.env import ConfigError, env_bool, env_int, env_list, env_seconds, env_str
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_unset_variables_take_their_defaults(monkeypatch):

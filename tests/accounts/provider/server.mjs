@@ -1,6 +1,6 @@
-// A real OpenID provider (panva/oidc-provider) on loopback, for tests/sso only.
+// A real OpenID provider (panva/oidc-provider) on loopback, for tests/accounts only.
 //
-// Started by tests/sso/provider.py with the configuration as JSON in NANOMON_TEST_OIDC:
+// Started by tests/accounts/provider.py with the configuration as JSON in NANOMON_TEST_OIDC:
 //   { "clients": [ oidc-provider client metadata, … ],
 //     "accounts": { "<login>": { claims … }, … },        // devInteractions: any password
 //     "resources": { "<indicator>": { "audience": "…", "scope": "a b" }, … } }
