@@ -18,7 +18,7 @@ class SchemaView(SpectacularAPIView):
     """drf-spectacular's schema view, one generation at a time per process: its extensions load
     lazily by changing class attributes (a failed optional import sets ``target_class`` to
     None), which is not thread-safe; under gunicorn's threaded workers 5 of 6 concurrent first
-    requests answered 500 (tests/api/test_schema.py)."""
+    requests answered 500 (tests/nanomon/api/test_schema.py)."""
 
     _lock = threading.Lock()
 
@@ -33,6 +33,8 @@ urlpatterns = [
     path("", ApiRootView.as_view(), name=ROOT_NAME),
     path("", include("monitors.api.urls")),
     path("", include("results.api.urls")),
+    # /api/backup and /api/backup_full (gosrvmon's routes): download or restore a backup.
+    path("", include("backups.urls")),
     path("schema/", SchemaView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     # Sign-in for the browsable API (session + CSRF).

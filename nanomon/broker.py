@@ -4,7 +4,7 @@ Why not kombu's file-system transport (what NanoMon used before): it creates a m
 before writing it and its consumers move and read files without the lock, so a consumer can
 read an empty file and the worker dies with ``JSONDecodeError`` (celery/kombu#1551, open);
 the embedded shape's worker died after 47 s to 7 min in six runs.
-``tests/test_broker.py`` runs several producer and consumer processes against both: the
+``tests/nanomon/test_broker.py`` runs several producer and consumer processes against both: the
 file-system transport loses that race, this one delivers every message exactly once.
 
 How it stays correct across processes, with no server:

@@ -5,7 +5,7 @@ the ORM's model instances: 0.9 s of a 1 s answer at 10,000 monitors (bench/READM
 path). Here the same JSON is made from plain rows (``monitors_data``); on PostgreSQL the list
 route's body is written by the database (``monitors_json``): each monitor's definition is kept
 as JSON text by a trigger (``Monitor.listed_json``, migration 0002), and the query appends the
-current status. tests/api/test_monitor_listing.py holds both equal to the serializers' output.
+current status. tests/monitors/api/test_listing.py holds both equal to the serializers' output.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 A trigger fills it on insert and whenever a listed column changes (Django's save, a queryset
 update, an import, raw SQL alike), so ``GET /api/monitors`` only appends the current status
 to each row (monitors/api/listing.py). Keys, order and date format are the serializer's;
-tests/api/test_monitor_listing.py holds them equal. On other databases nothing is created.
+tests/monitors/api/test_listing.py holds them equal. On other databases nothing is created.
 """
 
 from django.db import migrations, models

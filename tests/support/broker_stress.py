@@ -1,7 +1,7 @@
 """Several producer and consumer processes on one kombu transport: is every message
 delivered exactly once, and does every consumer survive?
 
-Used by tests/test_broker.py against the embedded broker (``sqlite://``) and against kombu's
+Used by tests/nanomon/test_broker.py against the embedded broker (``sqlite://``) and against kombu's
 file-system transport, which loses celery/kombu#1551's race (a consumer reads a message file
 its producer created but has not written yet).
 """
