@@ -6,6 +6,7 @@ from celery import shared_task
 
 from alerts.delivery import notification_deliver
 from alerts.outbox import enqueue_deliveries
+from alerts.retention import alert_history_retention as run_alert_history_retention
 from alerts.sweep import alerts_sweep
 
 
@@ -26,3 +27,11 @@ def sweep_alerts() -> int:
     """Beat's periodic pass: due reminders, and notifications whose task was lost."""
     report = alerts_sweep()
     return len(report.reminders) + len(report.requeued)
+
+
+@shared_task(ignore_result=True)
+def alert_history_retention() -> str:
+    """Beat's hourly pass (ALERT_HISTORY_RETENTION): old transitions, finished notifications
+    and their attempts deleted in batches; an open outage's history is kept."""
+    report = run_alert_history_retention()
+    return f"{report.transitions} transitions, {report.notifications} notifications deleted"

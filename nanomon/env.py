@@ -74,6 +74,27 @@ def env_seconds(name: str, default: str, *, allow_zero: bool = False) -> float:
     return seconds
 
 
+def env_retention(name: str, default: str) -> float:
+    """How long to keep data, in seconds; 0 keeps it for ever (gosrvmon's ``Retention``).
+
+    A Go-style duration (``744h``, ``90m``) or whole days with a ``d`` suffix (``31d``);
+    ``0`` alone means keep for ever."""
+    raw = (os.environ.get(name) or default).strip()
+    try:
+        if raw.endswith("d") and raw[:-1].isdigit():
+            seconds = int(raw[:-1]) * 86400.0
+        else:
+            seconds = parse_duration(raw)
+    except ValueError:
+        raise ConfigError(
+            f"{name} must be a number of days such as 31d, a duration such as 744h, "
+            f"or 0 (keep for ever), got {raw!r}"
+        ) from None
+    if seconds < 0:
+        raise ConfigError(f"{name} must be zero (keep for ever) or more, got {raw!r}")
+    return seconds
+
+
 def env_list(name: str, default: str = "") -> list[str]:
     """A comma-separated list; blanks dropped."""
     raw = os.environ.get(name, default)

@@ -20,6 +20,7 @@ from nanomon.env import (
     env_bool,
     env_int,
     env_list,
+    env_retention,
     env_seconds,
     env_str,
 )
@@ -437,6 +438,12 @@ ALERT_DELIVERY_ATTEMPTS = env_int("ALERT_DELIVERY_ATTEMPTS", 10, minimum=1, maxi
 ALERT_RETRY_BASE_SECONDS = env_seconds("ALERT_RETRY_BASE", "30s")
 ALERT_SWEEP_INTERVAL_SECONDS = env_seconds("ALERT_SWEEP_INTERVAL", "30s")
 
+# Retention (docs/data.md): raw results kept RESULTS_RETENTION (gosrvmon's Retention; whole
+# day partitions dropped on PostgreSQL, batched deletes on SQLite), alert transitions,
+# notifications and delivery attempts ALERT_HISTORY_RETENTION. "31d", "744h"; 0: for ever.
+RESULTS_RETENTION_SECONDS = env_retention("RESULTS_RETENTION", "31d")
+ALERT_HISTORY_RETENTION_SECONDS = env_retention("ALERT_HISTORY_RETENTION", "400d")
+
 # Rollups (docs/rollups.md): day rows kept ROLLUP_RETENTION days (0: for ever), hour rows
 # ROLLUP_HOURLY_RETENTION days (24 h uptime and hourly charts need at least 2).
 ROLLUP_RETENTION_DAYS = env_int("ROLLUP_RETENTION", 400, minimum=0)
@@ -467,6 +474,17 @@ CELERY_BEAT_SCHEDULE = {
         "kwargs": {"window_seconds": NANOMON_SUMMARY_INTERVAL_SECONDS or 60.0},
         "options": {"expire_seconds": max(1, round(NANOMON_SUMMARY_INTERVAL_SECONDS or 60.0))},
         "enabled": NANOMON_SUMMARY_INTERVAL_SECONDS > 0,
+    },
+    # Hourly: day partitions created ahead, expired results dropped (results.partitions).
+    "nanomon-results-retention": {
+        "task": "results.tasks.results_retention",
+        "schedule": 3600.0,
+        "options": {"expire_seconds": 3600},
+    },
+    "nanomon-alert-history-retention": {
+        "task": "alerts.tasks.alert_history_retention",
+        "schedule": 3600.0,
+        "options": {"expire_seconds": 3600},
     },
 }
 
