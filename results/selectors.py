@@ -43,6 +43,8 @@ def results_latest(
     status: int | None = None,
     before: datetime | None = None,
     before_id: int | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
 ) -> list[Result]:
     """The newest ``limit`` results, of one monitor or of all, newest first; with ``status``,
     only the results of that status (across monitors this walks ``result_date_idx`` and skips
@@ -50,7 +52,8 @@ def results_latest(
 
     ``before`` keeps results strictly older than that date; with ``before_id`` too, results of
     exactly that date with a smaller id are kept as well (the ``(date, id)`` cursor of the
-    row a previous page ended on, so paging never skips rows that share a date).
+    row a previous page ended on, so paging never skips rows that share a date). ``since``
+    (inclusive) and ``until`` (exclusive) keep the results of that time range.
     """
     results = Result.objects.only(*RESULT_FIELDS).order_by("-date", "-id")
     if monitor_id is not None:
@@ -64,6 +67,10 @@ def results_latest(
         # The redundant bound lets PostgreSQL start the index scan at ``before`` (it does not
         # derive one from the OR), instead of walking past every newer row.
         results = results.filter(older, date__lte=before)
+    if since is not None:
+        results = results.filter(date__gte=since)
+    if until is not None:
+        results = results.filter(date__lt=until)
     return list(results[:limit])
 
 

@@ -69,8 +69,9 @@ def max_results(raw: str | None) -> int:
     return value
 
 
-def before_date(raw: str | None) -> datetime | None:
-    """``before``: an RFC 3339 date (``2026-11-21T12:00:00Z``); without an offset it is UTC."""
+def date(name: str, raw: str | None) -> datetime | None:
+    """The query parameter ``name``: an RFC 3339 date (``2026-11-21T12:00:00Z``), in UTC;
+    without an offset it is UTC. None when absent or empty."""
     if raw is None or raw == "":
         return None
     try:
@@ -78,13 +79,27 @@ def before_date(raw: str | None) -> datetime | None:
     except ValueError:
         value = None
     if value is None:
-        raise ValidationError("before must be an RFC 3339 date, e.g. 2026-11-21T12:00:00Z")
+        raise ValidationError(f"{name} must be an RFC 3339 date, e.g. 2026-11-21T12:00:00Z")
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     try:
         return value.astimezone(UTC)
     except OverflowError:  # e.g. 0001-01-01T00:00:00+05:00 is before year 1 in UTC
-        raise ValidationError("before is out of range") from None
+        raise ValidationError(f"{name} is out of range") from None
+
+
+def before_date(raw: str | None) -> datetime | None:
+    """``before``: an RFC 3339 date (``2026-11-21T12:00:00Z``); without an offset it is UTC."""
+    return date("before", raw)
+
+
+def time_range(query: Mapping[str, str]) -> tuple[datetime | None, datetime | None]:
+    """``since`` (inclusive) and ``until`` (exclusive), RFC 3339 dates, each None when absent;
+    both given, ``since`` must be before ``until``."""
+    since, until = date("since", query.get("since")), date("until", query.get("until"))
+    if since is not None and until is not None and since >= until:
+        raise ValidationError("since must be before until")
+    return since, until
 
 
 def before_id(raw: str | None) -> int | None:

@@ -2,6 +2,7 @@
 
 from django.urls import path
 
+from results.api.rollups import MonitorRollupsView
 from results.api.views import ResultViewSet
 
 urlpatterns = [
@@ -15,4 +16,5 @@ urlpatterns = [
         ResultViewSet.as_view({"get": "monitor_results"}),
         name="monitor-results",
     ),
+    path("monitors/<str:id>/rollups", MonitorRollupsView.as_view(), name="monitor-rollups"),
 ]

@@ -1,7 +1,9 @@
 """Result endpoints (docs/api.md): newest first, ``max`` 1–1000, and keyset paging.
 
 ``GET /api/monitors/{id}/results`` of an unknown monitor is ``[]`` (NanoMon), not a 404.
-A full page carries ``Link: <…?max=N&before=…&before_id=…>; rel="next"`` for the next one.
+A full page carries ``Link: <…?max=N&before=…&before_id=…>; rel="next"`` for the next one
+(with ``since`` when the request had it). ``since``/``until`` keep a time range
+(``nanomon.api.params.time_range``). The rollups of a monitor: ``results.api.rollups``.
 """
 
 from __future__ import annotations
@@ -28,6 +30,19 @@ def or_empty(schema: dict[str, object]) -> dict[str, object]:
     return {"anyOf": [schema, {"type": "string", "maxLength": 0}]}
 
 
+TIME_RANGE_PARAMETERS = [
+    OpenApiParameter(
+        "since",
+        or_empty({"type": "string", "format": "date-time"}),
+        description="Only results that ran at or after this RFC 3339 date (before until: "
+        "400 otherwise).",
+    ),
+    OpenApiParameter(
+        "until",
+        or_empty({"type": "string", "format": "date-time"}),
+        description="Only results that ran strictly before this RFC 3339 date.",
+    ),
+]
 PAGING_PARAMETERS = [
     OpenApiParameter(
         "max",
@@ -45,6 +60,7 @@ PAGING_PARAMETERS = [
         description="With before: also results of exactly that date with a smaller id (the "
         "cursor the Link header's next page uses).",
     ),
+    *TIME_RANGE_PARAMETERS,
 ]
 RESULTS_RESPONSES = {
     200: OpenApiResponse(
@@ -116,12 +132,21 @@ class ResultViewSet(viewsets.GenericViewSet):
     def _results(self, request: Request, *, monitor_id: int | None) -> Response:
         limit = params.max_results(request.query_params.get("max"))
         before, before_id = params.cursor(request.query_params)
+        since, until = params.time_range(request.query_params)
         results = results_latest(
-            limit=limit, monitor_id=monitor_id, before=before, before_id=before_id
+            limit=limit,
+            monitor_id=monitor_id,
+            before=before,
+            before_id=before_id,
+            since=since,
+            until=until,
         )
         response = Response(self.get_serializer(results, many=True).data)
         if len(results) == limit:
             last = results[-1]
-            query = urlencode({"max": limit, "before": last.date.isoformat(), "before_id": last.id})
+            following = {"max": limit, "before": last.date.isoformat(), "before_id": last.id}
+            if since is not None:  # the range goes on (until is behind the cursor already)
+                following["since"] = since.isoformat()
+            query = urlencode(following)
             response["Link"] = f'<{request.build_absolute_uri(request.path)}?{query}>; rel="next"'
         return response
