@@ -74,6 +74,7 @@ INSTALLED_APPS = [
     "metrics",
     "alerts",
     "loop",
+    "backups",
     "web",
     "accounts",
 ]
@@ -444,10 +445,12 @@ ALERT_SWEEP_INTERVAL_SECONDS = env_seconds("ALERT_SWEEP_INTERVAL", "30s")
 RESULTS_RETENTION_SECONDS = env_retention("RESULTS_RETENTION", "31d")
 ALERT_HISTORY_RETENTION_SECONDS = env_retention("ALERT_HISTORY_RETENTION", "400d")
 
-# Rollups (docs/rollups.md): day rows kept ROLLUP_RETENTION days (0: for ever), hour rows
-# ROLLUP_HOURLY_RETENTION days (24 h uptime and hourly charts need at least 2).
-ROLLUP_RETENTION_DAYS = env_int("ROLLUP_RETENTION", 400, minimum=0)
-ROLLUP_HOURLY_RETENTION_DAYS = env_int("ROLLUP_HOURLY_RETENTION", 31, minimum=2)
+# Rollups (docs/rollups.md): day rows kept ROLLUP_RETENTION, hour rows ROLLUP_HOURLY_RETENTION
+# (24 h uptime and hourly charts need 2 days at least). "400d", "744h"; 0: for ever.
+ROLLUP_RETENTION_SECONDS = env_retention("ROLLUP_RETENTION", "400d")
+ROLLUP_HOURLY_RETENTION_SECONDS = env_retention("ROLLUP_HOURLY_RETENTION", "31d")
+if 0 < ROLLUP_HOURLY_RETENTION_SECONDS < 2 * 86400:
+    raise ConfigError("ROLLUP_HOURLY_RETENTION must be 2d or more (or 0: for ever)")
 
 # The one INFO line the loop writes (docs/deployment.md, "Logs"): runs by status, dispatcher lag
 # and monitors down over the last interval, from a few indexed queries. 0s: off.

@@ -9,7 +9,7 @@
 
 A period of N hours covers the last N UTC hours, the current one included (``24h`` at 14:20
 reads 15:00 yesterday to now): whole days from day rollups and the hours before the first
-whole day from hour rollups. Hour rollups are kept ``ROLLUP_HOURLY_RETENTION`` (31 days): a
+whole day from hour rollups. Hour rollups are kept ``ROLLUP_HOURLY_RETENTION`` (31d): a
 period reaching further back starts at its first UTC day (up to 23 hours more). Rollups count
 every result exactly, so these are the raw rows' numbers at hour precision.
 """
@@ -52,7 +52,9 @@ def floor_day(moment: datetime) -> datetime:
 
 
 def hourly_retention() -> timedelta:
-    return timedelta(days=settings.ROLLUP_HOURLY_RETENTION_DAYS)
+    """How far back hour rollups go (0: for ever, as far as ``datetime`` goes)."""
+    seconds = settings.ROLLUP_HOURLY_RETENTION_SECONDS
+    return timedelta(seconds=seconds) if seconds else timedelta.max
 
 
 @dataclass(frozen=True)
@@ -116,7 +118,7 @@ def _window(hours: int, now: datetime) -> tuple[datetime, datetime | None]:
     first_day = floor_day(first_hour)
     if first_day == first_hour:
         return first_day, None
-    if first_hour < now - hourly_retention():
+    if now - first_hour > hourly_retention():
         return first_day, None  # no hour rows that old: start at its day
     return first_day + DAY, first_hour
 

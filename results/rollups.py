@@ -8,8 +8,9 @@
   is counted exactly once.
 - ``rollups_rebuild_monitor(monitor_id, since)``: the monitor's rows from ``since`` (a UTC
   day) recomputed from the raw results, under the same lock (``manage.py rollups_rebuild``).
-- ``rollups_delete_old(now)``: hour rows older than ``ROLLUP_HOURLY_RETENTION`` days and day
-  rows older than ``ROLLUP_RETENTION`` days, deleted in batches.
+- ``rollups_delete_old(now)``: hour rows older than ``ROLLUP_HOURLY_RETENTION`` (31d) and day
+  rows older than ``ROLLUP_RETENTION`` (400d), deleted in batches (``results.tasks``' hourly
+  retention pass).
 """
 
 from __future__ import annotations
@@ -171,27 +172,27 @@ def rebuild_since_default(now: datetime | None = None) -> datetime | None:
     if oldest is None:
         return None
     since = floor_day(oldest)
-    retention_days = getattr(settings, "RESULTS_RETENTION_DAYS", None)
-    if retention_days:
-        cutoff = (now or timezone.now()) - timedelta(days=retention_days)
+    retention = settings.RESULTS_RETENTION_SECONDS
+    if retention:
+        cutoff = (now or timezone.now()) - timedelta(seconds=retention)
         if since < cutoff:
             since = floor_day(cutoff) + timedelta(days=1)
     return since
 
 
 def rollups_delete_old(now: datetime | None = None, *, batch: int = DELETE_BATCH) -> int:
-    """Delete hour rows older than ``ROLLUP_HOURLY_RETENTION`` days and day rows older than
-    ``ROLLUP_RETENTION`` days (0: kept for ever), ``batch`` rows per statement. Returns how
-    many went."""
+    """Delete hour rows older than ``ROLLUP_HOURLY_RETENTION`` and day rows older than
+    ``ROLLUP_RETENTION`` (0: kept for ever), ``batch`` rows per statement. Returns how many
+    went."""
     now = now or timezone.now()
     deleted = 0
-    for resolution, days in (
-        (HOUR, settings.ROLLUP_HOURLY_RETENTION_DAYS),
-        (DAY, settings.ROLLUP_RETENTION_DAYS),
+    for resolution, seconds in (
+        (HOUR, settings.ROLLUP_HOURLY_RETENTION_SECONDS),
+        (DAY, settings.ROLLUP_RETENTION_SECONDS),
     ):
-        if not days:
+        if not seconds:
             continue
-        cutoff = now - timedelta(days=days)
+        cutoff = now - timedelta(seconds=seconds)
         while True:
             ids = list(
                 Rollup.objects.filter(resolution=resolution, start__lt=cutoff)

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.django_db
 
 
 def test_uptime_over_each_period_counts_the_runs_of_its_hours_and_days(make_monitor, settings):
-    settings.ROLLUP_HOURLY_RETENTION_DAYS = 31
+    settings.ROLLUP_HOURLY_RETENTION_SECONDS = 31 * 86400
     monitor = make_monitor(name="m")
     day = NOW.replace(hour=0, minute=0)
     history = [

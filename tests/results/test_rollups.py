@@ -172,8 +172,8 @@ def test_rebuild_command_is_idempotent_and_says_what_it_did(make_monitor, now):
 
 
 def test_retention_deletes_old_hour_and_day_rows_in_batches(make_monitor, settings):
-    settings.ROLLUP_RETENTION_DAYS = 400
-    settings.ROLLUP_HOURLY_RETENTION_DAYS = 31
+    settings.ROLLUP_RETENTION_SECONDS = 400 * 86400
+    settings.ROLLUP_HOURLY_RETENTION_SECONDS = 31 * 86400
     monitor = make_monitor()
     now = datetime(2026, 12, 1, tzinfo=UTC)
     for days in (1, 30, 32, 399, 401, 500):
@@ -185,6 +185,6 @@ def test_retention_deletes_old_hour_and_day_rows_in_batches(make_monitor, settin
         (r.resolution, (now - r.start).days) for r in Rollup.objects.filter(monitor=monitor)
     )
     assert kept == [("day", 1), ("day", 30), ("day", 32), ("day", 399), ("hour", 1), ("hour", 30)]
-    settings.ROLLUP_RETENTION_DAYS = 0  # for ever
+    settings.ROLLUP_RETENTION_SECONDS = 0  # for ever
     assert rollups_delete_old(now + timedelta(days=1000)) == 2
     assert Rollup.objects.filter(resolution="day").count() == 4
