@@ -1,0 +1,213 @@
+"""Checking the configuration records of a backup (channel, monitor, policy) as the API and
+the services check them, each into an unsaved model instance.
+
+Every refusal names the line and the field, never a secret's value. A secret still masked (a
+backup taken by someone who could not see it) is refused: storing it would replace the
+secret by the mask.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from django.core.exceptions import ValidationError
+
+from alerts.channels import REGISTRY as CHANNEL_KINDS
+from alerts.models import Channel, MonitorAlertPolicy
+from backups.records import Refused, parse_moment
+from lib.durations import parse_duration
+from lib.errors import first_message
+from monitors.api.serializers import ExportedMonitorSerializer
+from monitors.imports import masked_secret_problem
+from monitors.models import Monitor
+from monitors.secrets import MASK
+
+CHANNEL_KEYS = frozenset(
+    {"record", "id", "name", "kind", "enabled", "default", "builtin", "config"}
+    | {"created", "updated"}
+)
+MONITOR_KEYS = frozenset(
+    {"record", "id", "name", "type", "interval", "target", "rule", "enabled", "properties"}
+    | {"created", "updated"}
+)
+POLICY_KEYS = frozenset(
+    {"record", "monitor", "fail_threshold", "recover_threshold", "reminder_minutes", "muted"}
+    | {"use_default_channels", "channels"}
+)
+
+
+def _unknown(record: dict, allowed: frozenset[str], what: str, line: int) -> None:
+    unknown = set(record) - allowed
+    if unknown:
+        raise Refused(line, f"{what} record: unknown field '{sorted(unknown)[0]}'")
+
+
+def record_id(record: dict, key: str, what: str, line: int, previous: int | None) -> int:
+    """The record's id (or monitor id) under ``key``: a positive integer above ``previous``."""
+    value = record.get(key)
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise Refused(line, f"{what} record: field '{key}' must be a positive integer")
+    if previous is not None and value <= previous:
+        word = "duplicate" if value == previous else "out of order"
+        raise Refused(
+            line,
+            f"{what} record: field '{key}' is {word} ({value} after {previous}): "
+            "each id once, in ascending order",
+        )
+    return value
+
+
+def _flag(record: dict, key: str, what: str, line: int) -> bool:
+    value = record.get(key)
+    if not isinstance(value, bool):
+        raise Refused(line, f"{what} record: field '{key}' must be true or false")
+    return value
+
+
+def _dates(record: dict, what: str, line: int) -> tuple[datetime, datetime]:
+    return (
+        parse_moment(record.get("created"), f"{what} record: created", line),
+        parse_moment(record.get("updated"), f"{what} record: updated", line),
+    )
+
+
+def checked_channel(record: dict, line: int, previous: int | None) -> Channel:
+    _unknown(record, CHANNEL_KEYS, "channel", line)
+    channel_id = record_id(record, "id", "channel", line, previous)
+    name, kind, builtin = record.get("name"), record.get("kind"), record.get("builtin")
+    if not isinstance(name, str) or not name or len(name) > 100:
+        raise Refused(line, "channel record: field 'name' must be a string of 1 to 100 characters")
+    if kind not in CHANNEL_KINDS:
+        raise Refused(
+            line, f"channel record: field 'kind' must be one of {', '.join(CHANNEL_KINDS)}"
+        )
+    if builtin not in (None, Channel.BUILTIN_SETTINGS_EMAIL):
+        raise Refused(
+            line,
+            f"channel record: field 'builtin' must be null or '{Channel.BUILTIN_SETTINGS_EMAIL}'",
+        )
+    config = record.get("config")
+    if not isinstance(config, dict):
+        raise Refused(line, "channel record: field 'config' must be an object")
+    transport = CHANNEL_KINDS[kind]
+    if builtin:
+        config = {}  # the built-in channel's settings are the ALERT_SMTP_* variables
+    else:
+        for spec in transport.fields:
+            value = config.get(spec.name)
+            if spec.secret and MASK in _text(value):
+                raise Refused(
+                    line,
+                    f"channel record: field 'config.{spec.name}' holds a masked secret: restore "
+                    "a backup taken by an admin (GET /api/backup as an admin, or manage.py backup)",
+                )
+        try:
+            config = transport.clean_config(config)
+        except ValidationError as error:
+            field, messages = next(iter(error.message_dict.items()))
+            raise Refused(line, f"channel record: field 'config.{field}': {messages[0]}") from None
+    created, updated = _dates(record, "channel", line)
+    channel = Channel(
+        id=channel_id,
+        name=name,
+        kind=kind,
+        enabled=_flag(record, "enabled", "channel", line),
+        is_default=_flag(record, "default", "channel", line),
+        builtin=builtin,
+        config=config,
+        created_at=created,
+        updated_at=updated,
+    )
+    return channel
+
+
+def _text(value: object) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict):
+        return " ".join(str(item) for item in value.values())
+    if isinstance(value, list):
+        return " ".join(str(item) for item in value)
+    return ""
+
+
+def checked_monitor(record: dict, line: int, previous: int | None, *, now: datetime) -> Monitor:
+    """A monitor checked as the API's import checks it, scheduled to run at once (enabled)
+    or never (disabled), with no claim: the dispatcher takes it from there."""
+    _unknown(record, MONITOR_KEYS, "monitor", line)
+    monitor_id = record_id(record, "id", "monitor", line, previous)
+    definition = {
+        key: record[key]
+        for key in MONITOR_KEYS - {"record", "id", "created", "updated"}
+        if key in record
+    }
+    serializer = ExportedMonitorSerializer(data=definition)
+    if not serializer.is_valid():
+        raise Refused(line, f"monitor record: {first_message(serializer.errors)}")
+    fields = dict(serializer.validated_data)
+    problem = masked_secret_problem(fields["kind"], fields["properties"], target=fields["target"])
+    if problem is not None:
+        raise Refused(line, f"monitor record: {problem}")
+    created, updated = _dates(record, "monitor", line)
+    return Monitor(
+        id=monitor_id,
+        **fields,
+        interval_duration=timedelta(seconds=parse_duration(fields["interval"])),
+        created_at=created,
+        updated_at=updated,
+        next_run_at=now if fields["enabled"] else None,
+        lease_until=None,
+        run_token=None,
+    )
+
+
+def _threshold(record: dict, key: str, line: int, minimum: int) -> int | None:
+    value = record.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool) or not minimum <= value <= 32767:
+        raise Refused(
+            line, f"policy record: field '{key}' must be null or an integer from {minimum}"
+        )
+    return value
+
+
+def checked_policy(
+    record: dict,
+    line: int,
+    previous: int | None,
+    *,
+    monitor_ids: set[int],
+    channel_ids: set[int],
+) -> tuple[MonitorAlertPolicy, list[int]]:
+    """A policy and its channel ids; its monitor and channels must be in the file."""
+    _unknown(record, POLICY_KEYS, "policy", line)
+    monitor_id = record_id(record, "monitor", "policy", line, previous)
+    if monitor_id not in monitor_ids:
+        raise Refused(
+            line, f"policy record: field 'monitor': monitor {monitor_id} is not in the file"
+        )
+    channels = record.get("channels", [])
+    if not isinstance(channels, list) or not all(
+        isinstance(item, int) and not isinstance(item, bool) for item in channels
+    ):
+        raise Refused(line, "policy record: field 'channels' must be a list of channel ids")
+    for channel_id in channels:
+        if channel_id not in channel_ids:
+            raise Refused(
+                line, f"policy record: field 'channels': channel {channel_id} is not in the file"
+            )
+    reminder = record.get("reminder_minutes")
+    if reminder is not None and (
+        not isinstance(reminder, int) or isinstance(reminder, bool) or reminder < 0
+    ):
+        raise Refused(line, "policy record: field 'reminder_minutes' must be null or an integer")
+    policy = MonitorAlertPolicy(
+        monitor_id=monitor_id,
+        fail_threshold=_threshold(record, "fail_threshold", line, 1),
+        recover_threshold=_threshold(record, "recover_threshold", line, 1),
+        reminder_minutes=reminder,
+        muted=_flag(record, "muted", "policy", line),
+        use_default_channels=_flag(record, "use_default_channels", "policy", line),
+    )
+    return policy, sorted(set(channels))

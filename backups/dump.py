@@ -1,0 +1,200 @@
+"""Writing a backup: the records of docs/backup.md as lines of UTF-8 JSON, streamed.
+
+``backup_chunks`` yields bytes (about 64 KiB at a time) from querysets read with
+``.iterator(chunk_size=…)``: memory stays bounded whatever the number of results. On
+PostgreSQL the whole backup reads one snapshot (a REPEATABLE READ, READ ONLY transaction);
+SQLite (WAL) has no such snapshot across statements without taking the write lock, so the
+history records of a monitor created or deleted while the backup runs are left out: every
+record in a file names a monitor of that file.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from alerts.models import Channel, MonitorAlertPolicy
+from alerts.selectors import channel_public_config
+from backups.records import (
+    END,
+    INCLUDED,
+    MASKED,
+    codec_for,
+    header_record,
+    record_types,
+    rfc3339,
+)
+from monitors.models import Monitor
+from monitors.secrets import masked_properties, masked_target
+
+CHUNK_ROWS = 2000
+FLUSH_BYTES = 64 * 1024
+
+
+def _line(record: dict[str, object]) -> bytes:
+    return (json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
+
+
+def backup_chunks(
+    kind: str,
+    *,
+    monitor_secrets: bool,
+    channel_secrets: bool,
+    progress: Callable[[dict[str, int]], None] | None = None,
+) -> Iterator[bytes]:
+    """The backup of ``kind`` (``config`` or ``full``) as chunks of bytes.
+
+    Secrets are written only when the flags say so (the header says which); masked ones are
+    the API's masks. ``progress`` is called with the counts so far, every few thousand records
+    and at the end.
+    """
+    counts: dict[str, int] = {}
+    buffer: list[bytes] = []
+    size = 0
+    with _snapshot():
+        secrets = {
+            "monitors": INCLUDED if monitor_secrets else MASKED,
+            "channels": INCLUDED if channel_secrets else MASKED,
+        }
+        yield _line(
+            header_record(
+                kind,
+                nanomon=settings.VERSION,
+                database=connection.vendor,
+                created=timezone.now(),
+                secrets=secrets,
+            )
+        )
+        monitor_ids: set[int] = set()
+        for record_type in record_types(kind):
+            if record_type == "channel":
+                records = _channels(channel_secrets)
+            elif record_type == "monitor":
+                records = _monitors(monitor_secrets, monitor_ids)
+            elif record_type == "policy":
+                records = _policies(monitor_ids)
+            else:
+                records = _history(record_type, monitor_ids, reveal=monitor_secrets)
+            count = 0
+            for record in records:
+                data = _line(record)
+                buffer.append(data)
+                size += len(data)
+                count += 1
+                if size >= FLUSH_BYTES:
+                    yield b"".join(buffer)
+                    buffer, size = [], 0
+                    if progress is not None:
+                        progress({**counts, record_type: count})
+            counts[record_type] = count
+        buffer.append(_line({"record": END, "counts": counts}))
+        yield b"".join(buffer)
+    if progress is not None:
+        progress(counts)
+
+
+@contextmanager
+def _snapshot():
+    """One snapshot for every query of the backup, where the database gives it cheaply (in
+    a transaction already, as in tests, that transaction's isolation is what it is)."""
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        yield
+        return
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        yield
+
+
+def _channels(reveal: bool) -> Iterator[dict[str, object]]:
+    for channel in Channel.objects.order_by("pk").iterator(chunk_size=CHUNK_ROWS):
+        yield {
+            "record": "channel",
+            "id": channel.pk,
+            "name": channel.name,
+            "kind": channel.kind,
+            "enabled": channel.enabled,
+            "default": channel.is_default,
+            "builtin": channel.builtin,
+            # The built-in channel's settings are the environment's: its stored config is {}.
+            "config": dict(channel.config or {})
+            if reveal or channel.builtin
+            else channel_public_config(channel),
+            "created": rfc3339(channel.created_at),
+            "updated": rfc3339(channel.updated_at),
+        }
+
+
+_MONITOR_COLUMNS = (
+    ("id", "id"),
+    ("name", "name"),
+    ("type", "kind"),
+    ("interval", "interval"),
+    ("target", "target"),
+    ("rule", "rule"),
+    ("enabled", "enabled"),
+    ("properties", "properties"),
+    ("created", "created_at"),
+    ("updated", "updated_at"),
+)
+
+
+def _monitors(reveal: bool, seen: set[int]) -> Iterator[dict[str, object]]:
+    """Each monitor as the API exports it (docs/api.md: ``type`` is the monitor's type), with
+    its id and dates."""
+    keys = tuple(key for key, _ in _MONITOR_COLUMNS)
+    rows = Monitor.objects.order_by("pk").values_list(*(column for _, column in _MONITOR_COLUMNS))
+    for row in rows.iterator(chunk_size=CHUNK_ROWS):
+        record = {"record": "monitor", **dict(zip(keys, row, strict=True))}
+        record["created"], record["updated"] = rfc3339(row[8]), rfc3339(row[9])
+        record["properties"] = dict(record["properties"] or {})
+        if not reveal:
+            record["properties"] = masked_properties(record["type"], record["properties"])
+            record["target"] = masked_target(record["target"])
+        seen.add(row[0])
+        yield record
+
+
+def _policies(monitor_ids: set[int]) -> Iterator[dict[str, object]]:
+    policies = MonitorAlertPolicy.objects.order_by("monitor_id").prefetch_related("channels")
+    for policy in policies.iterator(chunk_size=CHUNK_ROWS):
+        if policy.monitor_id not in monitor_ids:
+            continue
+        channels = sorted(channel.pk for channel in policy.channels.all())
+        yield {
+            "record": "policy",
+            "monitor": policy.monitor_id,
+            "fail_threshold": policy.fail_threshold,
+            "recover_threshold": policy.recover_threshold,
+            "reminder_minutes": policy.reminder_minutes,
+            "muted": policy.muted,
+            "use_default_channels": policy.use_default_channels,
+            "channels": channels,
+        }
+
+
+_HISTORY_ORDER = {
+    "state": ("monitor_id",),
+    "result": ("id",),
+    "rollup": ("monitor_id", "resolution", "start"),
+}
+
+
+def _history(record_type: str, monitor_ids: set[int], *, reveal: bool) -> Iterator[dict]:
+    """A history model's rows by key; a result's target snapshot masked as the results API
+    masks it for readers who may not see secrets."""
+    codec = codec_for(record_type)
+    rows = codec.model.objects.order_by(*_HISTORY_ORDER[record_type]).values_list(*codec.columns)
+    position = codec.columns.index("monitor_id")
+    mask_target = record_type == "result" and not reveal
+    for row in rows.iterator(chunk_size=CHUNK_ROWS):
+        if row[position] in monitor_ids:
+            record = codec.encode(row)
+            if mask_target:
+                record["monitor_target"] = masked_target(record["monitor_target"])
+            yield record
