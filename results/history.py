@@ -136,18 +136,17 @@ def uptime_counts(
         return answer
     runs = F("runs_ok") + F("runs_error") + F("runs_failed")
     aggregates = {}
+    # Read only the rows some period counts: the day rows of the longest period, and each
+    # period's leading hours (at most 23 hour rows each, not every hour of the last 30 days).
+    bounds = Q(resolution=Rollup.Resolution.DAY, start__gte=min(day for day, _ in windows))
     for index, (first_day, first_hour) in enumerate(windows):
         within = Q(resolution=Rollup.Resolution.DAY, start__gte=first_day)
         if first_hour is not None:
-            within |= Q(
-                resolution=Rollup.Resolution.HOUR, start__gte=first_hour, start__lt=first_day
-            )
+            hours = Q(resolution=Rollup.Resolution.HOUR, start__gte=first_hour, start__lt=first_day)
+            within |= hours
+            bounds |= hours
         aggregates[f"ok_{index}"] = Sum("runs_ok", filter=within)
         aggregates[f"all_{index}"] = Sum(runs, filter=within)
-    bounds = Q(resolution=Rollup.Resolution.DAY, start__gte=min(day for day, _ in windows))
-    hours = [hour for _, hour in windows if hour is not None]
-    if hours:
-        bounds |= Q(resolution=Rollup.Resolution.HOUR, start__gte=min(hours))
     rows = (
         Rollup.objects.filter(bounds, monitor_id__in=ids, start__lte=now)
         .values("monitor_id")
