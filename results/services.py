@@ -10,9 +10,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.db import transaction
+
 from lib.status import Status
 from monitors.engine import CheckResult
-from results.models import MonitorState, Result
+from results.models import MonitorState, Result, Rollup
 
 
 @dataclass(frozen=True)
@@ -90,6 +92,9 @@ def monitor_states_update(runs: Sequence[RunRecord]) -> dict[int, int]:
 
 
 def results_delete_all() -> int:
-    """Delete every result; monitors keep their current state. Returns how many went."""
-    deleted, _ = Result.objects.all().delete()
+    """Delete every result and the rollups counted from them (uptime and charts start
+    afresh); monitors keep their current state. Returns how many results went."""
+    with transaction.atomic():
+        deleted, _ = Result.objects.all().delete()
+        Rollup.objects.all().delete()
     return deleted

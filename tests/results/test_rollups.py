@@ -17,7 +17,7 @@ from monitors.engine import CheckResult, CheckStatus
 from monitors.scheduling import claim_due_monitors, start_claimed_batch
 from results.models import Result, Rollup
 from results.rollups import rollups_delete_old, rollups_rebuild_monitor
-from results.services import RunRecord
+from results.services import RunRecord, results_delete_all
 from results.sketch import RELATIVE_ERROR, sketch_merge, sketch_of, sketch_quantile
 
 LEASE = timedelta(seconds=30)
@@ -188,3 +188,10 @@ def test_retention_deletes_old_hour_and_day_rows_in_batches(make_monitor, settin
     settings.ROLLUP_RETENTION_SECONDS = 0  # for ever
     assert rollups_delete_old(now + timedelta(days=1000)) == 2
     assert Rollup.objects.filter(resolution="day").count() == 4
+
+
+def test_deleting_every_result_deletes_the_rollups_too(make_monitor, now):
+    mixed_run(make_monitor, now, batches=3)
+    assert Rollup.objects.exists()
+    assert results_delete_all() == 9
+    assert not Rollup.objects.exists()
