@@ -1,8 +1,8 @@
 """Charts drawn on the server as SVG geometry (no JavaScript, no charting library).
 
-Functions here turn runs into coordinates; the templates (``monitors/_detail_chart.html``,
-``monitors/_uptime.html``) draw them, except the sparkline, which draws itself
-(``Sparkline.svg``: the monitors page has a hundred). Colours come from the one
+Functions here turn runs into coordinates; ``monitors/_uptime.html`` draws the uptime bars,
+the sparkline draws itself (``Sparkline.svg``: the monitors page has a hundred) and the
+detail chart is ``web.timechart``'s drawing (the chart URLs' too). Colours come from the one
 status map (``lib.status``) through CSS classes named after its labels.
 """
 
@@ -15,22 +15,21 @@ from datetime import datetime
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 
+from lib.formatting import format_number, format_percent
 from lib.status import status_style
+from monitors.models import Monitor
+from monitors.probes import value_unit
 from results.selectors import Point, Uptime
+from web.history import Period, monitor_series
+from web.timechart import ChartSpec, render_chart
+
+# A dot per run on the detail chart up to this many runs (an hour at 10 s is 360).
+DOTS_UP_TO = 400
 
 
 def _number(value: float) -> str:
     """A coordinate to a tenth of a unit (``12.5``): finer than any screen shows."""
     return f"{value:.1f}"
-
-
-def format_value(value: float) -> str:
-    """A run's value for people: ``12.3``, ``1,204``, ``0.42``."""
-    if value >= 100:
-        return f"{value:,.0f}"
-    if value >= 10:
-        return f"{value:.1f}"
-    return f"{value:.2f}".rstrip("0").rstrip(".") or "0"
 
 
 @dataclass(frozen=True)
@@ -88,7 +87,7 @@ def _marker(point: Point, x: float, y: float) -> Marker:
         y=_number(y),
         key=label.lower(),
         label=label,
-        value=format_value(point.value),
+        value=format_number(point.value),
         date=point.date,
     )
 
@@ -114,95 +113,40 @@ def sparkline(
             markers.append(_marker(point, x, y))
     last = _marker(points[-1], *(float(part) for part in coordinates[-1].split(",")))
     failing = len(markers)
-    summary = f"last {len(points)} runs, latest value {last.value}, highest {format_value(top)}" + (
-        f", {failing} not OK" if failing else ", all OK"
+    summary = (
+        f"last {len(points)} runs, latest value {last.value}, highest {format_number(top)}"
+        + (f", {failing} not OK" if failing else ", all OK")
     )
     return Sparkline(width, height, " ".join(coordinates), markers, last, summary)
 
 
 @dataclass(frozen=True)
-class Band:
-    x: str
-    width: str
-    key: str
-
-
-@dataclass(frozen=True)
-class GridLine:
-    y: str
-    label: str
-
-
-@dataclass(frozen=True)
 class DetailChart:
-    """The detail page's chart: values as a line over bands coloured by each run's status."""
+    """The detail page's chart over a period (``web.timechart``, drawn as the chart URL is)."""
 
-    width: int
-    height: int
-    plot_left: int
-    plot_top: int
-    plot_bottom: int
-    line: str
-    bands: list[Band]
-    points: list[Marker]
-    grid: list[GridLine]
-    first: datetime | None
-    last: datetime | None
-    summary: str
+    svg: SafeString
+    runs: int
+    period: Period
 
     @property
     def empty(self) -> bool:
-        return not self.points
-
-    @property
-    def plot_height(self) -> int:
-        return self.plot_bottom - self.plot_top
+        return self.runs == 0
 
 
-def detail_chart(points: Sequence[Point], *, width: int = 800, height: int = 200) -> DetailChart:
-    """Runs oldest first, evenly spaced (one slot per run, as NanoMon's chart)."""
-    points = list(points)
-    left, right, top, bottom = 52, 8, 8, height - 8
-    if not points:
-        return DetailChart(width, height, left, top, bottom, "", [], [], [], None, None, "")
-    highest = max(point.value for point in points) or 1.0
-    plot_width = width - left - right
-    step = plot_width / len(points)
-    line, bands, markers = [], [], []
-    counts = {"good": 0, "error": 0, "failure": 0}
-    for index, point in enumerate(points):
-        x = left + step * (index + 0.5)
-        y = bottom - (point.value / highest) * (bottom - top)
-        line.append(f"{_number(x)},{_number(y)}")
-        marker = _marker(point, x, y)
-        markers.append(marker)
-        counts[marker.key] = counts.get(marker.key, 0) + 1
-        bands.append(Band(x=_number(left + step * index), width=_number(step), key=marker.key))
-    grid = [
-        GridLine(
-            y=_number(bottom - fraction * (bottom - top)), label=format_value(highest * fraction)
-        )
-        for fraction in (0.0, 0.5, 1.0)
-    ]
-    summary = (
-        f"{len(points)} runs, values from {format_value(min(p.value for p in points))} to "
-        f"{format_value(highest)}; {counts['good']} good, {counts['error']} error, "
-        f"{counts['failure']} failure"
+def detail_chart(monitor: Monitor, period: Period, now: datetime) -> DetailChart:
+    """The monitor's values over ``period`` up to ``now``: runs for an hour or a day (a dot
+    each when there are few), rollup buckets with their min/max band beyond."""
+    series = monitor_series(monitor, period, now)
+    runs = sum(sample.runs for sample in series.samples)
+    spec = ChartSpec(
+        since=now - period.span,
+        until=now,
+        unit=value_unit(monitor.kind),
+        series=[series],
+        points=period.resolution is None and len(series.samples) <= DOTS_UP_TO,
     )
-    return DetailChart(
-        width,
-        height,
-        left,
-        top,
-        bottom,
-        " ".join(line),
-        bands,
-        markers,
-        grid,
-        points[0].date,
-        points[-1].date,
-        summary,
-    )
+    # Every text in the drawing is escaped by render_chart (web.timechart).
+    return DetailChart(mark_safe(render_chart(spec)), runs, period)  # noqa: S308
 
 
 @dataclass(frozen=True)
@@ -232,6 +176,6 @@ def uptime_bars(uptimes: Sequence[Uptime], labels: Sequence[str]) -> list[Uptime
             key = "error"
         else:
             key = "failure"
-        text = f"{percent:.2f} %" if percent < 100 else "100 %"
+        text = format_percent(percent)
         bars.append(UptimeBar(label, percent, text, key, uptime.runs))
     return bars

@@ -8,6 +8,7 @@ from django.urls import reverse
 
 from lib.status import status_key
 from monitors.models import Monitor
+from results.history import uptime_by_period
 from web.charts import Sparkline
 
 
@@ -19,6 +20,7 @@ class MonitorTile:
     status: int | None
     key: str
     url: str
+    uptime: float | None  # percent of OK runs over the last 24 hours (rollups); None: no run
 
 
 @dataclass(frozen=True)
@@ -35,14 +37,21 @@ def detail_prefix() -> str:
     return reverse("monitors:detail", args=[0]).removesuffix("0")
 
 
+def uptimes_24h(monitors: list[Monitor]) -> dict[int, float | None]:
+    """Each monitor's uptime over the last 24 hours, in one query (``uptime_by_period``)."""
+    uptimes = uptime_by_period([monitor.id for monitor in monitors], ("24h",))
+    return {monitor_id: periods["24h"] for monitor_id, periods in uptimes.items()}
+
+
 def tile(
     monitor: Monitor,
     prefix: str,
     kind: type[MonitorTile] = MonitorTile,
+    uptime: float | None = None,
     **extra: object,
 ) -> MonitorTile:
     """``monitor`` as a tile (or a card: ``kind`` and its ``extra`` fields); ``prefix`` is
-    ``detail_prefix()``."""
+    ``detail_prefix()``, ``uptime`` its 24-hour uptime (``uptimes_24h``)."""
     state = getattr(monitor, "state", None)
     status = state.last_status if state is not None else None
     return kind(
@@ -50,5 +59,6 @@ def tile(
         status=status,
         key=status_key(status, enabled=monitor.enabled),
         url=f"{prefix}{monitor.id}",
+        uptime=uptime,
         **extra,
     )

@@ -5,7 +5,7 @@ Django's own admin keeps ``/admin/``). ``/live/…`` are the fragments the pages
 
 from django.urls import include, path
 
-from web.views import dashboard, manage, monitor_edit, monitors, results, site
+from web.views import badges, charts, dashboard, manage, monitor_edit, monitors, results, site
 
 monitor_patterns = [
     path("", monitors.monitor_list, name="list"),
@@ -39,8 +39,43 @@ web_patterns = [
     path("manage/delete-results", manage.delete_all_results, name="delete-results"),
 ]
 
+# Images under /api/ (docs/api.md, Charts and Badges): the charts, and badges at Uptime Kuma's
+# paths. Their errors are problems, as every /api/ route's.
+image_patterns = [
+    path(
+        "api/monitors/<int:monitor_id>/chart.svg",
+        charts.MonitorChartView.as_view(),
+        name="monitor-chart",
+    ),
+    path("api/chart.svg", charts.ChartView.as_view(), name="chart"),
+    path("api/badge/<str:monitor_id>/status", badges.StatusBadge.as_view(), name="badge-status"),
+    path("api/badge/<str:monitor_id>/uptime", badges.UptimeBadge.as_view(), name="badge-uptime"),
+    path("api/badge/<str:monitor_id>/uptime/<str:duration>", badges.UptimeBadge.as_view()),
+    path("api/badge/<str:monitor_id>/ping", badges.PingBadge.as_view(), name="badge-ping"),
+    path("api/badge/<str:monitor_id>/ping/<str:duration>", badges.PingBadge.as_view()),
+    path(
+        "api/badge/<str:monitor_id>/avg-response",
+        badges.AverageResponseBadge.as_view(),
+        name="badge-avg-response",
+    ),
+    path(
+        "api/badge/<str:monitor_id>/avg-response/<str:duration>",
+        badges.AverageResponseBadge.as_view(),
+    ),
+    path(
+        "api/badge/<str:monitor_id>/cert-exp",
+        badges.CertificateBadge.as_view(),
+        name="badge-cert-exp",
+    ),
+    path(
+        "api/badge/<str:monitor_id>/response",
+        badges.ResponseBadge.as_view(),
+        name="badge-response",
+    ),
+]
+
 urlpatterns = [
-    path("", include((web_patterns, "web"))),
+    path("", include(([*web_patterns, *image_patterns], "web"))),
     path("", include((monitor_patterns, "monitors"))),
     path("", include((result_patterns, "results"))),
 ]

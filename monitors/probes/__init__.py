@@ -25,3 +25,31 @@ def kind_choices() -> list[tuple[str, str]]:
 def monitor_templates() -> dict[str, MonitorTemplate]:
     """The new-monitor starting point of every type, in registry order."""
     return {kind: probe.template for kind, probe in REGISTRY.items()}
+
+
+def _units_by_output() -> dict[str, str]:
+    """Output name → unit, the first declaration of each name (a run's outputs name no kind)."""
+    units: dict[str, str] = {}
+    for probe in REGISTRY.values():
+        for spec in probe.outputs:
+            units.setdefault(spec.name, spec.unit)
+    return units
+
+
+_UNITS = _units_by_output()
+
+
+def output_unit(name: str, kind: str | None = None) -> str:
+    """The declared unit of output ``name`` (``respTime`` → ``ms``), of type ``kind`` when
+    given, else of the first type declaring that name; ``""`` when it has none."""
+    probe = REGISTRY.get(kind) if kind else None
+    if probe is not None:
+        spec = probe.output(name)
+        return spec.unit if spec is not None else ""
+    return _UNITS.get(name, "")
+
+
+def value_unit(kind: str | None = None) -> str:
+    """The unit of a run's value (``ms`` for every type today)."""
+    probe = REGISTRY.get(kind) if kind else None
+    return probe.value_unit if probe is not None else "ms"

@@ -61,13 +61,16 @@ class OutputSpec:
     """One output a probe type produces (usable in rules, shown in the UI).
 
     ``numbered``: the output is the first of a series named like it with any number in place
-    of its final ``1`` (dns's ``result1``, ``result2``, …).
+    of its final ``1`` (dns's ``result1``, ``result2``, …). ``unit``: how a number is written
+    for people (``ms``, ``B``, ``days``, ``%``; empty for a bare count or code), read by
+    ``lib.formatting.format_value`` on every page.
     """
 
     name: str
     kind: Literal["number", "string"]
     help: str
     numbered: bool = False
+    unit: str = ""
 
     def names(self, name: str) -> bool:
         """Whether ``name`` is this output (or, for a numbered one, one of its series)."""
@@ -135,6 +138,8 @@ class ProbeType:
     # A check of the target against the parsed properties, after ``check_target`` passed
     # (dns: an IP address is looked up only with type PTR); raises ValueError with a reason.
     check_target_properties: Callable[[str, Mapping[str, object]], None] | None = None
+    # The unit of a run's value (the number charts draw and rules call the value).
+    value_unit: str = "ms"
 
     def output(self, name: str) -> OutputSpec | None:
         """The declared output ``name`` refers to (``result7`` → dns's ``result1``), or None."""

@@ -143,7 +143,7 @@ PROPERTIES = (
 )
 
 OUTPUTS = (
-    OutputSpec("respTime", "number", "Milliseconds the lookup took."),
+    OutputSpec("respTime", "number", "Milliseconds the lookup took.", unit="ms"),
     OutputSpec("resultCount", "number", "Number of records found."),
     OutputSpec(
         "result1",

@@ -387,15 +387,18 @@ PROPERTIES = (
 )
 
 OUTPUTS = (
-    OutputSpec("respTime", "number", "Milliseconds from the start until the body was read."),
+    OutputSpec(
+        "respTime", "number", "Milliseconds from the start until the body was read.", unit="ms"
+    ),
     OutputSpec("status", "number", "HTTP status code of the final response."),
     OutputSpec("body", "string", "Response body as text (capped; usable in rules, not stored)."),
-    OutputSpec("bodyLen", "number", "Bytes of body read (at most the configured cap)."),
+    OutputSpec("bodyLen", "number", "Bytes of body read (at most the configured cap).", unit="B"),
     OutputSpec(
         "certExpiryDays",
         "number",
         "https only: days until the server certificate expires (2 decimals; negative if "
         "expired), also when validateTLS is false.",
+        unit="days",
     ),
     OutputSpec(
         "regexMatch",

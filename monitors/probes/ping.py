@@ -126,12 +126,16 @@ PROPERTIES = (
 )
 
 OUTPUTS = (
-    OutputSpec("minRtt", "number", "Fastest round trip, ms."),
-    OutputSpec("avgRtt", "number", "Mean round trip over the replies, ms (the value)."),
-    OutputSpec("maxRtt", "number", "Slowest round trip, ms."),
-    OutputSpec("jitter", "number", "Standard deviation of the round trips, ms (0 below 2)."),
+    OutputSpec("minRtt", "number", "Fastest round trip, ms.", unit="ms"),
+    OutputSpec("avgRtt", "number", "Mean round trip over the replies, ms (the value).", unit="ms"),
+    OutputSpec("maxRtt", "number", "Slowest round trip, ms.", unit="ms"),
+    OutputSpec(
+        "jitter", "number", "Standard deviation of the round trips, ms (0 below 2).", unit="ms"
+    ),
     OutputSpec("packetsRecv", "number", "Replies received in time."),
-    OutputSpec("packetLoss", "number", "Percent of the requests without a reply in time."),
+    OutputSpec(
+        "packetLoss", "number", "Percent of the requests without a reply in time.", unit="%"
+    ),
     OutputSpec("ipAddress", "string", "The address pinged, e.g. 192.0.2.7 or ::1."),
 )
 

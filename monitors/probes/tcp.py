@@ -60,7 +60,7 @@ PROPERTIES = (
 )
 
 OUTPUTS = (
-    OutputSpec("respTime", "number", "Milliseconds to establish the connection."),
+    OutputSpec("respTime", "number", "Milliseconds to establish the connection.", unit="ms"),
     OutputSpec("ipAddress", "string", "The address connected to, e.g. 192.0.2.7 or ::1."),
 )
 

@@ -13,10 +13,11 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 
 from accounts.permissions import may_see_secrets
-from lib.status import DISABLED_STYLE, STATUS_STYLE, status_key, status_style
+from lib.formatting import NO_VALUE, format_datetime, format_percent, format_value
+from lib.status import DISABLED_STYLE, STATUS_STYLE, Status, status_key, status_style
 from monitors.models import Monitor
+from monitors.probes import output_unit, value_unit
 from monitors.secrets import masked_target
-from web.charts import format_value
 
 register = template.Library()
 
@@ -67,10 +68,7 @@ def type_icon(kind: str) -> SafeString:
     return _icon(kind if kind in TYPE_LABELS else "unknown")
 
 
-def _absolute(value: datetime) -> str:
-    """``2026-11-21 13:00:05 CET`` in the active zone (strftime: fast on long lists)."""
-    local = timezone.localtime(value)
-    return f"{local:%Y-%m-%d %H:%M:%S} {local.tzname()}"
+_absolute = format_datetime  # the one time format (lib.formatting)
 
 
 def _ago(value: datetime, now: datetime) -> str:
@@ -106,14 +104,21 @@ def local_text(value: datetime | None) -> str:
 
 
 @register.filter
-def value(number: float | None) -> str:
-    """A run's value, short (``12.3``, ``1,204``)."""
-    return "" if number is None else format_value(number)
+def value(number: float | None, kind: str | None = None) -> str:
+    """A run's value with its unit (``12.3 ms``, ``1,204 ms``); of a monitor of ``kind``."""
+    return "" if number is None else format_value(number, value_unit(kind))
 
 
 @register.filter
-def output_items(outputs: dict | None) -> list[tuple[str, str]]:
-    """Outputs as (name, text) pairs in their stored order; numbers formatted short."""
+def percent(number: float | None) -> str:
+    """An uptime: ``99.95 %``, ``100 %``, ``—`` without runs."""
+    return format_percent(number)
+
+
+@register.filter
+def output_items(outputs: dict | None, kind: str | None = None) -> list[tuple[str, str]]:
+    """Outputs as (name, text) pairs in their stored order; numbers in the one format, with
+    the unit their probe declares (``bodyLen`` → ``18 B``, ``status`` → ``200``)."""
     if not outputs:
         return []
     items = []
@@ -121,7 +126,7 @@ def output_items(outputs: dict | None) -> list[tuple[str, str]]:
         if isinstance(item, bool) or not isinstance(item, int | float):
             text = item if isinstance(item, str) else json.dumps(item)
         else:
-            text = format_value(item)
+            text = format_value(item, output_unit(str(name), kind))
         items.append((str(name), str(text)))
     return items
 
@@ -158,9 +163,22 @@ CARD_HTML = (
     '<h2 class="card-title"><a href="{url}">{name}</a></h2>{pill}</div>'
     '<p class="card-target" title="{target}">{target}</p>'
     "{sparkline}"
+    '<p class="card-figures"><span class="card-value" title="Value of the last run">{value}</span>'
+    '<span class="card-uptime" title="Share of OK runs over the last 24 hours">24 h: {uptime}'
+    "</span></p>"
     '<p class="card-meta">Last run {last_run} · every {interval}</p>'
     "</li>"
 )
+
+
+def last_value(monitor, state) -> str:
+    """The last run's value with its unit, while the monitor is enabled and that run measured
+    one (a Failed run measured nothing); ``""`` otherwise."""
+    if not monitor.enabled or state is None or state.last_value is None:
+        return ""
+    if state.last_status == Status.FAILED:
+        return ""
+    return format_value(state.last_value, value_unit(monitor.kind))
 
 
 @register.simple_tag
@@ -178,6 +196,8 @@ def monitor_card(card) -> SafeString:
         pill=status_pill(card.status, monitor.enabled),
         target=card.target,
         sparkline=card.sparkline.svg(),
+        value=last_value(monitor, state) or NO_VALUE,
+        uptime=format_percent(card.uptime),
         last_run=local_time(state.last_run_at if state else None, relative=True),
         interval=monitor.interval,
     )
@@ -187,19 +207,30 @@ def monitor_card(card) -> SafeString:
 TILE_HTML = (
     '<li class="tile status-{key}" data-monitor-id="{id}" data-status="{key}" data-name="{name}">'
     '<a href="{url}"><span class="tile-name">{name}</span>'
-    '<span class="tile-status">{status}</span></a></li>'
+    '<span class="tile-status">{status}</span>{uptime}</a></li>'
+)
+TILE_UPTIME_HTML = (
+    '<span class="tile-uptime" title="Share of OK runs over the last 24 hours">{}</span>'
 )
 
 
 @register.simple_tag
 def dashboard_tile(tile) -> SafeString:
-    """One tile of the dashboard (``web.tiles.MonitorTile``): its status, and the last
-    value while the monitor is enabled."""
+    """One tile of the dashboard (``web.tiles.MonitorTile``): its status, the last value with
+    its unit while the monitor is enabled, and the 24-hour uptime once it ran."""
     monitor = tile.monitor
     status, _ = status_style(tile.status, enabled=monitor.enabled)
-    state = getattr(monitor, "state", None)
-    if monitor.enabled and state is not None and state.last_value is not None:
-        status = f"{status} · {format_value(state.last_value)}"
+    if value := last_value(monitor, getattr(monitor, "state", None)):
+        status = f"{status} · {value}"
+    uptime = ""
+    if tile.uptime is not None:
+        uptime = format_html(TILE_UPTIME_HTML, f"24 h: {format_percent(tile.uptime)}")
     return format_html(
-        TILE_HTML, key=tile.key, id=monitor.id, name=monitor.name, url=tile.url, status=status
+        TILE_HTML,
+        key=tile.key,
+        id=monitor.id,
+        name=monitor.name,
+        url=tile.url,
+        status=status,
+        uptime=uptime,
     )

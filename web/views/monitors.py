@@ -4,8 +4,6 @@ list is) and a monitor's page (``/monitors/<id>``, the page alert e-mails link t
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -19,19 +17,20 @@ from monitors.probes import REGISTRY
 from monitors.secrets import masked_properties, masked_target
 from monitors.selectors import STATUS_FILTERS, monitor_get, monitors_overview
 from results.models import Result
-from results.selectors import Point, results_latest, sparklines, uptime_percentages
+from results.selectors import results_latest, sparklines, uptime_percentages
 from web.access import may_see_secrets, read_required
 from web.charts import detail_chart, sparkline, uptime_bars
+from web.history import PERIODS, Period, period_of
 from web.paging import cursor, paged
-from web.tiles import MonitorCard, detail_prefix, tile
+from web.tiles import MonitorCard, detail_prefix, tile, uptimes_24h
 
 SPARKLINE_POINTS = 20
 # Cards per page: 10,000 monitors on one page made an 11 MB page that took 3 s
 # (bench/README.md, read path).
 CARDS_PER_PAGE = 100
 DETAIL_RESULTS = 50
-UPTIME_WINDOWS = (timedelta(hours=24), timedelta(days=7), timedelta(days=30))
-UPTIME_LABELS = ("24 hours", "7 days", "30 days")
+UPTIME_WINDOWS = tuple(PERIODS[key].span for key in ("24h", "7d", "30d", "90d", "365d"))
+UPTIME_LABELS = ("24 hours", "7 days", "30 days", "90 days", "365 days")
 
 
 # --- Monitors (cards) ---------------------------------------------------------------------------
@@ -67,11 +66,13 @@ def _monitor_cards(request: HttpRequest, *, say: bool) -> dict[str, object]:
     monitors = list(page["page"].object_list)
     series = sparklines([monitor.id for monitor in monitors], points=SPARKLINE_POINTS)
     prefix = detail_prefix()
+    uptimes = uptimes_24h(monitors)
     cards = [
         tile(
             monitor,
             prefix,
             MonitorCard,
+            uptime=uptimes.get(monitor.id),
             sparkline=sparkline(series.get(monitor.id, []), slots=SPARKLINE_POINTS),
             target=monitor.target if reveal else masked_target(monitor.target),
         )
@@ -129,20 +130,37 @@ def _property_rows(monitor: Monitor, reveal: bool) -> list[dict[str, object]]:
     return rows
 
 
+def _period(request: HttpRequest, *, say: bool) -> Period:
+    """The chart's period (``?period=``, default 24 hours); a bad one is said and ignored."""
+    try:
+        return period_of(request.GET.get("period"))
+    except ValueError as error:
+        if say:
+            messages.warning(request, f"Showing 24 hours: {error}")
+        return period_of(None)
+
+
 def _monitor_live(
-    request: HttpRequest, monitor: Monitor, *, older: list[Result] | None, show_table: bool
+    request: HttpRequest,
+    monitor: Monitor,
+    *,
+    older: list[Result] | None,
+    show_table: bool,
+    period: Period,
 ) -> dict[str, object]:
-    """What the detail page refreshes (status, uptime, chart of the latest runs, definition,
+    """What the detail page refreshes (status, uptime, chart over ``period``, definition,
     outputs) and its results table: the latest runs, or ``older`` ones (an older page)."""
-    latest = results_latest(limit=DETAIL_RESULTS, monitor_id=monitor.id)
-    results = latest if older is None else older
-    points = [Point(date=r.date, status=r.status, value=r.value) for r in reversed(latest)]
+    results = older
+    if older is None:
+        results = results_latest(limit=DETAIL_RESULTS, monitor_id=monitor.id)
     state = getattr(monitor, "state", None)
     return {
         "monitor": monitor,
         "state": state,
         "status": state.last_status if state else None,
-        "chart": detail_chart(points),
+        "chart": detail_chart(monitor, period, timezone.now()),
+        "period": period,
+        "periods": PERIODS.values(),
         "uptime": uptime_bars(
             uptime_percentages(monitor.id, windows=UPTIME_WINDOWS, now=timezone.now()),
             UPTIME_LABELS,
@@ -167,7 +185,8 @@ def monitor_detail(request: HttpRequest, monitor_id: int) -> HttpResponse:
         older = results_latest(
             limit=DETAIL_RESULTS, monitor_id=monitor.id, before=before, before_id=before_id
         )
-    context = _monitor_live(request, monitor, older=older, show_table=older is None)
+    period = _period(request, say=True)
+    context = _monitor_live(request, monitor, older=older, show_table=older is None, period=period)
     return render(request, "monitors/monitor_detail.html", context)
 
 
@@ -183,6 +202,10 @@ def monitor_detail_live(request: HttpRequest, monitor_id: int) -> HttpResponse:
         return response
     # The table refreshes only on the first page (``?table=1``); older pages keep theirs.
     context = _monitor_live(
-        request, monitor, older=None, show_table=request.GET.get("table") == "1"
+        request,
+        monitor,
+        older=None,
+        show_table=request.GET.get("table") == "1",
+        period=_period(request, say=False),
     )
     return render(request, "monitors/_monitor_live.html", context)

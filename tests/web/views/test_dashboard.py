@@ -56,7 +56,7 @@ def test_the_dashboard_pages_its_tiles_and_counts_every_monitor(
     assert 'href="/dashboard?page=2" rel="prev"' in live  # links lead to the page, not the fragment
 
 
-def test_a_tile_shows_the_status_and_the_last_value_of_an_enabled_monitor(
+def test_a_tile_shows_the_status_the_last_value_and_the_uptime_of_an_enabled_monitor(
     viewer, make_monitor, start
 ):
     add_results(make_monitor(name="fine"), [Status.OK] * 3, start=start)  # last value 14.5
@@ -69,10 +69,20 @@ def test_a_tile_shows_the_status_and_the_last_value_of_an_enabled_monitor(
         tile = page.split(f'data-name="{name}"')[1]
         return tile.split('<span class="tile-status">')[1].split("</span>")[0]
 
-    assert tile_status("fine") == "Good · 14.5"
-    assert tile_status("down") == "Failure · 0"
+    assert tile_status("fine") == "Good · 14.5 ms"
+    assert tile_status("down") == "Failure"  # a Failed run measured nothing: no "0 ms"
     assert tile_status("off") == "Disabled"
     assert tile_status("new") == "Unknown"
+
+    def tile_uptime(name: str) -> str | None:
+        tile = page.split(f'data-name="{name}"')[1].split("</li>")[0]
+        if "tile-uptime" not in tile:
+            return None
+        return tile.split('<span class="tile-uptime"')[1].split(">")[1].split("<")[0]
+
+    assert tile_uptime("fine") == "24 h: 100 %"
+    assert tile_uptime("down") == "24 h: 0 %"
+    assert tile_uptime("new") is None  # never ran: no uptime to show
 
 
 def test_the_dashboard_warns_about_failing_alert_channels(viewer, make_monitor):
