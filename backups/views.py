@@ -110,7 +110,9 @@ class BackupView(APIView):
         return response
 
     @extend_schema(
-        request={MEDIA_TYPE: {"type": "string", "format": "binary"}},
+        # Any content type is read as the backup's lines (curl sends application/json, as
+        # gosrvmon's examples do).
+        request={"application/octet-stream": {"type": "string", "format": "binary"}},
         responses={
             200: OpenApiResponse(description="Restored: the records of each type."),
             **problem_responses(400, 401, 403),
