@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 from django.apps import apps
 from django.core.management.color import no_style
-from django.db import connection, models, transaction
+from django.db import DataError, IntegrityError, connection, models, transaction
 from django.utils import timezone
 
 from alerts.models import Channel, MonitorAlertPolicy
@@ -70,6 +70,8 @@ class _Reader:
             record = json.loads(raw)
         except UnicodeDecodeError:
             raise Refused(self.number, "the line is not UTF-8") from None
+        except RecursionError:
+            raise Refused(self.number, "the line's JSON is nested too deeply") from None
         except ValueError as error:
             if error.msg == "Extra data":
                 hint = (
@@ -112,10 +114,19 @@ def restore_stream(
     if kind is not None and header.kind != kind:
         route = "/api/backup_full" if header.kind == "full" else "/api/backup"
         raise Refused(1, f"this is a {header.kind} backup: send it to {route}")
-    with transaction.atomic():
-        _clear()
-        loader = _Loader(header, reader, progress)
-        loader.run()
+    try:
+        with transaction.atomic():
+            _clear()
+            loader = _Loader(header, reader, progress)
+            loader.run()
+    except (IntegrityError, DataError) as error:
+        # What the checks let through and the database did not take (a value out of a
+        # column's range…): rolled back. Its text may quote values, so it is not repeated.
+        raise Refused(
+            reader.number,
+            f"the database refused a record of the group read up to this line "
+            f"({type(error).__name__})",
+        ) from None
     return Restored(header=header, counts=loader.counts)
 
 
@@ -168,6 +179,7 @@ class _Loader:
         self.monitor_ids: set[int] = set()
         self.channel_ids: set[int] = set()
         self.state_ids: set[int] = set()
+        self.builtins: set[str | None] = set()
         self.pending: list[models.Model] = []
         self.links: list[tuple[int, int]] = []  # (policy's monitor id, channel id)
         self.codecs = {name: codec_for(name) for name in header.records if name in _HISTORY}
@@ -214,6 +226,9 @@ class _Loader:
         self.counts[name] = self.counts.get(name, 0) + 1
         if name == "channel":
             channel = checked_channel(record, line, self.previous)
+            if channel.builtin and channel.builtin in self.builtins:
+                raise Refused(line, "channel record: field 'builtin': a second built-in channel")
+            self.builtins.add(channel.builtin)
             self.previous = channel.pk
             self.channel_ids.add(channel.pk)
             self.pending.append(channel)

@@ -195,6 +195,17 @@ def _wrong_format(body: bytes) -> bytes:
     return _replace_line(body, 1, lambda r: r.update(format="gosrvmon"))
 
 
+def _huge_id(body: bytes) -> bytes:
+    last = body.count(b'"record":"result"') - 1
+    return _replace_line(body, _line_of(body, "result", last), lambda r: r.update(id=2**63))
+
+
+def _two_builtins(body: bytes) -> bytes:
+    return _replace_line(
+        body, _line_of(body, "channel", 1), lambda r: r.update(builtin="settings-email", config={})
+    )
+
+
 def _one_line(body: bytes) -> bytes:
     return body.replace(b"\n", b"")  # what curl -d does to a file
 
@@ -212,6 +223,8 @@ def _one_line(body: bytes) -> bytes:
         (_duplicate_monitor, "monitor1", "field 'id' is duplicate"),
         (_stray_result, "result3", "monitor 999999 is not in the file"),
         (_one_line, 1, "--data-binary"),
+        (_huge_id, "after results", "the database refused a record"),
+        (_two_builtins, "channel1", "a second built-in channel"),
     ],
 )
 def test_a_bad_file_is_refused_naming_its_line_and_nothing_changes(
@@ -226,6 +239,9 @@ def test_a_bad_file_is_refused_naming_its_line_and_nothing_changes(
         "monitor1": _line_of(body, "monitor", 1),
         "result5": _line_of(body, "result", 5),
         "result3": _line_of(body, "result", 3),
+        "channel1": _line_of(body, "channel", 1),
+        # The results' last group is written when the next type's first line is read.
+        "after results": _line_of(body, "result", body.count(b'"record":"result"') - 1) + 1,
     }.get(line, line)
     before = current_state()
 
