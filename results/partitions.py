@@ -11,7 +11,8 @@ one partition per UTC day named ``results_result_pYYYYMMDD``, plus ``results_res
   and it is attached: ATTACH takes SHARE UPDATE EXCLUSIVE on the parent, so inserts go on;
 * drops every day partition whose whole day is older than ``RESULTS_RETENTION`` with a plain
   ``DROP TABLE``, one transaction per day, under ``LOCK_TIMEOUT``. The drop takes ACCESS
-  EXCLUSIVE on the partition and on the parent for the few milliseconds of the catalog change
+  EXCLUSIVE on the partition, the parent and the DEFAULT partition (``pg_locks``) for the
+  milliseconds of the catalog change
   (``bench/retention.py`` measures it, with inserts running): an insert waits that long. A
   long query on the parent makes the drop give up (lock timeout) rather than queue inserts
   behind it; the next run tries again. (``DETACH PARTITION ... CONCURRENTLY`` would need no
@@ -59,6 +60,7 @@ class DayPartition:
     day: date
     rows: int = 0  # estimate (pg_class.reltuples); exact count costs a scan
     bytes: int = 0
+    drop_seconds: float | None = None  # how long its DROP TABLE took, once dropped
 
 
 @dataclass
@@ -82,7 +84,8 @@ class RetentionReport:
         out = [f"results retention ({shape}); keeping results {keep}"]
         out += [f"{verb} create partition {name}" for name in self.created]
         out += [
-            f"{verb} drop partition {p.name} ({p.day}, ~{p.rows} rows, {p.bytes} bytes)"
+            f"{verb} drop partition {p.name} ({p.day}, ~{p.rows} rows, {p.bytes} bytes"
+            + (f", {p.drop_seconds:.3f}s)" if p.drop_seconds is not None else ")")
             for p in self.dropped
         ]
         out += [
@@ -276,7 +279,9 @@ def _run(report, now, cutoff, days_ahead, dry_run, batch_size, started) -> Reten
         if cutoff is not None:
             for part in existing:
                 if _day_bounds(part.day)[1] <= cutoff:
+                    began = time.monotonic()
                     if dry_run or partition_drop(part.name):
+                        part.drop_seconds = None if dry_run else time.monotonic() - began
                         report.dropped.append(part)
                     else:
                         report.skipped.append(part.name)

@@ -10,7 +10,15 @@ import pytest
 from django.contrib.auth import get_user_model
 
 from nanomon import embedded
-from nanomon.env import ConfigError, env_bool, env_int, env_list, env_seconds, env_str
+from nanomon.env import (
+    ConfigError,
+    env_bool,
+    env_int,
+    env_list,
+    env_retention,
+    env_seconds,
+    env_str,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -200,3 +208,25 @@ def test_an_empty_superuser_password_is_generated_and_shown(monkeypatch, capsys)
     assert "with password: " in printed, printed
     password = printed.split("with password: ", 1)[1].split()[0]
     assert get_user_model().objects.get(username="admin").check_password(password)
+
+
+@pytest.mark.parametrize(
+    ("raw", "seconds"),
+    [
+        ("", 31 * 86400.0),
+        ("31d", 31 * 86400.0),
+        ("744h", 744 * 3600.0),
+        ("90m", 5400.0),
+        ("0", 0.0),
+    ],
+)
+def test_retentions_take_days_or_durations_and_zero_keeps_for_ever(monkeypatch, raw, seconds):
+    monkeypatch.setenv("RESULTS_RETENTION", raw)
+    assert env_retention("RESULTS_RETENTION", "31d") == seconds
+
+
+@pytest.mark.parametrize("raw", ["31", "d", "-1h", "1.5d", "a month"])
+def test_a_bad_retention_names_the_variable(monkeypatch, raw):
+    monkeypatch.setenv("ALERT_HISTORY_RETENTION", raw)
+    with pytest.raises(ConfigError, match="ALERT_HISTORY_RETENTION must be"):
+        env_retention("ALERT_HISTORY_RETENTION", "400d")
