@@ -143,7 +143,9 @@ def detail_chart(monitor: Monitor, period: Period, now: datetime) -> DetailChart
         until=now,
         unit=value_unit(monitor.kind),
         series=[series],
-        points=period.resolution is None and len(series.samples) <= DOTS_UP_TO,
+        # A dot per run for runs (not for buckets of them), while they are few enough.
+        points=len(series.samples) <= DOTS_UP_TO
+        and all(sample.low is None for sample in series.samples),
     )
     # Every text in the drawing is escaped by render_chart (web.timechart).
     return DetailChart(mark_safe(render_chart(spec)), runs, period)  # noqa: S308

@@ -31,6 +31,10 @@ from results.points import results_between
 from web.timechart import Sample, Series
 
 RAW_LIMIT = 20_000
+# More runs than this (24 hours at less than 2 minutes) are drawn as BUCKETS buckets (5
+# minutes for 24 hours): average, min/max band and status counts, as rollups are.
+MOST_RUNS_DRAWN = 720
+BUCKETS = 288
 
 
 @dataclass(frozen=True)
@@ -90,6 +94,10 @@ def monitor_series(monitor: Monitor, period: Period, until: datetime) -> Series:
             )
             for point in points
         ]
+        if len(samples) > MOST_RUNS_DRAWN:
+            size = period.span / BUCKETS
+            buckets = _bucketed(samples, since, size)
+            return Series(monitor.name, buckets, gap_after=max(size * 1.5, step * 2.5))
         return Series(monitor.name, samples, gap_after=step * 2.5)
     bucket = BUCKET[period.resolution]
     samples = [
@@ -106,6 +114,28 @@ def monitor_series(monitor: Monitor, period: Period, until: datetime) -> Series:
         for row in rollup_series(monitor.id, since=since, until=until, resolution=period.resolution)
     ]
     return Series(monitor.name, samples, gap_after=bucket * 1.5)
+
+
+def _bucketed(samples: list[Sample], since: datetime, size: timedelta) -> list[Sample]:
+    groups: dict[int, list[Sample]] = {}
+    for sample in samples:
+        groups.setdefault(int((sample.start - since) / size), []).append(sample)
+    buckets = []
+    for index, group in sorted(groups.items()):
+        values = [sample.value for sample in group if sample.value is not None]
+        buckets.append(
+            Sample(
+                start=since + index * size,
+                end=since + (index + 1) * size,
+                value=sum(values) / len(values) if values else None,
+                ok=sum(sample.ok for sample in group),
+                error=sum(sample.error for sample in group),
+                failed=sum(sample.failed for sample in group),
+                low=min(values, default=None),
+                high=max(values, default=None),
+            )
+        )
+    return buckets
 
 
 def unit_of(monitors: list[Monitor]) -> str:

@@ -97,7 +97,7 @@ def test_an_editor_creates_tests_watches_edits_exports_deletes_and_imports_a_mon
     # The detail page, then edit: a bad rule is said next to the field, a good one saves.
     card(page, "Local site").get_by_role("link", name="Local site").click()
     page.wait_for_url(f"{base}/monitors/{monitor.id}")
-    assert page.locator("#chart-heading").inner_text() == "Last 1 value"
+    assert page.locator("#chart-heading").inner_text() == "Values over 24 hours"
     assert page.get_by_role("link", name=target_server.url("/ok")).is_visible()
     shot(page, "detail")
     page.get_by_role("link", name="Edit").click()

@@ -85,6 +85,42 @@ def test_every_page_works_for_an_administrator(page, live_server, shot, history)
         assert response.status == 200, f"{href} answered {response.status}: {response.text()[:300]}"
 
 
+def test_the_detail_page_charts_every_period_and_links_its_images(page, live_server, shot, history):
+    """Each period draws its chart (with axes), the live refresh keeps the period, and the
+    chart and badge URLs open as images."""
+    user_with("viewer", ["monitors.view_monitor"])
+    sign_in(page, live_server.url, "viewer", PASSWORD)
+    flaky = history["flaky"]
+    page.goto(f"{live_server.url}/monitors/{flaky.id}?refresh=1")
+    chart = page.locator("figure.chart svg.timechart")
+    assert chart.is_visible()
+    assert chart.locator(".chart-x-label").count() >= 4
+    assert chart.locator(".chart-unit").text_content() == "ms"
+    for period in ("1h", "7d", "30d", "90d", "365d", "24h"):
+        page.get_by_role("navigation", name="Chart period").get_by_role(
+            "link", name=period, exact=True
+        ).click()
+        page.wait_for_url(f"**/monitors/{flaky.id}?period={period}")
+        assert page.locator(f'figure.chart[data-period="{period}"] svg').is_visible()
+        assert page.locator(".period.current").inner_text() == period
+    page.get_by_role("navigation", name="Chart period").get_by_role("link", name="1h").click()
+    page.wait_for_url("**?period=1h")
+    shot(page, "detail-1h")
+    page.wait_for_timeout(2500)  # a live refresh or two (refresh=1): the period stays
+    assert page.locator(".period.current").inner_text() == "1h"
+    assert page.locator("figure.chart .chart-point").count() == 15  # a dot per run
+    for path in (
+        f"/api/monitors/{flaky.id}/chart.svg?period=24h",
+        f"/api/chart.svg?ids={flaky.id},{history['good'].id}&period=1h",
+        f"/api/badge/{flaky.id}/status",
+        f"/api/badge/{flaky.id}/uptime/24h?style=for-the-badge",
+    ):
+        response = page.goto(live_server.url + path)
+        assert response.status == 200, path
+        assert response.headers["content-type"] == "image/svg+xml"
+    shot(page, "badge", full_page=False)
+
+
 def test_anonymous_visitors_see_the_sign_in_page(page, live_server, shot, db):
     page.goto(live_server.url + "/")
     assert urlsplit(page.url).path == "/login"

@@ -141,3 +141,14 @@ def test_a_bad_period_shows_24_hours_and_says_why(viewer, site):
     page = viewer.get(f"/monitors/{site.id}?period=forever").content.decode()
     assert "Showing 24 hours: period must be one of" in page
     assert "Values over 24 hours" in page
+
+
+def test_many_runs_are_drawn_as_five_minute_buckets_with_their_range(viewer, make_monitor):
+    busy = make_monitor(name="busy", interval="10s")
+    start = timezone.now() - timedelta(hours=3)
+    add_results(busy, [Status.OK] * 1000, start=start, every=timedelta(seconds=10))
+    root = parse_svg(viewer.get(f"/api/monitors/{busy.id}/chart.svg?period=24h").content)
+    hovers = classed(root, "rect", "chart-hover")
+    assert 30 <= len(hovers) <= 36  # 1,000 runs over 2 h 47 min: 5-minute buckets
+    assert classed(root, "polygon", "chart-range")
+    assert len(classed(root, "path", "chart-line")) == 1
