@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-
-from django.utils.html import escape
+from html import escape
 
 # Advance widths in px of the characters 32 (space) to 126 (~).
 VERDANA_11 = (
@@ -218,7 +217,7 @@ _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 def xml_escape(text: object) -> str:
     """``text`` safe inside an XML element or a quoted attribute (``& < > " '`` escaped)."""
-    return escape(_NOT_XML.sub("", str(text)))
+    return escape(_NOT_XML.sub("", str(text)), quote=True)
 
 
 def text_width(text: str, *, bold: bool = False) -> float:

@@ -304,36 +304,74 @@ def _series(series: Series, spec: ChartSpec, colour: str, x_of, y_of) -> list[st
         return x_of(sample.start)
 
     segments = _segments(series)
+    xs = {id(sample): _n(mid(sample)) for segment in segments for sample in segment}
     for segment in segments:
         if all(s.low is not None and s.high is not None for s in segment) and len(spec.series) == 1:
-            upper = [f"{_n(mid(s))},{_n(y_of(s.high))}" for s in segment]
-            lower = [f"{_n(mid(s))},{_n(y_of(s.low))}" for s in reversed(segment)]
+            upper = [f"{xs[id(s)]},{_n(y_of(s.high))}" for s in segment]
+            lower = [f"{xs[id(s)]},{_n(y_of(s.low))}" for s in reversed(segment)]
             out.append(
                 f'<polygon class="chart-range" points="{" ".join(upper + lower)}" '
                 f'fill="{colour}" fill-opacity="0.18"/>'
             )
     for segment in segments:
-        moves = [f"{_n(mid(s))},{_n(y_of(s.value))}" for s in segment]
+        moves = [f"{xs[id(s)]},{_n(y_of(s.value))}" for s in segment]
         d = "M" + " L".join(moves) if len(moves) > 1 else f"M{moves[0]} h0.01"
         out.append(
             f'<path class="chart-line" d="{d}" fill="none" stroke="{colour}" stroke-width="2" '
             'stroke-linejoin="round" stroke-linecap="round" data-series="' + label + '"/>'
         )
-    for sample in series.samples:
-        tip = _tooltip(sample, spec, series.label if len(spec.series) > 1 else "")
-        if spec.points and sample.value is not None:
+    name = series.label if len(spec.series) > 1 else ""
+    if spec.points:
+        for sample in series.samples:
+            if sample.value is None:
+                continue
             fill = colour if not (sample.error or sample.failed) else ERROR_COLOUR
             out.append(
                 f'<circle class="chart-point" cx="{_n(mid(sample))}" cy="{_n(y_of(sample.value))}" '
-                f'r="3" fill="{fill}" stroke="#fff"><title>{tip}</title></circle>'
+                f'r="3" fill="{fill}" stroke="#fff"><title>{_tooltip(sample, spec, name)}</title>'
+                "</circle>"
             )
-        elif not spec.points and sample.runs:
-            x1, x2 = x_of(sample.start), x_of(sample.end)
-            out.append(
-                f'<rect class="chart-hover" x="{_n(x1)}" y="0" width="{_n(max(x2 - x1, 1))}" '
-                f'height="{spec.height}" fill="transparent"><title>{tip}</title></rect>'
-            )
+        return out
+    for sample in _hover_cells(series.samples):
+        x1, x2 = x_of(sample.start), x_of(sample.end)
+        out.append(
+            f'<rect class="chart-hover" x="{_n(x1)}" y="0" width="{_n(max(x2 - x1, 1))}" '
+            f'height="{spec.height}" fill="transparent"><title>{_tooltip(sample, spec, name)}'
+            "</title></rect>"
+        )
     return out
+
+
+HOVER_CELLS = 200  # tooltips of buckets: a cell under 4 px is no use, and each costs
+
+
+def _hover_cells(samples: Sequence[Sample]) -> list[Sample]:
+    """The buckets with runs, merged by runs of ``k`` neighbours so there are at most
+    ``HOVER_CELLS`` (30 days of hours: one tooltip per 4 hours): weighted average, min, max."""
+    ran = [sample for sample in samples if sample.runs]
+    size = max(1, math.ceil(len(ran) / HOVER_CELLS))
+    if size == 1:
+        return ran
+    cells = []
+    for index in range(0, len(ran), size):
+        group = ran[index : index + size]
+        measured = [(s.value, s.ok + s.error) for s in group if s.value is not None]
+        weight = sum(count for _, count in measured)
+        lows = [s.low if s.low is not None else s.value for s in group if s.value is not None]
+        highs = [s.high if s.high is not None else s.value for s in group if s.value is not None]
+        cells.append(
+            Sample(
+                start=group[0].start,
+                end=group[-1].end,
+                value=sum(v * c for v, c in measured) / weight if weight else None,
+                ok=sum(s.ok for s in group),
+                error=sum(s.error for s in group),
+                failed=sum(s.failed for s in group),
+                low=min(lows, default=None),
+                high=max(highs, default=None),
+            )
+        )
+    return cells
 
 
 def _legend(spec: ChartSpec, left: int, y: int) -> list[str]:
