@@ -20,6 +20,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from django.core.exceptions import ValidationError
 
+from lib.formatting import format_value
 from monitors.secrets import MASK
 
 FieldType = Literal[
@@ -116,7 +117,8 @@ class AlertMessage:
 
     @property
     def value_text(self) -> str:
-        return "" if self.value is None else f"{self.value:g}"
+        """``12.3 ms``: the one number format (``lib.formatting``); every type measures ms."""
+        return "" if self.value is None else format_value(self.value, "ms")
 
 
 def utc_text(moment: datetime) -> str:
