@@ -316,9 +316,12 @@ def _series(series: Series, spec: ChartSpec, colour: str, x_of, y_of) -> list[st
     for segment in segments:
         moves = [f"{xs[id(s)]},{_n(y_of(s.value))}" for s in segment]
         d = "M" + " L".join(moves) if len(moves) > 1 else f"M{moves[0]} h0.01"
+        # Several monitors: the line says whose it is (a tooltip per bucket and monitor would
+        # stack ten full-height cells on each other).
+        title = f"<title>{label}</title>" if len(spec.series) > 1 else ""
         out.append(
             f'<path class="chart-line" d="{d}" fill="none" stroke="{colour}" stroke-width="2" '
-            'stroke-linejoin="round" stroke-linecap="round" data-series="' + label + '"/>'
+            f'stroke-linejoin="round" stroke-linecap="round" data-series="{label}">{title}</path>'
         )
     name = series.label if len(spec.series) > 1 else ""
     if spec.points:
@@ -331,6 +334,8 @@ def _series(series: Series, spec: ChartSpec, colour: str, x_of, y_of) -> list[st
                 f'r="3" fill="{fill}" stroke="#fff"><title>{_tooltip(sample, spec, name)}</title>'
                 "</circle>"
             )
+        return out
+    if len(spec.series) > 1:
         return out
     for sample in _hover_cells(series.samples):
         x1, x2 = x_of(sample.start), x_of(sample.end)
