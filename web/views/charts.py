@@ -6,7 +6,8 @@
 ``period`` is one of ``web.history.PERIODS`` (default ``24h``); ``max_rtt`` is the top of the
 value scale in ms (gosrvmon's ``MaxRttScale``, default 200); with ``dynamic=true`` (gosrvmon's
 ``DynamicRttScale``, the default) the scale fits the data up to ``max_rtt``, with
-``dynamic=false`` it always goes up to ``max_rtt``. ``width`` and ``height`` size the drawing.
+``dynamic=false`` it always goes up to ``max_rtt``. ``width`` and ``height`` size the drawing;
+``tz`` (``Europe/Paris``) sets the zone of the time axis (default: the viewer's, else UTC).
 
 Reading follows the API's rule (``ReadOrModelPermission``): a signed-in user (session or API
 token), or anyone with ``NANOMON_PUBLIC_READ=true``; else 401 (403 for a user without a role).
@@ -16,6 +17,8 @@ A bad parameter or an unknown monitor is a problem (400, 404) like any API error
 from __future__ import annotations
 
 import math
+import zoneinfo
+from datetime import tzinfo
 
 from django.conf import settings
 from django.http import HttpResponse
@@ -102,6 +105,7 @@ def _chart(request: Request, monitors: list[Monitor], title: str) -> str:
     dynamic = flag(request, "dynamic", True)
     width = int(_number(request, "width", 800, 200, 4000))
     height = int(_number(request, "height", 240, 100, 2000))
+    zone = _zone(request)
     now = timezone.now()
     spec = ChartSpec(
         since=now - period.span,
@@ -114,7 +118,22 @@ def _chart(request: Request, monitors: list[Monitor], title: str) -> str:
         title=f"{title} · {period.label}",
         series=[monitor_series(monitor, period, now) for monitor in monitors],
     )
-    return render_chart(spec)
+    with timezone.override(zone):
+        return render_chart(spec)
+
+
+def _zone(request: Request) -> zoneinfo.ZoneInfo | tzinfo:
+    """``tz`` (an IANA zone: an image in a README has no viewer's cookie), else the viewer's
+    (``web.middleware``: the cookie), else UTC."""
+    name = request.query_params.get("tz", "")
+    if not name:
+        return timezone.get_current_timezone()
+    try:
+        return zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
+        raise ValidationError(
+            f"tz must be a time zone such as Europe/Paris, got {name[:40]!r}"
+        ) from None
 
 
 class MonitorChartView(SvgView):

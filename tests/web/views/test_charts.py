@@ -152,3 +152,17 @@ def test_many_runs_are_drawn_as_five_minute_buckets_with_their_range(viewer, mak
     assert 30 <= len(hovers) <= 36  # 1,000 runs over 2 h 47 min: 5-minute buckets
     assert classed(root, "polygon", "chart-range")
     assert len(classed(root, "path", "chart-line")) == 1
+
+
+def test_tz_sets_the_zone_of_the_time_axis(viewer, site):
+    def first_label(query: str) -> str:
+        response = viewer.get(f"/api/monitors/{site.id}/chart.svg?period=1h{query}")
+        assert response.status_code == 200, response.content
+        return texts(parse_svg(response.content), "chart-x-label")[0]
+
+    utc, kolkata = first_label(""), first_label("&tz=Asia/Kolkata")
+    assert utc != kolkata  # round times of each zone, 5 h 30 apart
+    assert kolkata.endswith("0")
+    bad = viewer.get(f"/api/monitors/{site.id}/chart.svg?tz=Mars/Olympus")
+    assert bad.status_code == 400
+    assert bad.json()["detail"] == "tz must be a time zone such as Europe/Paris, got 'Mars/Olympus'"
