@@ -1,5 +1,6 @@
 """The backup format (docs/backup.md): JSON Lines, one record per line, each an object whose
-``record`` key says what it is (``type`` is a monitor's type, as the API writes it), in this order:
+``record`` key says what it is (``type`` stays a monitor's type, as the API writes it), in
+this order:
 
 1. ``header``: ``format`` (``nanomon-backup``), ``version`` (1), ``kind`` (``config`` or
    ``full``), ``nanomon`` (the version that wrote it), ``database`` (``sqlite`` or
@@ -23,7 +24,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from django.apps import apps
-from django.core.exceptions import FieldDoesNotExist
 from django.db import models
 from django.utils.dateparse import parse_datetime
 
@@ -243,11 +243,3 @@ def codec_for(record_type: str) -> ModelCodec:
     if record_type == "rollup":
         return ModelCodec("rollup", rollup_model(), exclude=("id",))
     raise KeyError(record_type)
-
-
-def field_exists(model: type[models.Model], name: str) -> bool:
-    try:
-        model._meta.get_field(name)
-    except FieldDoesNotExist:
-        return False
-    return True
