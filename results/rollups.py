@@ -15,13 +15,14 @@
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from lib.status import Status
@@ -67,31 +68,19 @@ class Tally:
         key = str(bucket(value))
         self.sketch[key] = self.sketch.get(key, 0) + 1
 
-    def merge(self, row: Rollup) -> None:
-        """Add a stored row's figures (the tally then holds both)."""
-        for name in COUNTERS:
-            setattr(self, name, getattr(self, name) + getattr(row, name))
-        for name, pick in (("value_min", min), ("value_max", max)):
-            stored = getattr(row, name)
-            if stored is not None:
-                mine = getattr(self, name)
-                setattr(self, name, stored if mine is None else pick(mine, stored))
-        sketch_merge(self.sketch, row.sketch or {})
-
-    def row(self, monitor_id: int, resolution: str, start: datetime) -> Rollup:
-        return Rollup(
-            monitor_id=monitor_id,
-            resolution=resolution,
-            start=start,
-            runs_ok=self.runs_ok,
-            runs_error=self.runs_error,
-            runs_failed=self.runs_failed,
-            value_count=self.value_count,
-            value_sum=self.value_sum,
-            value_min=self.value_min,
-            value_max=self.value_max,
-            sketch=self.sketch,
-        )
+    def merge(self, row: Sequence) -> None:
+        """Add a stored row's figures, as ``STORED`` lists them (the tally then holds both)."""
+        ok, error, failed, count, total, low, high, sketch = row
+        self.runs_ok += ok
+        self.runs_error += error
+        self.runs_failed += failed
+        self.value_count += count
+        self.value_sum += total
+        if low is not None:
+            self.value_min = low if self.value_min is None else min(self.value_min, low)
+        if high is not None:
+            self.value_max = high if self.value_max is None else max(self.value_max, high)
+        sketch_merge(self.sketch, sketch or {})
 
 
 Key = tuple[int, str, datetime]
@@ -110,30 +99,94 @@ def tally(runs: Iterable[tuple[int, datetime, int, float]]) -> dict[Key, Tally]:
     return tallies
 
 
-def _upsert(tallies: dict[Key, Tally]) -> None:
-    Rollup.objects.bulk_create(
-        [entry.row(*key) for key, entry in tallies.items()],
-        update_conflicts=True,
-        unique_fields=["monitor", "resolution", "start"],
-        update_fields=UPDATE_FIELDS,
-        batch_size=1000,
+# On PostgreSQL a conflicting row is added to in SQL: counters summed, min and max kept
+# (LEAST/GREATEST skip NULLs), the sketches' counts added key by key.
+_INCREMENT = {
+    **{name: f"{{t}}.{name} + EXCLUDED.{name}" for name in COUNTERS},
+    "value_min": "LEAST({t}.value_min, EXCLUDED.value_min)",
+    "value_max": "GREATEST({t}.value_max, EXCLUDED.value_max)",
+    "sketch": "COALESCE((SELECT jsonb_object_agg(k, n) FROM (SELECT k, sum(v::bigint) AS n FROM "
+    "(SELECT * FROM jsonb_each_text({t}.sketch) UNION ALL "
+    "SELECT * FROM jsonb_each_text(EXCLUDED.sketch)) AS e(k, v) GROUP BY k) AS g), '{{}}')",
+}
+
+
+def _upsert(tallies: dict[Key, Tally], *, add: bool = False) -> None:
+    """Write the tallies as their rows: ``INSERT … ON CONFLICT (monitor, resolution, start)
+    DO UPDATE``, replacing a stored row, or with ``add`` (PostgreSQL) adding to it. Plain
+    SQL: the ORM's ``bulk_create(update_conflicts=True)`` spent as much Python time as the
+    rest of a batch's recording. On PostgreSQL the rows go as 11 arrays (``unnest``): psycopg
+    then binds 11 parameters, not 11 per row (splitting a query of a thousand placeholders
+    cost it more than the database's work); SQLite takes ``VALUES``."""
+    if not tallies:
+        return
+    quote = connection.ops.quote_name
+    table = quote(Rollup._meta.db_table)
+    columns = ["monitor_id", "resolution", "start", *UPDATE_FIELDS]
+    conflict = " ON CONFLICT (monitor_id, resolution, start) DO UPDATE SET " + ", ".join(
+        f"{quote(name)} = " + (_INCREMENT[name].format(t=table) if add else f"EXCLUDED.{name}")
+        for name in UPDATE_FIELDS
     )
+    head = f"INSERT INTO {table} ({', '.join(map(quote, columns))}) "
+    rows = [
+        (monitor_id, resolution, start, entry.runs_ok, entry.runs_error, entry.runs_failed,
+         entry.value_count, entry.value_sum, entry.value_min, entry.value_max,
+         json.dumps(entry.sketch, separators=(",", ":")))
+        for (monitor_id, resolution, start), entry in tallies.items()
+    ]  # fmt: skip
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            types = ("bigint", "text", "timestamptz", "int", "int", "int", "int", "float8",
+                     "float8", "float8", "text")  # fmt: skip
+            arrays = ", ".join(f"%s::{kind}[]" for kind in types)
+            names = ", ".join(f"c{index}" for index in range(len(types)))
+            cursor.execute(
+                f"{head}SELECT {names.replace('c10', 'c10::jsonb')} "  # noqa: S608
+                f"FROM unnest({arrays}) AS u({names}){conflict}",
+                [list(column) for column in zip(*rows, strict=True)],
+            )
+            return
+        start_field = Rollup._meta.get_field("start")
+        per_statement = max(1, min(500, (connection.features.max_query_params or 10**6) // 11))
+        row_marks = "(" + ", ".join(["%s"] * len(columns)) + ")"
+        for first in range(0, len(rows), per_statement):
+            chunk = rows[first : first + per_statement]
+            cursor.execute(
+                head + "VALUES " + ", ".join([row_marks] * len(chunk)) + conflict,
+                [
+                    value
+                    for row in chunk
+                    for value in (
+                        *row[:2],
+                        start_field.get_db_prep_save(row[2], connection),
+                        *row[3:],
+                    )
+                ],
+            )
+
+
+# What ``Tally.merge`` reads of a stored row.
+STORED = (*COUNTERS, "value_min", "value_max", "sketch")
 
 
 def rollups_add(results: Sequence[Result]) -> None:
-    """Add ``results`` to their monitors' hour and day rollups: one read of the rows they
-    touch, one upsert. Call with the results' monitors locked (``batch_record``)."""
+    """Add ``results`` to their monitors' hour and day rollups: on PostgreSQL one upsert
+    that adds to the stored rows; elsewhere one read of the rows they touch, then one upsert.
+    Call with the results' monitors locked (``batch_record``)."""
     if not results:
         return
     tallies = tally((r.monitor_id, r.date, r.status, r.value) for r in results)
+    if connection.vendor == "postgresql":
+        _upsert(tallies, add=True)
+        return
     stored = Rollup.objects.filter(
         monitor_id__in={key[0] for key in tallies},
         start__in={key[2] for key in tallies},
-    )
-    for row in stored:
-        entry = tallies.get((row.monitor_id, row.resolution, row.start))
+    ).values_list("monitor_id", "resolution", "start", *STORED)
+    for monitor_id, resolution, start, *figures in stored:
+        entry = tallies.get((monitor_id, resolution, start))
         if entry is not None:
-            entry.merge(row)
+            entry.merge(figures)
     _upsert(tallies)
 
 
