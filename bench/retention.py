@@ -269,6 +269,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "retention_run_seconds": round(after - before, 4),
             "report_seconds": round(report.seconds, 4),
             "drop_table_seconds": round(report.dropped[0].drop_seconds, 4),
+            "drop_statement_seconds": round(report.dropped[0].drop_statement_seconds, 4),
             "partition_bytes": sizes,
             "bytes_per_monitor_per_day": round(per_monitor_day),
             "bytes_per_row": round(sizes["total"] / rows, 1),
@@ -283,12 +284,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         print_table(
             f"retention: one day of {arguments.monitors} monitors every {arguments.interval}s"
             + (" (cold: checkpointed, out of the page cache)" if arguments.cold else ""),
-            ["rows", "run s", "DROP s", "MB on disk", "B/monitor/day", "B/row", "MB/mon/31 d"],
+            [
+                "rows",
+                "run s",
+                "DROP s",
+                "statement s",
+                "MB",
+                "B/monitor/day",
+                "B/row",
+                "MB/mon/31 d",
+            ],
             [
                 [
                     rows,
                     figures["retention_run_seconds"],
                     figures["drop_table_seconds"],
+                    figures["drop_statement_seconds"],
                     sizes["total"] / MB,
                     figures["bytes_per_monitor_per_day"],
                     figures["bytes_per_row"],

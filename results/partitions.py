@@ -60,7 +60,10 @@ class DayPartition:
     day: date
     rows: int = 0  # estimate (pg_class.reltuples); exact count costs a scan
     bytes: int = 0
-    drop_seconds: float | None = None  # how long its DROP TABLE took, once dropped
+    # Once dropped: the DROP TABLE statement (catalog change, locks held) and the whole
+    # transaction (PostgreSQL deletes the files at commit, after releasing the locks).
+    drop_statement_seconds: float | None = None
+    drop_seconds: float | None = None
 
 
 @dataclass
@@ -85,7 +88,11 @@ class RetentionReport:
         out += [f"{verb} create partition {name}" for name in self.created]
         out += [
             f"{verb} drop partition {p.name} ({p.day}, ~{p.rows} rows, {p.bytes} bytes"
-            + (f", {p.drop_seconds:.3f}s)" if p.drop_seconds is not None else ")")
+            + (
+                f", {p.drop_seconds:.3f}s, statement {p.drop_statement_seconds:.3f}s)"
+                if p.drop_seconds is not None
+                else ")"
+            )
             for p in self.dropped
         ]
         out += [
@@ -186,21 +193,27 @@ def partition_create(day: date) -> str | None:
     return name
 
 
-def partition_drop(name: str) -> bool:
-    """Drop one day partition; False when its lock was not granted within LOCK_TIMEOUT."""
+def partition_drop(name: str) -> tuple[float, float] | None:
+    """Drop one day partition. Returns the seconds of the DROP TABLE statement (locks held,
+    catalog changed) and of the whole transaction (the files are deleted at commit, after the
+    locks are released); None when a lock was not granted within LOCK_TIMEOUT."""
     if not _DAY_NAME.match(name):
         raise ValueError(f"not a day partition of {TABLE}: {name!r}")
+    began = time.monotonic()
     try:
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
+            statement_began = time.monotonic()
             cursor.execute(f"DROP TABLE {name}")
+            statement = time.monotonic() - statement_began
     except Exception as error:
         if not _lock_timed_out(error):
             raise
         logger.warning("results: dropping %s timed out on its lock; next run retries", name)
-        return False
-    logger.info("results: dropped partition %s", name)
-    return True
+        return None
+    total = time.monotonic() - began
+    logger.info("results: dropped partition %s (%.3fs, statement %.3fs)", name, total, statement)
+    return statement, total
 
 
 def delete_expired_batches(
@@ -279,9 +292,9 @@ def _run(report, now, cutoff, days_ahead, dry_run, batch_size, started) -> Reten
         if cutoff is not None:
             for part in existing:
                 if _day_bounds(part.day)[1] <= cutoff:
-                    began = time.monotonic()
-                    if dry_run or partition_drop(part.name):
-                        part.drop_seconds = None if dry_run else time.monotonic() - began
+                    timing = None if dry_run else partition_drop(part.name)
+                    if dry_run or timing:
+                        part.drop_statement_seconds, part.drop_seconds = timing or (None, None)
                         report.dropped.append(part)
                     else:
                         report.skipped.append(part.name)
