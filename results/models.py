@@ -81,7 +81,10 @@ class Rollup(models.Model):
         DAY = "day", "Day"
 
     id = models.BigAutoField(primary_key=True)
-    monitor = models.ForeignKey(Monitor, on_delete=models.CASCADE, related_name="rollups")
+    # No index of its own: the unique (monitor, resolution, start) index starts with it.
+    monitor = models.ForeignKey(
+        Monitor, on_delete=models.CASCADE, related_name="rollups", db_index=False
+    )
     resolution = models.CharField(max_length=4, choices=Resolution.choices)
     start = models.DateTimeField(help_text="Start of the UTC hour or day (truncated).")
     runs_ok = models.PositiveIntegerField(default=0)
