@@ -4,11 +4,19 @@ are all read from these declarations."""
 
 from __future__ import annotations
 
-from monitors.probes import dns, http, ping, tcp
+from monitors.probes import dns, http, ping, prom_scrape, prometheus, tcp
 from monitors.probes.base import MonitorTemplate, ProbeType
 
 REGISTRY: dict[str, ProbeType] = {
-    probe.kind: probe for probe in (http.PROBE, tcp.PROBE, ping.PROBE, dns.PROBE)
+    probe.kind: probe
+    for probe in (
+        http.PROBE,
+        tcp.PROBE,
+        ping.PROBE,
+        dns.PROBE,
+        prometheus.PROBE,
+        prom_scrape.PROBE,
+    )
 }
 
 

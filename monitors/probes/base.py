@@ -44,6 +44,7 @@ class PropertySpec:
     parse: Callable[[str], object] = str  # raises ValueError with a short reason
     choices: tuple[str, ...] = ()
     secret: bool = False  # may hold credentials: masked for users who may not change it
+    required: bool = False  # refused when absent or empty (``property 'query': is required``)
 
     def convert(self, raw: str) -> object:
         if not isinstance(raw, str):
@@ -175,6 +176,8 @@ class ProbeType:
         for spec in self.properties:
             if name_value := raw.get(spec.name):
                 parsed[spec.name] = spec.convert(name_value)
+            elif spec.required:
+                raise PropertyError(spec.name, "is required")
             elif spec.default is not None:
                 parsed[spec.name] = spec.convert(spec.default)
             else:

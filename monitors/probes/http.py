@@ -215,7 +215,7 @@ def check_target(target: str) -> None:
 # --- TLS contexts (lib/tls.py: shared with the email channel) ----------------------------------
 
 
-def _ssl_context(validate: bool) -> ssl.SSLContext:
+def ssl_context(validate: bool) -> ssl.SSLContext:
     if not validate:
         return insecure_context()
     bundle = os.environ.get(CA_BUNDLE_ENV) or None
@@ -281,11 +281,9 @@ async def probe(target: str, properties: Mapping[str, object]) -> ProbeResult:
     opened_tls: list[asyncio.BaseTransport] = []
     opened_token = TLS_TRANSPORTS.set(opened_tls)
     try:
-        ssl_context = _ssl_context(bool(properties["validateTLS"]))
+        context = ssl_context(bool(properties["validateTLS"]))
         async with asyncio.timeout(timeout):
-            connector = PolicyConnector(
-                ssl=ssl_context, force_close=True, limit=0, use_dns_cache=False
-            )
+            connector = PolicyConnector(ssl=context, force_close=True, limit=0, use_dns_cache=False)
             async with aiohttp.ClientSession(
                 connector=connector,
                 # aiohttp's own total timeout as well: its errors then carry the same meaning.

@@ -42,7 +42,9 @@ _CONNECT_ERRNOS = {
 }
 
 
-def _describe_certificate_error(error: Exception) -> str:
+def describe_certificate_error(error: Exception) -> str:
+    """The message for a failed certificate check (``ssl.SSLCertVerificationError``), by its
+    OpenSSL verify code; shared with the ``tls`` probe so both types say the same."""
     code = getattr(error, "verify_code", None)
     if code == _CERT_EXPIRED:
         return "TLS certificate expired"
@@ -100,7 +102,7 @@ def describe_failure(error: BaseException, timeout: float) -> str:
     if isinstance(error, aiohttp.InvalidURL | aiohttp.NonHttpUrlClientError | UnicodeError):
         return "invalid URL"
     if isinstance(error, aiohttp.ClientConnectorCertificateError):
-        return _describe_certificate_error(error.certificate_error)
+        return describe_certificate_error(error.certificate_error)
     if isinstance(error, aiohttp.ClientConnectorSSLError):
         return "TLS handshake failed"
     if isinstance(error, ssl.SSLError):  # after the handshake: a broken TLS stream

@@ -4,23 +4,23 @@ scraping a live NanoMon. Skipped only when the binaries are missing (Debian pack
 
 from __future__ import annotations
 
-import json
 import shutil
 import subprocess
-import time
 import urllib.parse
 import urllib.request
-from pathlib import Path
 
 import pytest
 from django.utils import timezone
 
 from tests.metrics.support import run_due_monitors
-from tests.support.http_servers import refused_port
+from tests.support.prometheus_server import (
+    MISSING,
+    PROMETHEUS,
+    running_prometheus,
+    scrape_config,
+)
 
 PROMTOOL = shutil.which("promtool")
-PROMETHEUS = shutil.which("prometheus")
-MISSING = "needs {} (Debian package 'prometheus': apt-get install -y prometheus)"
 
 
 @pytest.mark.skipif(PROMTOOL is None, reason=MISSING.format("promtool"))
@@ -89,53 +89,17 @@ def test_a_real_prometheus_scrapes_nanomon_and_answers_a_query(
     prometheus.NANOMON_PUBLIC_READ = False
     prometheus.PROMETHEUS_BEARER_TOKEN = "prometheus-scrape-token"  # docs/metrics.md
     target = urllib.parse.urlsplit(live_server.url).netloc
-    config = tmp_path / "prometheus.yml"
-    config.write_text(
-        "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n"
-        "scrape_configs:\n"
-        "  - job_name: nanomon\n"
-        "    metrics_path: /metrics\n"
-        "    authorization: {credentials: prometheus-scrape-token}\n"
-        f"    static_configs:\n      - targets: ['{target}']\n"
+    config = scrape_config(
+        "nanomon",
+        target,
+        extra="    metrics_path: /metrics\n"
+        "    authorization: {credentials: prometheus-scrape-token}\n",
     )
-    port = refused_port()
-    log = (tmp_path / "prometheus.log").open("wb")
-    server = subprocess.Popen(
-        [
-            PROMETHEUS,
-            f"--config.file={config}",
-            f"--storage.tsdb.path={tmp_path / 'data'}",
-            f"--web.listen-address=127.0.0.1:{port}",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    query = urllib.parse.urlencode({"query": 'nanomon_web_http{result="_status"}'})
-    answer = None
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and server.poll() is None:
-            try:
-                with urllib.request.urlopen(
-                    f"http://127.0.0.1:{port}/api/v1/query?{query}", timeout=2
-                ) as response:
-                    body = json.load(response)
-                if body["status"] == "success" and body["data"]["result"]:
-                    answer = body["data"]["result"]
-                    break
-            except OSError:
-                pass  # not listening yet
-            time.sleep(0.5)
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
-        log.close()
+    with running_prometheus(config, tmp_path) as server:
+        answer = server.wait_for('nanomon_web_http{result="_status"}')
+        log = server.log_tail()
 
-    assert answer is not None, Path(log.name).read_text()[-3000:]
+    assert answer is not None, log
     [series] = answer
     assert series["metric"] == {
         "__name__": "nanomon_web_http",

@@ -35,6 +35,8 @@ def render_type(probe_type: ProbeType) -> str:
     ]
     for spec in probe_type.properties:
         default = f"`{spec.default}`" if spec.default is not None else "—"
+        if spec.required:
+            default = "required"
         meaning = _cell(spec.help)
         if spec.choices:
             meaning += f" One of: {', '.join(f'`{choice}`' for choice in spec.choices)}."
