@@ -4,7 +4,7 @@ are all read from these declarations."""
 
 from __future__ import annotations
 
-from monitors.probes import dns, http, ping, prom_scrape, prometheus, tcp
+from monitors.probes import dns, http, ping, prom_scrape, prometheus, tcp, tls
 from monitors.probes.base import MonitorTemplate, ProbeType
 
 REGISTRY: dict[str, ProbeType] = {
@@ -14,6 +14,7 @@ REGISTRY: dict[str, ProbeType] = {
         tcp.PROBE,
         ping.PROBE,
         dns.PROBE,
+        tls.PROBE,
         prometheus.PROBE,
         prom_scrape.PROBE,
     )
