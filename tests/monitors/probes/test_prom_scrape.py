@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import math
+import time
+import urllib.parse
 from collections.abc import Iterator
 
 import pytest
@@ -15,7 +17,7 @@ from monitors.probes import get_probe_type
 from monitors.probes import prom_scrape as scrape_probe
 from monitors.probes.base import ProbeFailure, ProbeResult, PropertyError
 from monitors.validation import check_monitor_definition
-from tests.support.http_servers import RunningServer, refused_port, serve_app
+from tests.support.http_servers import RunningServer, build_test_app, refused_port, serve_app
 from tests.support.prometheus_server import build_exposition_app
 
 PROBE = scrape_probe.PROBE
@@ -208,3 +210,65 @@ def test_the_engine_applies_the_rule_to_the_value(exporter):
     assert error.status == CheckStatus.ERROR
     assert error.value == 3.0
     assert not math.isnan(error.value)
+
+
+@pytest.fixture(scope="module")
+def web_server() -> Iterator[RunningServer]:
+    with serve_app(build_test_app()) as running:
+        yield running
+
+
+def exposition_url(server: RunningServer, text: str) -> str:
+    return server.url("/text?" + urllib.parse.urlencode({"text": text}))
+
+
+def test_the_timeout_is_one_deadline_for_the_scrape(web_server):
+    started = time.monotonic()
+
+    assert failure(web_server.url("/sleep?seconds=3"), metric="x", timeout="300ms") == (
+        "timed out after 300ms"
+    )
+    assert time.monotonic() - started < 2
+
+
+def test_a_larger_exposition_than_the_cap_fails(web_server, monkeypatch):
+    monkeypatch.setattr(scrape_probe, "MAX_EXPOSITION_BYTES", 1024 * 1024)
+
+    message = failure(web_server.url(f"/bytes/{1024 * 1024 + 1}"), metric="x")
+
+    assert message == "exposition larger than 1 MiB"
+
+
+def test_at_most_fifty_samples_become_outputs_and_all_are_counted(web_server):
+    text = "".join(f'many{{n="{n}"}} {n}\n' for n in range(60))
+
+    result = probe(exposition_url(web_server, text), metric="many")
+
+    assert result.value == 0.0
+    assert result.outputs["result_count"] == 60.0
+    series = [name for name in result.outputs if name.startswith("many{")]
+    assert len(series) == scrape_probe.MAX_SERIES_OUTPUTS == 50
+    assert result.outputs['many{n="49"}'] == 49.0
+
+
+def test_a_matching_series_named_like_an_output_cannot_replace_it(web_server):
+    result = probe(exposition_url(web_server, "value 7\n"), metric="value", valueMult="3")
+
+    assert result.outputs["value"] == 21.0
+    assert result.outputs["value{}"] == 7.0
+
+
+@pytest.mark.django_db
+def test_the_api_refuses_a_bad_label_filter_with_its_reason(admin):
+    body = {k: v for k, v in definition().items() if k != "kind"} | {"type": "prom_scrape"}
+    bad = body | {"properties": {"metric": "node_load1", "labels": "job=node,"}}
+
+    created = admin.post("/api/monitors", body, format="json")
+    refused = admin.post("/api/monitors", bad, format="json")
+
+    assert created.status_code == 200, created.content
+    assert refused.status_code == 400
+    assert refused.json()["detail"] == (
+        "property 'labels': must be k=v pairs separated by commas, e.g. "
+        'job=node,instance="db:9100": expected a label name at character 10'
+    )

@@ -217,3 +217,16 @@ def test_the_engine_applies_the_rule(server):
     assert error.value == 21.5
     assert empty.status == CheckStatus.ERROR
     assert empty.value == 0.0
+
+
+@pytest.mark.django_db
+def test_the_api_refuses_a_prometheus_monitor_without_a_query(admin):
+    body = {k: v for k, v in definition().items() if k != "kind"} | {"type": "prometheus"}
+
+    created = admin.post("/api/monitors", body, format="json")
+    refused = admin.post("/api/monitors", body | {"properties": {}}, format="json")
+
+    assert created.status_code == 200, created.content
+    assert created.json()["properties"] == {"query": 'up{job="node"}'}
+    assert refused.status_code == 400
+    assert refused.json()["detail"] == "property 'query': is required"
