@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from django.db import connection
 from django.db.models import F, Q, Window
 from django.db.models.functions import RowNumber
+from django.utils import timezone
 
 from results.history import uptime_counts
 from results.models import Result
@@ -121,19 +122,32 @@ def sparklines(monitor_ids: Sequence[int], *, points: int = 20) -> dict[int, lis
     return dict(series)
 
 
+# Results are partitioned by day on PostgreSQL (results/partitions.py). A monitor's newest rows
+# are looked for in the last days first, which reads only those days' partitions; the older
+# partitions are read only for a monitor with fewer runs than that (a long interval, a new
+# monitor): PostgreSQL's Append runs the second branch only when the LIMIT is not yet reached.
+SPARKLINE_RECENT = timedelta(days=2)
+
+
 def _sparkline_rows_lateral(ids: list[int], points: int) -> list[tuple]:
     table = connection.ops.quote_name(Result._meta.db_table)
+    newest = (
+        f"SELECT r.date, r.id, r.status, r.value FROM {table} r "  # noqa: S608
+        "WHERE r.monitor_id = ids.monitor_id AND r.date {} %s "
+        "ORDER BY r.date DESC, r.id DESC LIMIT %s"
+    )
     query = (
         "SELECT ids.monitor_id, recent.status, recent.value "  # noqa: S608
         "FROM unnest(%s::bigint[]) AS ids(monitor_id) "
         "CROSS JOIN LATERAL ("
-        f"  SELECT r.date, r.id, r.status, r.value FROM {table} r "
-        "  WHERE r.monitor_id = ids.monitor_id ORDER BY r.date DESC, r.id DESC LIMIT %s"
+        f"  SELECT * FROM (({newest.format('>=')}) UNION ALL ({newest.format('<')})) AS runs "
+        "  LIMIT %s"
         ") AS recent "
         "ORDER BY ids.monitor_id, recent.date, recent.id"
     )
+    since = timezone.now() - SPARKLINE_RECENT
     with connection.cursor() as cursor:
-        cursor.execute(query, [ids, points])
+        cursor.execute(query, [ids, since, points, since, points, points])
         return cursor.fetchall()
 
 

@@ -35,6 +35,28 @@ def test_sparklines_are_the_last_points_of_each_monitor_oldest_first_in_one_quer
     assert sparklines([], points=20) == {}
 
 
+def test_sparklines_join_the_last_days_and_older_runs_in_one_query(
+    make_monitor, django_assert_num_queries
+):
+    """The newest runs are read from the last days' partitions first; a monitor with fewer
+    runs there gets the rest from older ones, and one with enough never reads them."""
+    now = datetime.now(UTC)
+    both = make_monitor(name="both")
+    add_results(both, [Status.FAILED] * 30, start=now - timedelta(days=10))  # older
+    add_results(both, [Status.OK] * 5, start=now - timedelta(hours=1))  # recent
+    recent = make_monitor(name="recent")
+    add_results(recent, [Status.ERROR] * 3, start=now - timedelta(days=10))
+    add_results(recent, [Status.OK] * 25, start=now - timedelta(hours=1))
+
+    with django_assert_num_queries(1):
+        series = sparklines([both.id, recent.id], points=20)
+
+    assert [point.status for point in series[both.id]] == [Status.FAILED] * 15 + [Status.OK] * 5
+    assert [point.value for point in series[both.id]][-5:] == [12.5 + n for n in range(5)]
+    assert [point.status for point in series[recent.id]] == [Status.OK] * 20
+    assert [point.value for point in series[recent.id]] == [12.5 + n for n in range(5, 25)]
+
+
 def test_the_window_function_path_gives_the_same_sparklines(make_monitor, monkeypatch):
     """SQLite (the embedded shape) has no LATERAL: it ranks with ROW_NUMBER()."""
     monitors = [make_monitor(name=f"m{index}") for index in range(3)]
