@@ -345,6 +345,14 @@ async def probe(target: str, properties: Mapping[str, object]) -> ProbeResult:
     return ProbeResult(value=float(value), outputs=outputs)
 
 
+# validateTLS, as every HTTP-based type declares it (http, prometheus, prom_scrape).
+VALIDATE_TLS = PropertySpec(
+    "validateTLS",
+    "Check the server certificate (true/false). false skips it for this monitor only.",
+    default="true",
+    parse=parse_bool,
+)
+
 PROPERTIES = (
     PropertySpec(
         "method",
@@ -358,12 +366,7 @@ PROPERTIES = (
         default="5s",
         parse=parse_timeout,
     ),
-    PropertySpec(
-        "validateTLS",
-        "Check the server certificate (true/false). false skips it for this monitor only.",
-        default="true",
-        parse=parse_bool,
-    ),
+    VALIDATE_TLS,
     PropertySpec("body", "Request body to send, as text (UTF-8).", secret=True),
     PropertySpec(
         "headers",

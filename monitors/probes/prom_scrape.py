@@ -45,10 +45,9 @@ from monitors.probes.base import (
     ProbeType,
     PropertySpec,
     describe_error,
-    parse_bool,
     parse_timeout,
 )
-from monitors.probes.http import check_target
+from monitors.probes.http import VALIDATE_TLS, check_target
 from monitors.probes.http_client import decode_body
 from monitors.probes.http_get import fetch
 from monitors.probes.prometheus import series_text
@@ -268,12 +267,7 @@ PROPERTIES = (
         default="5s",
         parse=parse_timeout,
     ),
-    PropertySpec(
-        "validateTLS",
-        "Check the server certificate (true/false). false skips it for this monitor only.",
-        default="true",
-        parse=parse_bool,
-    ),
+    VALIDATE_TLS,
 )
 
 OUTPUTS = (

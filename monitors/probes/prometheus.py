@@ -43,9 +43,9 @@ from monitors.probes.base import (
     ProbeResult,
     ProbeType,
     PropertySpec,
-    parse_bool,
     parse_timeout,
 )
+from monitors.probes.http import VALIDATE_TLS
 from monitors.probes.http import check_target as check_http_target
 from monitors.probes.http_get import fetch
 
@@ -189,12 +189,7 @@ PROPERTIES = (
         default="5s",
         parse=parse_timeout,
     ),
-    PropertySpec(
-        "validateTLS",
-        "Check the server certificate (true/false). false skips it for this monitor only.",
-        default="true",
-        parse=parse_bool,
-    ),
+    VALIDATE_TLS,
 )
 
 OUTPUTS = (
