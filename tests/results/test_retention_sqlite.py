@@ -5,14 +5,10 @@ one DELETE statement (one short write transaction) each."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.sqlite import manage, sqlite_environment
 
 SEED_AND_RUN = """
 import json
@@ -53,29 +49,7 @@ print(json.dumps({
 
 @pytest.fixture
 def sqlite_env(tmp_path):
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("DATABASE_URL", "CELERY_BROKER_URL"))
-    }
-    env.update(
-        DJANGO_SETTINGS_MODULE="nanomon.settings",
-        DATABASE_URL=f"sqlite:///{tmp_path}/nanomon.sqlite3",
-        NANOMON_DATA_DIR=str(tmp_path),
-    )
-    return env
-
-
-def manage(env, *args) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    return sqlite_environment(tmp_path)
 
 
 def test_sqlite_deletes_expired_results_in_bounded_batches(sqlite_env):
