@@ -9,10 +9,11 @@ own step and knows nothing of the others: results (``results.services``), alert 
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Iterable, Sequence
 
-from django.db import transaction
+from django.db import OperationalError, connection, transaction
 from django.utils import timezone
 
 from alerts.transitions import transitions_record
@@ -22,6 +23,12 @@ from monitors.scheduling import release_claims
 from results.models import Result
 from results.rollups import rollups_add
 from results.services import RunRecord, monitor_states_update, results_store
+
+logger = logging.getLogger(__name__)
+
+# SQLSTATE 40P01: PostgreSQL rolled the transaction back to break a deadlock.
+DEADLOCK_DETECTED = "40P01"
+DEADLOCK_ATTEMPTS = 3
 
 
 def batch_record(*, token: uuid.UUID, runs: Sequence[RunRecord]) -> list[Result]:
@@ -36,6 +43,23 @@ def batch_record(*, token: uuid.UUID, runs: Sequence[RunRecord]) -> list[Result]
     they were claimed) are dropped: their result would describe a monitor that no longer
     exists in that form; they are still counted as probes run.
     """
+    attempt = 1
+    while True:
+        try:
+            return _record(token, runs)
+        except OperationalError as error:
+            # PostgreSQL broke a deadlock (e.g. with a concurrent delete or import touching the
+            # same rollup keys) by rolling this whole transaction back: nothing of it was
+            # written, so doing it again records the batch exactly once. Inside an outer
+            # transaction (none in the loop) it could not start afresh: re-raised there.
+            deadlock = getattr(error.__cause__, "sqlstate", None) == DEADLOCK_DETECTED
+            if not deadlock or attempt == DEADLOCK_ATTEMPTS or connection.in_atomic_block:
+                raise
+            attempt += 1
+            logger.warning("recording a batch hit a deadlock; attempt %d", attempt)
+
+
+def _record(token: uuid.UUID, runs: Sequence[RunRecord]) -> list[Result]:
     with transaction.atomic():
         held = _lock_held(token, {run.monitor_id for run in runs})
         kept = [run for run in runs if run.monitor_id in held]

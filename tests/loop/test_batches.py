@@ -4,14 +4,16 @@ held by the batch's claim are dropped."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 
 import pytest
-from django.db import transaction
+from django.db import OperationalError, transaction
 from django.utils import timezone
 
 from alerts.configuration import alert_policy_set, channel_create
 from alerts.models import Notification, Transition
+from loop import batches
 from loop.batches import batch_record
 from metrics.models import EngineCounter
 from monitors.engine import CheckResult, CheckStatus
@@ -209,3 +211,39 @@ def test_a_failing_batch_rolls_back_its_results_state_and_alerts_together(make_m
     assert not Notification.objects.exists()
     monitor.refresh_from_db()
     assert monitor.run_token == token  # still claimed: its lease expires instead
+
+
+class _Deadlock(Exception):
+    sqlstate = "40P01"  # what psycopg's DeadlockDetected carries
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_rolled_back_by_a_deadlock_is_recorded_again_once(monkeypatch):
+    calls = []
+    real_record = batches._record
+
+    def deadlock_once(token, runs):
+        calls.append(token)
+        if len(calls) == 1:
+            raise OperationalError("deadlock detected") from _Deadlock()
+        return real_record(token, runs)
+
+    monkeypatch.setattr(batches, "_record", deadlock_once)
+
+    assert batches.batch_record(token=uuid.uuid4(), runs=[]) == []
+    assert len(calls) == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_other_database_errors_are_not_retried(monkeypatch):
+    calls = []
+
+    def fails(token, runs):
+        calls.append(token)
+        raise OperationalError("server closed the connection")
+
+    monkeypatch.setattr(batches, "_record", fails)
+
+    with pytest.raises(OperationalError):
+        batches.batch_record(token=uuid.uuid4(), runs=[])
+    assert len(calls) == 1
