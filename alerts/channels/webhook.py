@@ -7,8 +7,9 @@ Placeholders, in the URL and in a POST body template, are gosrvmon's
 ``{STATE}``    ``down`` or ``up`` (``test`` for a test notification)
 ``{TIME}``     when it happened, as gosrvmon writes it: ``2026-11-21 12:00:00 +0000 UTC``
 ``{TIMESTAMP}`` the same as Unix seconds
-``{RTT}``      the run's value in ms (0 for a failed run)
-``{RTTSTR}``   the same with a unit: ``12.5ms``
+``{RTT}``      the run's value in ms when up; when down, the monitor's ``timeout`` in ms
+               (as gosrvmon: a host that went offline reports the timeout, not 0)
+``{RTTSTR}``   the same with a unit: ``12.5ms``, ``5s``
 ``{UP}``       ``true`` when up, else ``false``
 ``{DOWN}``     ``true`` when down, else ``false``
 =============  =====================================================================
@@ -49,6 +50,8 @@ from alerts.channels.base import (
 )
 from lib.durations import format_seconds
 from monitors import netpolicy
+from monitors.probes import REGISTRY
+from monitors.probes.base import PropertyError
 
 PLACEHOLDER = re.compile(
     r"\{(HOST|STATE|TIME|TIMESTAMP|RTT|RTTSTR|UP|DOWN|NAME|REASON|EVENT|LINK|FAILURES|ID)\}"
@@ -60,7 +63,7 @@ RESPONSE_SNIPPET = 200
 def placeholder_values(message: AlertMessage) -> dict[str, str]:
     """The value of each placeholder for ``message`` (not yet encoded)."""
     when = message.happened_at.astimezone(UTC)
-    value = message.value or 0.0
+    value = rtt_milliseconds(message)
     return {
         "HOST": message.target,
         "STATE": message.state,
@@ -77,6 +80,36 @@ def placeholder_values(message: AlertMessage) -> dict[str, str]:
         "FAILURES": str(message.failures),
         "ID": "" if message.monitor_id is None else str(message.monitor_id),
     }
+
+
+def rtt_milliseconds(message: AlertMessage) -> float:
+    """``{RTT}``: the run's value, but on a down event (and its reminders) the monitor's
+    ``timeout`` in ms, as gosrvmon reports a host that went offline. A type without a
+    ``timeout`` property (push) keeps the run's value."""
+    if message.state == "down":
+        timeout = timeout_seconds(message.kind, message.properties)
+        if timeout is not None:
+            return round(timeout * 1000, 3)
+    return message.value or 0.0
+
+
+def timeout_seconds(kind: str, properties: Mapping[str, object]) -> float | None:
+    """The ``timeout`` property of a monitor of ``kind`` in seconds (its default when not
+    set), or None when the type has none or the stored value no longer parses."""
+    probe = REGISTRY.get(kind)
+    if probe is None:
+        return None
+    try:
+        spec = probe.property("timeout")
+    except PropertyError:
+        return None
+    raw = properties.get("timeout") or spec.default
+    if raw is None:
+        return None
+    try:
+        return float(spec.convert(str(raw)))  # type: ignore[arg-type]
+    except PropertyError:
+        return None
 
 
 def render_url(template: str, message: AlertMessage) -> str:

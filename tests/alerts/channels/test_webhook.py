@@ -5,15 +5,18 @@ json:// and form:// schemas."""
 from __future__ import annotations
 
 import json
-from datetime import UTC
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.core.exceptions import ValidationError
 
-from alerts.channels.base import MASK
-from alerts.configuration import channel_create
+from alerts.channels.base import MASK, AlertMessage
+from alerts.channels.webhook import placeholder_values
+from alerts.configuration import alert_policy_set, channel_create
 from alerts.delivery import channel_send_test, notification_deliver
-from alerts.models import Notification
+from alerts.models import AlertState, Notification
+from alerts.sweep import alerts_sweep
 from tests.support.http_servers import refused_port
 from tests.support.receivers import WebhookReceiver
 
@@ -51,8 +54,8 @@ def test_gosrvmon_placeholders_are_filled_in_and_url_encoded(make_monitor, recor
         "state": "down",
         "time": f"{went_down:%Y-%m-%d %H:%M:%S} +0000 UTC",
         "ts": str(int(went_down.timestamp())),
-        "rtt": "0",
-        "rttstr": "0ms",
+        "rtt": "5000",  # gosrvmon: a host that went down reports the timeout (http's 5s)
+        "rttstr": "5s",
         "up": "false",
         "down": "true",
         "name": "web & co",
@@ -65,6 +68,48 @@ def test_gosrvmon_placeholders_are_filled_in_and_url_encoded(make_monitor, recor
     assert "host=http%3A%2F%2F127.0.0.1%3A9%2Fa%20b%3Fx%3D1%26y%3D2%23frag" in down.raw_query
     assert (up.query["state"], up.query["up"], up.query["down"]) == ("up", "true", "false")
     assert (up.query["rtt"], up.query["rttstr"]) == ("12.5", "12.5ms")
+
+
+def test_rtt_on_a_down_event_and_its_reminders_is_the_monitors_timeout(
+    make_monitor, record, receiver
+):
+    channel_create(
+        name="gs", kind="webhook", config={"url": receiver.url("/r?rtt={RTT}&s={RTTSTR}")}
+    )
+    monitor = make_monitor(
+        name="db", target="127.0.0.1:5432", kind="tcp", properties={"timeout": "1500ms"}
+    )
+    alert_policy_set(monitor, reminder_minutes=10)
+    # Error runs have a measured value (12.5 ms), but the host is down: the timeout it is.
+    record(monitor, "EEE")
+    deliver_all(monitor)
+    down_at = AlertState.objects.get(monitor=monitor).changed_at
+    [reminder] = alerts_sweep(now=down_at + timedelta(minutes=10)).reminders
+    notification_deliver(reminder, now=down_at + timedelta(minutes=10))
+
+    down, again = receiver.wait_for(2)
+    assert (down.query, again.query) == ({"rtt": "1500", "s": "1.5s"},) * 2
+
+
+@pytest.mark.parametrize(
+    ("kind", "properties", "expected"),
+    [
+        ("http", {}, 5000.0),
+        ("tcp", {"timeout": "2s"}, 2000.0),
+        ("ping", {"timeout": "800ms", "count": "5"}, 800.0),  # per reply, as gosrvmon's
+        ("push", {}, 0.0),  # no timeout: the run's value
+    ],
+)
+def test_rtt_placeholder_on_down_per_type(kind, properties, expected):
+    message = AlertMessage(
+        event="down", notification_id=1, monitor_id=1, monitor_name="m", kind=kind,
+        target="x", interval="1m", rule="", properties=properties, failures=3, reason="",
+        happened_at=datetime(2026, 1, 1, tzinfo=UTC), value=None, link="",
+    )  # fmt: skip
+    up = replace(message, event="up", value=7.25)
+
+    assert float(placeholder_values(message)["RTT"]) == expected
+    assert placeholder_values(up)["RTT"] == "7.25"
 
 
 def test_a_post_without_a_template_sends_the_default_json_payload(make_monitor, record, receiver):
