@@ -1,4 +1,4 @@
-"""The ``ping`` monitor type: ICMP echo requests to one address, on a fixed schedule.
+"""The ``ping`` monitor type: ICMP echo requests to a host's addresses, on a fixed schedule.
 
 Contract (``docs/contract.md`` §2, ping row), plain data in and out:
 
@@ -6,10 +6,12 @@ Contract (``docs/contract.md`` §2, ping row), plain data in and out:
 * Properties (declared in ``PROPERTIES``): ``timeout`` (1s), ``count`` (3), ``interval``
   (150ms), ``size`` (56), ``network`` (ip).
 * Outputs (declared in ``OUTPUTS``): ``minRtt``, ``avgRtt`` (also the value), ``maxRtt`` and
-  ``jitter`` in ms, ``packetsRecv``, ``packetLoss`` (percent of ``count``), ``ipAddress``.
-* Expected failures raise ``ProbeFailure``: ``no reply from host`` (100 % loss: Failed, never
-  OK), ``could not resolve host``, ``network unreachable``, ``host unreachable``, and a message
-  telling the operator how to allow ICMP sockets when the process may open none.
+  ``jitter`` in ms, ``packetsRecv``, ``packetLoss`` (percent of ``count``) and ``ipAddress``,
+  all of the best address (below); ``addressCount`` and ``answeringCount``.
+* Expected failures raise ``ProbeFailure``: ``no reply from host`` (100 % loss on every
+  address: Failed, never OK), ``could not resolve host``, ``network unreachable``, ``host
+  unreachable``, and a message telling the operator how to allow ICMP sockets when the process
+  may open none.
 
 Timing, and the deadline the engine enforces:
 
@@ -24,12 +26,18 @@ Timing, and the deadline the engine enforces:
   time it takes shortens the wait of the last replies, never the schedule.
 * The probe returns as soon as every request has its reply.
 
-What is pinged when a name has several addresses (``network``): ``ip`` pings the first address
-``getaddrinfo`` returns (RFC 6724 order: usually IPv6 first when the host has IPv6
-connectivity), ``ip4`` the first IPv4 address, ``ip6`` the first IPv6 address; in each case
-the first one the probe network policy allows (``monitors.netpolicy``), and when it allows
-none the run fails with its reason. An address
-literal of the other family than ``network`` asks for fails, as it would in Go.
+What is pinged when a name has several addresses (gosrvmon's rule): EVERY address of the
+families ``network`` asks for (``ip`` both, ``ip4`` the IPv4 ones, ``ip6`` the IPv6 ones) that
+the probe network policy allows (``monitors.netpolicy``; when it allows none the run fails with
+its reason), at most ``MAX_ADDRESSES`` of them in the resolver's order. They are pinged
+concurrently, each on the schedule above and within the one deadline, so several addresses
+take no longer than one. The host is up when ANY address answers: ``addressCount`` says how
+many were pinged, ``answeringCount`` how many answered at least once, and the other outputs
+(and the value) are those of the best address, the answering one with the lowest ``avgRtt``
+(the first in the resolver's order on a tie), whose address is ``ipAddress``. So
+``answeringCount == addressCount`` is the rule for "every address answers". An address literal
+is the only address; one of the other family than ``network`` asks for fails, as it would in
+Go.
 
 Sockets and concurrency. icmplib opens the sockets (raw when the process may, that is root or
 CAP_NET_RAW; else the kernel's unprivileged ICMP datagram sockets, allowed by
@@ -61,6 +69,7 @@ import errno
 import socket
 import statistics
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 from lib.durations import format_seconds, parse_duration
 from monitors import netpolicy
@@ -118,8 +127,8 @@ PROPERTIES = (
     ),
     PropertySpec(
         "network",
-        "Address family to ping when a name has several addresses: ip (the first address "
-        "the resolver returns), ip4 (the first IPv4 address) or ip6 (the first IPv6 address).",
+        "Address families to ping when a name resolves: ip (every IPv4 and IPv6 address), ip4 "
+        "(every IPv4 address) or ip6 (every IPv6 address); all at once, up if any answers.",
         default="ip",
         choices=NETWORKS,
     ),
@@ -136,8 +145,17 @@ OUTPUTS = (
     OutputSpec(
         "packetLoss", "number", "Percent of the requests without a reply in time.", unit="%"
     ),
-    OutputSpec("ipAddress", "string", "The address pinged, e.g. 192.0.2.7 or ::1."),
+    OutputSpec(
+        "ipAddress",
+        "string",
+        "The best address pinged (lowest avgRtt among those answering), e.g. 192.0.2.7 or ::1.",
+    ),
+    OutputSpec("addressCount", "number", "Addresses pinged (every address the name has)."),
+    OutputSpec("answeringCount", "number", "Addresses that answered at least once."),
 )
+
+# The most addresses of one name pinged at once (the first ones in the resolver's order).
+MAX_ADDRESSES = 16
 
 
 def total_seconds(properties: Mapping[str, object]) -> float:
@@ -160,14 +178,24 @@ AddressInfo = tuple[int, int, int, str, tuple]
 _FAMILY_FOR_NETWORK = {"ip": socket.AF_UNSPEC, "ip4": socket.AF_INET, "ip6": socket.AF_INET6}
 
 
-def choose_address(addresses: Sequence[AddressInfo], network: str) -> AddressInfo | None:
-    """The entry to ping among ``getaddrinfo`` results: the first of the family ``network``
-    asks for (any family for ``ip``), or None."""
+def choose_addresses(addresses: Sequence[AddressInfo], network: str) -> list[AddressInfo]:
+    """The entries to ping among ``getaddrinfo`` results: those of the families ``network``
+    asks for (both for ``ip``), each address once, in the resolver's order."""
     wanted = _FAMILY_FOR_NETWORK[network]
+    chosen: dict[str, AddressInfo] = {}
     for entry in addresses:
         if entry[0] in (socket.AF_INET, socket.AF_INET6) and wanted in (socket.AF_UNSPEC, entry[0]):
-            return entry
-    return None
+            chosen.setdefault(entry[4][0], entry)
+    return list(chosen.values())
+
+
+@dataclass(frozen=True)
+class AddressReplies:
+    """What one address answered: its round trips in time (ms) and its send errors."""
+
+    address: str
+    rtts: list[float]
+    send_errors: list[OSError]
 
 
 async def probe(target: str, properties: Mapping[str, object]) -> ProbeResult:
@@ -181,19 +209,28 @@ async def probe(target: str, properties: Mapping[str, object]) -> ProbeResult:
     ends_at = loop.time() + total_seconds(properties)
 
     try:
-        family, sockaddr = await _resolve(target, network, timeout)
+        addresses = await _resolve(target, network, timeout)
     except netpolicy.PolicyDenied as error:
         raise ProbeFailure(str(error)) from None
-    with use_channel(loop, family) as channel:
-        rtts_ns, send_errors = await channel.ping(
-            sockaddr, count=count, interval=interval, size=size, ends_at=ends_at
-        )
 
-    in_time = [rtt / 1e6 for rtt in rtts_ns if rtt <= timeout * 1e9]
-    if not in_time:
-        if len(send_errors) == count:
-            raise ProbeFailure(_describe_send_error(send_errors[0]))
+    async def ping_one(family: int, sockaddr: tuple) -> AddressReplies:
+        with use_channel(loop, family) as channel:
+            rtts_ns, send_errors = await channel.ping(
+                sockaddr, count=count, interval=interval, size=size, ends_at=ends_at
+            )
+        in_time = [rtt / 1e6 for rtt in rtts_ns if rtt <= timeout * 1e9]
+        return AddressReplies(sockaddr[0], in_time, send_errors)
+
+    replies = await asyncio.gather(*(ping_one(family, addr) for family, addr in addresses))
+    answering = [reply for reply in replies if reply.rtts]
+    if not answering:
+        if all(len(reply.send_errors) == count for reply in replies):
+            raise ProbeFailure(_describe_send_error(replies[0].send_errors[0]))
+        if len(replies) > 1:
+            raise ProbeFailure(f"no reply from host (none of its {len(replies)} addresses)")
         raise ProbeFailure("no reply from host")
+    best = min(answering, key=lambda reply: statistics.fmean(reply.rtts))
+    in_time = best.rtts
     average = statistics.fmean(in_time)
     outputs = {
         "minRtt": round(min(in_time), 3),
@@ -202,14 +239,17 @@ async def probe(target: str, properties: Mapping[str, object]) -> ProbeResult:
         "jitter": round(statistics.pstdev(in_time), 3) if len(in_time) > 1 else 0.0,
         "packetsRecv": len(in_time),
         "packetLoss": round(100 * (count - len(in_time)) / count, 3),
-        "ipAddress": sockaddr[0],
+        "ipAddress": best.address,
+        "addressCount": len(replies),
+        "answeringCount": len(answering),
     }
     return ProbeResult(value=outputs["avgRtt"], outputs=outputs)
 
 
-async def _resolve(target: str, network: str, timeout: float) -> tuple[int, tuple]:
-    """(family, socket address) to ping; ProbeFailure when there is none, PolicyDenied when
-    the probe network policy refuses every candidate (``monitors.netpolicy``)."""
+async def _resolve(target: str, network: str, timeout: float) -> list[tuple[int, tuple]]:
+    """(family, socket address) of each address to ping; ProbeFailure when there is none,
+    PolicyDenied when the probe network policy refuses every candidate
+    (``monitors.netpolicy``)."""
     policy = netpolicy.current()
     policy.check_name(target)
     if is_ip_address(target):
@@ -217,11 +257,11 @@ async def _resolve(target: str, network: str, timeout: float) -> tuple[int, tupl
         addresses = socket.getaddrinfo(
             target, None, type=socket.SOCK_DGRAM, flags=socket.AI_NUMERICHOST
         )
-        chosen = choose_address(addresses, network)
-        if chosen is None:
+        chosen = choose_addresses(addresses, network)
+        if not chosen:
             family = "IPv4" if network == "ip4" else "IPv6"
             raise ProbeFailure(f"{target} is not an {family} address (network={network})")
-        return chosen[0], chosen[4]
+        return [(chosen[0][0], chosen[0][4])]
     loop = asyncio.get_running_loop()
     try:
         addresses = await asyncio.wait_for(
@@ -234,12 +274,12 @@ async def _resolve(target: str, network: str, timeout: float) -> tuple[int, tupl
         raise ProbeFailure("could not resolve host") from None
     except TimeoutError:
         raise ProbeFailure(f"timed out after {format_seconds(timeout)} resolving host") from None
-    # The first address of the family asked for that the probe network policy allows.
-    wanted = [entry for entry in addresses if choose_address([entry], network) is not None]
+    # Every address of the families asked for that the probe network policy allows.
+    wanted = choose_addresses(addresses, network)
     allowed = policy.permitted(target, wanted, lambda info: info[4][0])
     if not allowed:
         raise ProbeFailure("could not resolve host")
-    return allowed[0][0], allowed[0][4]
+    return [(entry[0], entry[4]) for entry in allowed[:MAX_ADDRESSES]]
 
 
 def _describe_send_error(error: OSError) -> str:

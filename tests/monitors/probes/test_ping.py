@@ -4,6 +4,7 @@ responder delays or drops (this kernel has no netem), or that never answers at a
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import socket
 import time
@@ -14,13 +15,16 @@ import pytest
 from monitors.engine import CheckRequest, CheckStatus, run_checks_sync
 from monitors.probes import ping_channel
 from monitors.probes.base import ProbeFailure, ProbeResult, PropertyError
-from monitors.probes.ping import PROBE, choose_address
+from monitors.probes.ping import PROBE, choose_addresses
 from monitors.probes.ping_channel import PERMISSION_MESSAGE
 from tests.support import netns
 
 FAST = {"interval": "10ms"}  # the schedule does not matter where these tests look
 
-ALL_OUTPUTS = {"minRtt", "avgRtt", "maxRtt", "jitter", "packetsRecv", "packetLoss", "ipAddress"}
+ALL_OUTPUTS = {
+    "minRtt", "avgRtt", "maxRtt", "jitter", "packetsRecv", "packetLoss", "ipAddress",
+    "addressCount", "answeringCount",
+}  # fmt: skip
 
 
 def probe(target: str, **properties: str) -> ProbeResult:
@@ -42,6 +46,7 @@ def test_it_pings_loopback_and_reports_every_output(address):
     outputs = result.outputs
     assert set(outputs) == ALL_OUTPUTS
     assert outputs["ipAddress"] == address
+    assert (outputs["addressCount"], outputs["answeringCount"]) == (1, 1)
     assert (outputs["packetsRecv"], outputs["packetLoss"]) == (3, 0)
     assert 0 <= outputs["minRtt"] <= outputs["avgRtt"] <= outputs["maxRtt"]
     assert outputs["jitter"] >= 0
@@ -99,18 +104,24 @@ BOTH_FAMILIES = [
     (socket.AF_INET, socket.SOCK_DGRAM, 17, "", ("192.0.2.7", 0)),
     (socket.AF_INET6, socket.SOCK_DGRAM, 17, "", ("2001:db8::8", 0, 0, 0)),
     (socket.AF_INET, socket.SOCK_DGRAM, 17, "", ("192.0.2.8", 0)),
+    (socket.AF_INET, socket.SOCK_DGRAM, 17, "", ("192.0.2.7", 0)),  # once is enough
 ]
 
 
 @pytest.mark.parametrize(
-    ("network", "chosen"), [("ip", "2001:db8::7"), ("ip4", "192.0.2.7"), ("ip6", "2001:db8::7")]
+    ("network", "chosen"),
+    [
+        ("ip", ["2001:db8::7", "192.0.2.7", "2001:db8::8", "192.0.2.8"]),
+        ("ip4", ["192.0.2.7", "192.0.2.8"]),
+        ("ip6", ["2001:db8::7", "2001:db8::8"]),
+    ],
 )
-def test_network_picks_the_first_address_of_its_family(network, chosen):
-    assert choose_address(BOTH_FAMILIES, network)[4][0] == chosen
+def test_network_picks_every_address_of_its_families_once_in_order(network, chosen):
+    assert [entry[4][0] for entry in choose_addresses(BOTH_FAMILIES, network)] == chosen
 
 
 def test_network_ip6_finds_nothing_among_ipv4_addresses():
-    assert choose_address([entry for entry in BOTH_FAMILIES if entry[0] == 2], "ip6") is None
+    assert choose_addresses([entry for entry in BOTH_FAMILIES if entry[0] == 2], "ip6") == []
 
 
 def test_the_deadline_is_every_interval_plus_the_last_replys_timeout():
@@ -212,6 +223,94 @@ def test_a_name_that_does_not_resolve_fails_with_could_not_resolve_host(namespac
     )
 
     assert output.strip() == "could not resolve host"
+
+
+def ping_name_in_namespace(
+    host: netns.NamespaceHost, addresses: list[str], **properties: str
+) -> dict[str, object]:
+    """Ping ``multi.test``, which a DNS server on the namespace's 127.0.0.1:53 (named by its
+    resolv.conf) resolves to ``addresses``, from inside the namespace; the outputs, or the
+    failure as ``{"failure": …}``, and ``elapsed`` seconds and the ``deadline``."""
+    zone = "".join(
+        f"multi.test. IN {'AAAA' if ':' in address else 'A'} {address}\n" for address in addresses
+    )
+    output = host.run_python(
+        "import asyncio, json, time\n"
+        "from monitors.probes.base import ProbeFailure\n"
+        "from monitors.probes.ping import PROBE\n"
+        "from tests.support.dns_server import LocalDnsServer\n"
+        f"parsed = PROBE.parse_properties({properties!r})\n"
+        f"with LocalDnsServer(port=53, zone={zone!r}):\n"
+        "    started = time.monotonic()\n"
+        "    try:\n"
+        "        found = asyncio.run(PROBE.probe('multi.test', parsed)).outputs\n"
+        "    except ProbeFailure as failure:\n"
+        "        found = {'failure': str(failure)}\n"
+        "    found['elapsed'] = time.monotonic() - started\n"
+        "found['deadline'] = PROBE.deadline(parsed)\n"
+        "print(json.dumps(found))\n",
+        resolv_conf="nameserver 127.0.0.1\n",
+    )
+    return json.loads(output)
+
+
+@pytest.mark.netns
+def test_a_name_with_several_addresses_pings_every_one_and_is_up_if_any_answers(
+    namespace_host,
+):
+    # The namespace ignores echo requests to its own addresses; this side (the veth's other
+    # end) answers. Every address is pinged at once: the silent ones take the whole deadline,
+    # in parallel, not one after another.
+    namespace_host.ignore_echo_requests()
+    addresses = [
+        namespace_host.ipv4,
+        namespace_host.ipv6,
+        namespace_host.local_ipv4,
+        namespace_host.local_ipv6,
+    ]
+
+    found = ping_name_in_namespace(namespace_host, addresses, timeout="1s", **FAST)
+
+    assert (found["addressCount"], found["answeringCount"]) == (4, 2)
+    assert found["ipAddress"] in {namespace_host.local_ipv4, namespace_host.local_ipv6}
+    assert (found["packetsRecv"], found["packetLoss"]) == (3, 0)
+    assert found["elapsed"] < 2 * found["deadline"]
+
+
+@pytest.mark.netns
+def test_network_ip6_pings_only_the_names_ipv6_addresses(namespace_host):
+    namespace_host.ignore_echo_requests()
+    addresses = [namespace_host.local_ipv4, namespace_host.ipv6, namespace_host.local_ipv6]
+
+    found = ping_name_in_namespace(namespace_host, addresses, network="ip6", **FAST)
+
+    assert (found["addressCount"], found["answeringCount"]) == (2, 1)
+    assert found["ipAddress"] == namespace_host.local_ipv6
+
+
+@pytest.mark.netns
+def test_the_outputs_are_those_of_the_fastest_address(namespace_host):
+    # The namespace's own address answers after 100 ms (its userspace responder); this side
+    # of the veth at once. The slow one comes first from the resolver: order does not decide.
+    with namespace_host.echo_responder(delay=0.1):
+        found = ping_name_in_namespace(
+            namespace_host, [namespace_host.ipv4, namespace_host.local_ipv4], **FAST
+        )
+
+    assert (found["addressCount"], found["answeringCount"]) == (2, 2)
+    assert found["ipAddress"] == namespace_host.local_ipv4
+    assert found["avgRtt"] < 100
+
+
+@pytest.mark.netns
+def test_a_name_none_of_whose_addresses_answers_fails_saying_how_many(namespace_host):
+    namespace_host.ignore_echo_requests()
+
+    found = ping_name_in_namespace(
+        namespace_host, [namespace_host.ipv4, namespace_host.ipv6], timeout="300ms", **FAST
+    )
+
+    assert found["failure"] == "no reply from host (none of its 2 addresses)"
 
 
 def ping_in_subprocess(address: str) -> str:
