@@ -19,12 +19,14 @@ from django.utils import timezone
 from loop.batches import batch_record
 from metrics.services import slots_skipped_count, worker_heartbeat
 from monitors.engine import iter_completed_checks
+from monitors.probes import remembers
 from monitors.scheduling import (
     Claim,
     claim_due_monitors,
     release_claims,
     start_claimed_batch,
 )
+from results.selectors import monitor_memories
 from results.services import RunRecord
 
 logger = logging.getLogger(__name__)
@@ -113,8 +115,9 @@ def run_probe_batch(token: str, items: list[list]) -> int:
         return 0
     unrecorded = {monitor.id for monitor in monitors}
     stored = 0
+    memories = monitor_memories([monitor for monitor in monitors if remembers(monitor.kind)])
     checks = iter_completed_checks(
-        [monitor.check_request() for monitor in monitors],
+        [monitor.check_request(memories.get(monitor.id)) for monitor in monitors],
         concurrency=settings.NANOMON_PROBE_CONCURRENCY,
         not_before=[scheduled[monitor.id] for monitor in monitors],  # claimed ahead
         flush_seconds=RECORD_EVERY_SECONDS,

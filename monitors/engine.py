@@ -45,6 +45,9 @@ class CheckRequest:
     target: str
     properties: Mapping[str, str] = field(default_factory=dict)
     rule: str = ""
+    # What the monitor's last run remembered, for a remembering probe type (None: nothing).
+    memory: Mapping[str, object] | None = None
+    interval: str = ""  # the monitor's interval as written (a passive type's period)
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,7 @@ class CheckResult:
     started_at: datetime
     duration_seconds: float
     stored_outputs: dict[str, OutputValue] | None = None
+    memory: dict[str, object] | None = None  # to remember for the next run; None: unchanged
 
 
 def apply_rule(rule_text: str, outputs: Mapping[str, OutputValue]) -> tuple[CheckStatus, str]:
@@ -138,11 +142,15 @@ async def run_check(request: CheckRequest) -> CheckResult:
         return failed(str(error))
     except ValueError as error:
         return failed(f"invalid target: {error}")
+    if probe_type.missed is not None:  # passive: this run is a missed deadline
+        return failed(probe_type.missed(request.interval, parsed))
     deadline = probe_type.deadline(parsed)
+    if probe_type.remembers:
+        probing = probe_type.probe(request.target, parsed, dict(request.memory or {}))
+    else:
+        probing = probe_type.probe(request.target, parsed)
     try:
-        measured = await asyncio.wait_for(
-            probe_type.probe(request.target, parsed), deadline + DEADLINE_GRACE_SECONDS
-        )
+        measured = await asyncio.wait_for(probing, deadline + DEADLINE_GRACE_SECONDS)
     except ProbeFailure as error:
         return failed(str(error))
     except TimeoutError:
@@ -165,6 +173,7 @@ async def run_check(request: CheckRequest) -> CheckResult:
         stored_outputs=stored,
         started_at=started_at,
         duration_seconds=time.perf_counter() - clock,
+        memory=measured.memory,
     )
 
 

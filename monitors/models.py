@@ -50,6 +50,10 @@ class Monitor(models.Model):
     # 0002, monitors/api/listing.py). Empty on other databases, which do not read it.
     listed_json = models.TextField(blank=True, default="", editable=False)
 
+    # A push monitor's secret: its ping URLs are /ping/<token>… (loop.pings). Set when a push
+    # monitor is saved without one; rotated on request; null for every other type.
+    push_token = models.CharField(max_length=64, unique=True, null=True, blank=True, editable=False)
+
     class Meta:
         ordering = ["name", "id"]
         indexes = [
@@ -67,10 +71,16 @@ class Monitor(models.Model):
             kwargs["update_fields"] = {*update_fields, "interval_duration"}
         super().save(*args, **kwargs)
 
-    def check_request(self) -> CheckRequest:
-        """This monitor's definition as the engine takes it."""
+    def check_request(self, memory: dict | None = None) -> CheckRequest:
+        """This monitor's definition as the engine takes it (``memory``: what its last run
+        remembered, for a remembering type)."""
         return CheckRequest(
-            kind=self.kind, target=self.target, properties=self.properties or {}, rule=self.rule
+            kind=self.kind,
+            target=self.target,
+            properties=self.properties or {},
+            rule=self.rule,
+            memory=memory,
+            interval=self.interval,
         )
 
     def clean(self) -> None:

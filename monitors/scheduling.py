@@ -26,6 +26,7 @@ from django.db.models import Q
 
 from monitors.engine import deadline_for
 from monitors.models import Monitor
+from monitors.probes import is_passive
 
 # Knuth's multiplicative hash spreads consecutive ids evenly over [0, 1).
 _GOLDEN = 2654435761
@@ -110,16 +111,25 @@ def claim_due_monitors(
             ),
             key=lambda claim: claim.scheduled_for,
         )
+        slots = {claim.monitor_id: claim.scheduled_for for claim in claims}
         _advance(
             [
-                (monitor.id, next_slot(monitor.id, monitor.interval_duration.total_seconds(),
-                                       max(now, monitor.next_run_at)))
+                (monitor.id, _following_slot(monitor, slots[monitor.id], now))
                 for monitor in due
             ],
             lease_until=now + lookahead + lease,
             token=token,
         )  # fmt: skip
     return token, claims
+
+
+def _following_slot(monitor: Monitor, claimed: datetime, now: datetime) -> datetime:
+    """Where a claimed monitor moves: the next slot of its grid; a passive (push) monitor's
+    next deadline is one period after the one just claimed (each missed period once)."""
+    interval = monitor.interval_duration.total_seconds()
+    if is_passive(monitor.kind):
+        return claimed + timedelta(seconds=interval)
+    return next_slot(monitor.id, interval, max(now, monitor.next_run_at))
 
 
 def _advance(moves: list[tuple[int, datetime]], *, lease_until: datetime, token: uuid.UUID) -> None:

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import logging
+import secrets
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from celery import current_app
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from lib.durations import parse_duration
 from monitors.engine import CheckRequest, CheckResult, run_checks_sync
 from monitors.models import Monitor
+from monitors.probes import is_passive, push
 
 logger = logging.getLogger(__name__)
 
@@ -22,6 +25,19 @@ DISPATCH_TASK = "monitors.tasks.dispatch_due_monitors"
 EDITABLE_FIELDS = ("name", "kind", "target", "interval", "rule", "enabled", "properties")
 # Monitors deleted per statement group by ``monitors_delete_all`` (ids passed as parameters).
 DELETE_GROUP_SIZE = 1000
+
+
+def push_token_new() -> str:
+    """A new push token: 22 URL-safe characters, 128 random bits."""
+    return secrets.token_urlsafe(16)
+
+
+def push_token_rotate(monitor: Monitor) -> str:
+    """Give a push monitor a new token; its old ping URLs answer 404 from now on."""
+    token = push_token_new()
+    Monitor.objects.filter(pk=monitor.pk).update(push_token=token)
+    monitor.push_token = token
+    return token
 
 
 def request_dispatch() -> None:
@@ -36,8 +52,13 @@ def request_dispatch() -> None:
 
 
 def _schedule_now(monitor: Monitor, now: datetime) -> None:
-    """Reset the schedule: run at once when enabled, never when disabled; drop any claim."""
+    """Reset the schedule: run at once when enabled, never when disabled; drop any claim.
+    A push monitor is not run: its first deadline is one period plus its grace away."""
     monitor.next_run_at = now if monitor.enabled else None
+    if monitor.enabled and is_passive(monitor.kind):
+        monitor.next_run_at = now + timedelta(
+            seconds=parse_duration(monitor.interval) + push.grace_seconds(monitor.properties or {})
+        )
     monitor.lease_until = None
     monitor.run_token = None
 
@@ -55,17 +76,27 @@ def monitor_save(
     now = now or timezone.now()
     monitor.full_clean()
     _schedule_now(monitor, now)
+    if monitor.kind != push.PROBE.kind:
+        monitor.push_token = None
+    elif not monitor.push_token:
+        monitor.push_token = push_token_new()
     with transaction.atomic():
-        if not monitor._state.adding and not _lock_monitors(Monitor.objects.filter(pk=monitor.pk)):
-            # Deleted since it was read (a delete or an import that replaces everything, at
-            # the same moment): saving would insert it again under its old id.
-            raise Monitor.DoesNotExist(f"monitor {monitor.pk} was deleted")
+        reset = {"consecutive_failures": 0}
+        if not monitor._state.adding:
+            stored = (
+                Monitor.objects.select_for_update().filter(pk=monitor.pk).values("kind", "target")
+            ).first()
+            if stored is None:
+                # Deleted since it was read (a delete or an import that replaces everything,
+                # at the same moment): saving would insert it again under its old id.
+                raise Monitor.DoesNotExist(f"monitor {monitor.pk} was deleted")
+            if (stored["kind"], stored["target"]) != (monitor.kind, monitor.target):
+                # What a run remembered (a route, a pinned host key) was of another target.
+                reset["memory"] = None
         monitor.save()
         # results.MonitorState, through the reverse relation: monitors does not import results.
         monitor_state = Monitor._meta.get_field("state").related_model
-        monitor_state.objects.update_or_create(
-            monitor=monitor, defaults={"consecutive_failures": 0}
-        )
+        monitor_state.objects.update_or_create(monitor=monitor, defaults=reset)
         if monitor.enabled and dispatch:
             transaction.on_commit(request_dispatch)
     return monitor

@@ -57,6 +57,9 @@ class MonitorState(models.Model):
     consecutive_failures = models.PositiveIntegerField(
         default=0, help_text="Non-OK (Error or Failed) runs in a row since the last OK or update."
     )
+    # What a remembering probe kept from its last run (a traced route, a pinned host key, a
+    # log offset; a push monitor's started run): read back into its next run.
+    memory = models.JSONField(null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name = "monitor state"

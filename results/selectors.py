@@ -22,7 +22,7 @@ from django.db.models.functions import RowNumber
 from django.utils import timezone
 
 from results.history import uptime_counts
-from results.models import Result
+from results.models import MonitorState, Result
 
 RESULT_FIELDS = (
     "id",
@@ -179,3 +179,15 @@ def uptime_percentages(
         Uptime(window=window, runs=counts[period][1], ok_runs=counts[period][0])
         for window, period in zip(windows, periods, strict=True)
     ]
+
+
+def monitor_memories(monitors: Sequence) -> dict[int, dict]:
+    """What each of ``monitors`` (remembering types) kept from its last run: {id: memory};
+    a monitor that remembers nothing yet is absent."""
+    if not monitors:
+        return {}
+    return dict(
+        MonitorState.objects.filter(
+            monitor_id__in=[monitor.id for monitor in monitors], memory__isnull=False
+        ).values_list("monitor_id", "memory")
+    )

@@ -55,11 +55,12 @@ def monitor_states_update(runs: Sequence[RunRecord]) -> dict[int, int]:
     """Make each run its monitor's current state (one upsert) and count its streak of non-OK
     runs (an OK run ends it). Returns each monitor's streak after the batch (a batch holds at
     most one run per monitor)."""
-    streaks = dict(
-        MonitorState.objects.filter(monitor_id__in=[run.monitor_id for run in runs]).values_list(
-            "monitor_id", "consecutive_failures"
-        )
-    )
+    known = {
+        monitor_id: (streak, memory)
+        for monitor_id, streak, memory in MonitorState.objects.filter(
+            monitor_id__in=[run.monitor_id for run in runs]
+        ).values_list("monitor_id", "consecutive_failures", "memory")
+    }
     states = [
         MonitorState(
             monitor_id=run.monitor_id,
@@ -70,7 +71,10 @@ def monitor_states_update(runs: Sequence[RunRecord]) -> dict[int, int]:
             last_outputs=run.check.stored_outputs,
             consecutive_failures=0
             if run.check.status == Status.OK
-            else streaks.get(run.monitor_id, 0) + 1,
+            else known.get(run.monitor_id, (0, None))[0] + 1,
+            memory=run.check.memory
+            if run.check.memory is not None
+            else known.get(run.monitor_id, (0, None))[1],
         )
         for run in runs
     ]
@@ -85,6 +89,7 @@ def monitor_states_update(runs: Sequence[RunRecord]) -> dict[int, int]:
             "last_message",
             "last_outputs",
             "consecutive_failures",
+            "memory",
         ],
         batch_size=1000,
     )

@@ -4,7 +4,7 @@ are all read from these declarations."""
 
 from __future__ import annotations
 
-from monitors.probes import dns, http, ping, prom_scrape, prometheus, tcp, tls
+from monitors.probes import dns, http, ping, prom_scrape, prometheus, push, tcp, tls
 from monitors.probes.base import MonitorTemplate, ProbeType
 
 REGISTRY: dict[str, ProbeType] = {
@@ -17,6 +17,7 @@ REGISTRY: dict[str, ProbeType] = {
         tls.PROBE,
         prometheus.PROBE,
         prom_scrape.PROBE,
+        push.PROBE,
     )
 }
 
@@ -24,6 +25,18 @@ REGISTRY: dict[str, ProbeType] = {
 def get_probe_type(kind: str) -> ProbeType:
     """The declaration for ``kind``; ``KeyError`` when the kind is unknown."""
     return REGISTRY[kind]
+
+
+def remembers(kind: str) -> bool:
+    """Whether monitors of ``kind`` carry a memory from run to run (``ProbeType.remembers``)."""
+    probe = REGISTRY.get(kind)
+    return probe is not None and probe.remembers
+
+
+def is_passive(kind: str) -> bool:
+    """Whether monitors of ``kind`` are never probed but report in (push)."""
+    probe = REGISTRY.get(kind)
+    return probe is not None and probe.missed is not None
 
 
 def kind_choices() -> list[tuple[str, str]]:

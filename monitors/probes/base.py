@@ -96,6 +96,9 @@ class ProbeResult:
 
     value: float
     outputs: dict[str, OutputValue] = field(default_factory=dict)
+    # What a remembering probe (``ProbeType.remembers``) keeps for its next run (a traced
+    # route, a pinned host key, a log file's offset); None keeps what was remembered.
+    memory: dict[str, object] | None = None
 
 
 ProbeCoroutine = Callable[[str, Mapping[str, object]], Awaitable[ProbeResult]]
@@ -141,6 +144,13 @@ class ProbeType:
     check_target_properties: Callable[[str, Mapping[str, object]], None] | None = None
     # The unit of a run's value (the number charts draw and rules call the value).
     value_unit: str = "ms"
+    # A remembering probe is called probe(target, parsed_properties, memory): ``memory`` is
+    # what its last run's ``ProbeResult.memory`` kept for this monitor ({} at first), stored
+    # in the monitor's state by the loop (a Failed run keeps the memory as it was).
+    remembers: bool = False
+    # A passive type (push) is never probed: the run the loop records at its deadline is
+    # Failed with ``missed(interval, parsed_properties)`` as its message.
+    missed: Callable[[str, Mapping[str, object]], str] | None = None
 
     def output(self, name: str) -> OutputSpec | None:
         """The declared output ``name`` refers to (``result7`` → dns's ``result1``), or None."""
