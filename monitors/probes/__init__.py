@@ -4,7 +4,7 @@ are all read from these declarations."""
 
 from __future__ import annotations
 
-from monitors.probes import dns, http, ping, prom_scrape, prometheus, push, tcp, tls
+from monitors.probes import dns, http, ping, portscan, prom_scrape, prometheus, push, tcp, tls
 from monitors.probes.base import MonitorTemplate, ProbeType
 
 REGISTRY: dict[str, ProbeType] = {
@@ -18,6 +18,7 @@ REGISTRY: dict[str, ProbeType] = {
         prometheus.PROBE,
         prom_scrape.PROBE,
         push.PROBE,
+        portscan.PROBE,
     )
 }
 
