@@ -4,7 +4,18 @@ are all read from these declarations."""
 
 from __future__ import annotations
 
-from monitors.probes import dns, http, ping, portscan, prom_scrape, prometheus, push, tcp, tls
+from monitors.probes import (
+    dns,
+    http,
+    ping,
+    portscan,
+    prom_scrape,
+    prometheus,
+    push,
+    tcp,
+    tls,
+    traceroute,
+)
 from monitors.probes.base import MonitorTemplate, ProbeType
 
 REGISTRY: dict[str, ProbeType] = {
@@ -19,6 +30,7 @@ REGISTRY: dict[str, ProbeType] = {
         prom_scrape.PROBE,
         push.PROBE,
         portscan.PROBE,
+        traceroute.PROBE,
     )
 }
 
