@@ -62,13 +62,21 @@ def batch_record(*, token: uuid.UUID, runs: Sequence[RunRecord]) -> list[Result]
 def _record(token: uuid.UUID, runs: Sequence[RunRecord]) -> list[Result]:
     with transaction.atomic():
         held = _lock_held(token, {run.monitor_id for run in runs})
-        kept = [run for run in runs if run.monitor_id in held]
-        results = results_store(kept)
-        failure_streaks = monitor_states_update(kept)
-        rollups_add(results)
-        transitions_record(results=results, failure_streaks=failure_streaks, now=timezone.now())
-        engine_stats_record(probes=_probe_runs(runs), written=[run.monitor_kind for run in kept])
+        results = runs_record(runs, held=held)
         release_claims(token, sorted(held))
+    return results
+
+
+def runs_record(runs: Sequence[RunRecord], *, held: set[int]) -> list[Result]:
+    """The steps of recording ``runs`` whose monitors are locked by the caller's transaction,
+    keeping those of the ``held`` monitors: results, state, rollups, alert transitions and
+    counters (every run counts as a probe run). Also a push monitor's ping (``loop.pings``)."""
+    kept = [run for run in runs if run.monitor_id in held]
+    results = results_store(kept)
+    failure_streaks = monitor_states_update(kept)
+    rollups_add(results)
+    transitions_record(results=results, failure_streaks=failure_streaks, now=timezone.now())
+    engine_stats_record(probes=_probe_runs(runs), written=[run.monitor_kind for run in kept])
     return results
 
 

@@ -22,6 +22,7 @@ from nanomon.env import (
     env_list,
     env_retention,
     env_seconds,
+    env_secrets_keys,
     env_str,
 )
 
@@ -46,6 +47,11 @@ def _secret_key() -> str:
 
 
 SECRET_KEY = _secret_key()
+# Secrets at rest (docs/security.md): NANOMON_SECRETS_KEY's Fernet keys, the first seals and
+# every one opens; unset, one key derived from SECRET_KEY, so every shape works unconfigured.
+NANOMON_SECRETS_KEYS, NANOMON_SECRETS_KEY_DERIVED = env_secrets_keys(
+    "NANOMON_SECRETS_KEY", SECRET_KEY
+)
 DEBUG = env_bool("DJANGO_DEBUG", False)
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
@@ -400,6 +406,10 @@ if NANOMON_TEST_TIMEOUT_SECONDS > NANOMON_WEB_TIMEOUT_SECONDS - 5:
     )
 # Tests one user may have running at once (a third: 429).
 NANOMON_TEST_PER_USER = env_int("NANOMON_TEST_PER_USER", 2, minimum=1, maximum=100)
+
+# Pings one push token may send per second, on average, in each web process (loop/views.py);
+# a burst of up to 4 seconds' worth passes; beyond that: 429 with Retry-After.
+NANOMON_PUSH_RATE = env_int("NANOMON_PUSH_RATE", 5, minimum=1, maximum=10_000)
 
 # Where probes, webhooks and "Test now" may connect (docs/monitor-types.md "Probe network policy",
 # monitors/netpolicy.py): checked on the addresses actually connected to, every redirect too.

@@ -7,6 +7,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     # /metrics, /api/health and /api/status: before the api/ include so they win.
     path("", include("metrics.urls")),
+    # /ping/<token>… and /api/push/<token>: push monitors report in (loop/urls.py).
+    path("", include("loop.urls")),
     path("api/", include("nanomon.api_urls")),
     # /oidc/: sign-in through the OpenID provider (404 until single sign-on is configured).
     path("", include("accounts.urls")),

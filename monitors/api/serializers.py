@@ -195,6 +195,13 @@ def definition_errors(attrs: Mapping[str, object]) -> str | None:
     return None
 
 
+def push_url(request, token: str) -> str:
+    """A push monitor's ping URL (``/ping/<token>``; docs/push.md lists the others), absolute
+    when the request is known."""
+    path = f"/ping/{token}"
+    return request.build_absolute_uri(path) if request is not None else path
+
+
 class MonitorSerializer(serializers.ModelSerializer):
     """A monitor: NanoMon's fields, plus created, status and lastRun (read-only).
 
@@ -269,6 +276,8 @@ class MonitorSerializer(serializers.ModelSerializer):
         if not self.context.get("reveal_secrets", False):
             data["properties"] = masked_properties(instance.kind, data["properties"])
             data["target"] = masked_target(data["target"])
+        elif instance.push_token:  # the push URLs are the job's credential: as secrets
+            data["pushUrl"] = push_url(self.context.get("request"), instance.push_token)
         return data
 
 

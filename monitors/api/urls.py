@@ -31,6 +31,11 @@ urlpatterns = [
         name="monitor",
     ),
     path(
+        "monitors/<str:id>/push_token",
+        MonitorViewSet.as_view({"post": "push_token_rotate"}),
+        name="monitor-push-token",
+    ),
+    path(
         "monitors/<str:id>/test",
         MonitorViewSet.as_view({"post": "test_monitor"}),
         name="monitor-test",

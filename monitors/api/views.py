@@ -36,9 +36,10 @@ from monitors.oneoff import (
     WebBusy,
     one_off_check,
 )
+from monitors.probes import is_passive
 from monitors.secrets import masked_target
 from monitors.selectors import monitor_get, monitors_for_export, monitors_list
-from monitors.services import monitor_delete, monitors_delete_all
+from monitors.services import monitor_delete, monitors_delete_all, push_token_rotate
 from nanomon.api import params
 from nanomon.api.renderers import RENDERER_CLASSES, DeleteConfirmation
 from nanomon.api.schema import MONITOR_ID_PARAMETER, problem_responses
@@ -86,6 +87,10 @@ _TEST_STATUS = {
 
 def run_test(check: CheckRequest, request: Request) -> CheckResult:
     """Run a one-off check on a worker for this request's user, or answer why not."""
+    if is_passive(check.kind):
+        raise ValidationError(
+            "a push monitor is not probed: it waits for its job's pings (its push URLs)"
+        )
     try:
         return one_off_check(check, user_id=request.user.pk)
     except OneOffError as error:
@@ -127,6 +132,7 @@ class MonitorViewSet(viewsets.GenericViewSet):
         # A test makes outbound requests from the server: for people who may define monitors.
         "test": (ADD, CHANGE),
         "test_monitor": (ADD, CHANGE),
+        "push_token_rotate": (CHANGE,),
     }
 
     def get_queryset(self):
@@ -313,3 +319,19 @@ class MonitorViewSet(viewsets.GenericViewSet):
         if not may_see_secrets(request.user):  # may add monitors, not change (nor see) this one
             data["monitor_target"] = masked_target(check.target)
         return Response(CheckResultSerializer(data).data)
+
+    @extend_schema(
+        operation_id="monitors_push_token_rotate",
+        summary="Give a push monitor a new token",
+        description="Its old ping URLs answer 404 from now on; the answer is the monitor with "
+        "its new pushUrl. Needs permission to change monitors.",
+        parameters=[MONITOR_ID_PARAMETER],
+        request=None,
+        responses={200: MonitorSerializer, **problems(400, 401, 403, 404)},
+    )
+    def push_token_rotate(self, request: Request, *args, **kwargs) -> Response:
+        monitor = self.get_object()
+        if not is_passive(monitor.kind):
+            raise ValidationError("only a push monitor has a push token")
+        push_token_rotate(monitor)
+        return Response(self.get_serializer(monitor).data)

@@ -83,7 +83,15 @@ def check_target(target: str) -> None:
 
 def missed_message(interval: str, parsed: Mapping[str, object]) -> str:
     """The message of a missed deadline: ``no ping within 5m (+1m grace)``."""
-    return f"no ping within {interval} (+{format_seconds(float(parsed['grace']))} grace)"
+    return f"no ping within {interval} (+{_short(float(parsed['grace']))} grace)"
+
+
+def _short(seconds: float) -> str:
+    """``1h``, ``1m``, ``90s``: whole hours or minutes as such, else seconds."""
+    for unit, size in (("h", 3600), ("m", 60)):
+        if seconds and seconds % size == 0:
+            return f"{seconds / size:g}{unit}"
+    return format_seconds(seconds)
 
 
 def grace_seconds(properties: Mapping[str, str]) -> float:
