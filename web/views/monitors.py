@@ -4,6 +4,8 @@ list is) and a monitor's page (``/monitors/<id>``, the page alert e-mails link t
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -17,6 +19,7 @@ from monitors.probes import REGISTRY
 from monitors.secrets import masked_properties, masked_target
 from monitors.selectors import STATUS_FILTERS, monitor_get, monitors_overview
 from results.models import Result
+from results.route_history import route_changes
 from results.selectors import results_latest, sparklines, uptime_percentages
 from web.access import may_see_secrets, read_required
 from web.charts import detail_chart, sparkline, uptime_bars
@@ -31,6 +34,7 @@ CARDS_PER_PAGE = 100
 DETAIL_RESULTS = 50
 UPTIME_WINDOWS = tuple(PERIODS[key].span for key in ("24h", "7d", "30d", "90d", "365d"))
 UPTIME_LABELS = ("24 hours", "7 days", "30 days", "90 days", "365 days")
+ROUTE_HISTORY, ROUTE_DAYS = 20, 90  # a traceroute monitor's route changes shown, how far back
 
 
 # --- Monitors (cards) ---------------------------------------------------------------------------
@@ -187,6 +191,10 @@ def monitor_detail(request: HttpRequest, monitor_id: int) -> HttpResponse:
         )
     period = _period(request, say=True)
     context = _monitor_live(request, monitor, older=older, show_table=older is None, period=period)
+    if monitor.kind == "traceroute" and older is None:
+        since = timezone.now() - timedelta(days=ROUTE_DAYS)
+        context["routes"] = route_changes(monitor.id, limit=ROUTE_HISTORY, since=since)
+        context["route_days"] = ROUTE_DAYS
     return render(request, "monitors/monitor_detail.html", context)
 
 
