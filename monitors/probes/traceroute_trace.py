@@ -69,16 +69,26 @@ class Trace:
     answers: dict[int, Answer] = field(default_factory=dict)
     send_errors: list[OSError] = field(default_factory=list)
     elapsed_ms: float = 0.0
+    # The probes still awaited: every probe, then those below the end of the path once known.
+    missing: set[int] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.missing = set(range(self.hops * self.probes))
 
     def end_ttl(self) -> int | None:
         """The lowest TTL whose answer ends the path (the destination or an unreachable)."""
         ends = [a.ttl for a in self.answers.values() if a.reached or a.unreachable]
         return min(ends) if ends else None
 
-    def complete(self) -> bool:
-        """Whether every probe up to the end of the path (all TTLs when unknown) answered."""
-        last = self.end_ttl() or self.hops
-        return all(index in self.answers for index in range(last * self.probes))
+    def add(self, index: int, answer: Answer) -> bool:
+        """Keep ``answer``; whether every probe up to the end of the path (every TTL while
+        the end is unknown) has its answer now."""
+        self.answers[index] = answer
+        self.missing.discard(index)
+        if answer.reached or answer.unreachable:
+            needed = answer.ttl * self.probes
+            self.missing = {missing for missing in self.missing if missing < needed}
+        return not self.missing
 
 
 def _open_raw_icmp() -> socket.socket:
@@ -163,15 +173,16 @@ class _Tracer:
             if index in trace.answers or index not in self.sent_ns:
                 continue
             received = _kernel_timestamp(ancillary) or time.time_ns()
-            trace.answers[index] = Answer(
+            answer = Answer(
                 ttl=index // trace.probes + 1,
                 address=source[0],
                 rtt_ms=round(max(0, received - self.sent_ns[index]) / 1e6, 3),
                 reached=reached,
                 unreachable=unreachable,
             )
-            if trace.complete() and not self.done.done():
+            if trace.add(index, answer) and not self.done.done():
                 self.done.set_result(None)
+                return  # what is still queued (the destination's later answers) is not read
 
     def _match(self, packet: memoryview) -> tuple[int, bool, bool] | None:
         """(probe index, reached, unreachable) of a reply to this trace, else None."""
