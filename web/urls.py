@@ -17,6 +17,11 @@ monitor_patterns = [
     path("monitors/<int:monitor_id>", monitors.monitor_detail, name="detail"),
     path("monitors/<int:monitor_id>/edit", monitor_edit.monitor_edit, name="edit"),
     path("monitors/<int:monitor_id>/delete", monitor_edit.monitor_delete_view, name="delete"),
+    path(
+        "monitors/<int:monitor_id>/push-token",
+        monitor_edit.monitor_push_token_view,
+        name="push-token",
+    ),
     path("live/monitors", monitors.monitor_list_live, name="list-live"),
     path("live/dashboard", dashboard.dashboard_live, name="dashboard-live"),
     path("live/monitors/<int:monitor_id>", monitors.monitor_detail_live, name="detail-live"),

@@ -16,7 +16,7 @@ from monitors.oneoff import OneOffError, one_off_check
 from monitors.probes import REGISTRY
 from monitors.secrets import masked_target
 from monitors.selectors import monitor_get
-from monitors.services import monitor_delete
+from monitors.services import monitor_delete, push_token_rotate
 from monitors.validation import UNSET_INTERVAL
 from web.access import permission_required, read_required
 from web.forms.monitor import DEFAULT_TEMPLATE, MONITOR_TEMPLATES, MonitorForm
@@ -96,6 +96,17 @@ def monitor_delete_view(request: HttpRequest, monitor_id: int) -> HttpResponse:
             messages.info(request, f"Monitor “{name}” had already been deleted.")
         return redirect("monitors:list")
     return render(request, "monitors/monitor_confirm_delete.html", {"monitor": monitor})
+
+
+@require_POST
+@permission_required(CHANGE)
+def monitor_push_token_view(request: HttpRequest, monitor_id: int) -> HttpResponse:
+    """Give a push monitor a new token (its old URLs answer 404 from now on)."""
+    monitor = get_monitor(monitor_id)
+    if monitor.push_token:
+        push_token_rotate(monitor)
+        messages.success(request, "New push token: the old URLs no longer work.")
+    return redirect("monitors:detail", monitor_id=monitor.id)
 
 
 # --- Test now and the rule checker ---------------------------------------------------------------
