@@ -15,6 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from lib.errors import first_error_message
+from monitors.autodetect import decide_kind
 from monitors.models import Monitor
 from monitors.probes import REGISTRY
 from monitors.secrets import MASK, masked_target_problem
@@ -62,6 +63,8 @@ def _checked_monitor(fields: Mapping[str, object]) -> Monitor:
     if unknown:
         raise TypeError(f"not editable monitor fields: {', '.join(sorted(unknown))}")
     monitor = Monitor(**fields)
+    # No type: the target decides it (and an http monitor's rule), as in the API.
+    monitor.kind, monitor.rule = decide_kind(monitor.kind, monitor.target, monitor.rule)
     try:
         check_monitor_definition(
             name=monitor.name,

@@ -9,7 +9,8 @@ from monitors.rules import MAX_RULE_LENGTH
 
 # Monitor definitions as they are sent (create, replace, import, test). The serializer reads
 # them as NanoMon's Go decoder does, so the schema says what it takes: ``null`` for the zero
-# value of a string, boolean or object; the column lengths; the types that exist. What JSON
+# value of a string, boolean or object; the column lengths; the types that exist (or none: the
+# target decides, ``monitors.autodetect``). What JSON
 # Schema cannot say (a target's shape for its type, the rule's grammar, an interval of 1s to
 # 720h above the timeout) is checked after, with a 400 naming it (docs/api.md).
 DEFINITION_REQUESTS = ("MonitorRequest", "ExportedMonitorRequest", "CheckRequest")
@@ -33,20 +34,16 @@ def describe_monitor_definitions(result, generator, request, public):
             type=["string", "null"] if one_off else "string", minLength=0 if one_off else 1
         )
         properties["target"].update(type="string", minLength=1)
-        properties["type"].update(
-            type=["string", "null"] if one_off else "string",
-            enum=[*kinds, "", None] if one_off else kinds,
-        )
+        # Empty, null or absent: the target decides the type (monitors.autodetect).
+        properties["type"].update(type=["string", "null"], enum=[*kinds, "", None])
         if "interval" in properties:
             properties["interval"].update(type="string", minLength=1)
         for field in ("name", "type", "target", "interval"):
-            if field in properties and not (one_off and field in ("name", "type")):
+            if field in properties and field != "type" and not (one_off and field == "name"):
                 properties[field].pop("default", None)  # "" is not a valid value here
         if "enabled" in properties:
             properties["enabled"]["type"] = ["boolean", "null"]
-        schemas[name]["required"] = (
-            ["target"] if one_off else ["name", "type", "interval", "target"]
-        )
+        schemas[name]["required"] = ["target"] if one_off else ["name", "interval", "target"]
         properties["properties"] = {
             **properties["properties"],
             "type": ["object", "null"],

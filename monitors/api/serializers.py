@@ -23,13 +23,13 @@ from rest_framework import serializers
 
 from lib.errors import first_message
 from lib.status import STATUS_HELP, Status
+from monitors.autodetect import decide_kind, why_undecided
 from monitors.engine import CheckRequest
 from monitors.imports import masked_secret_problem
 from monitors.models import Monitor
 from monitors.probes import REGISTRY
 from monitors.secrets import MASK, masked_properties, masked_target, restore_masked_target
 from monitors.services import monitor_create, monitor_update
-from monitors.targets import detect_kind
 from monitors.validation import UNSET_INTERVAL, check_monitor_definition
 
 # Longest property value accepted (an HTTP body to send, a headers object...).
@@ -209,7 +209,12 @@ class MonitorSerializer(serializers.ModelSerializer):
     """
 
     name = StrictCharField(help_text="Stored exactly as sent.")
-    type = StrictCharField(source="kind", help_text="http, tcp, ping or dns.")
+    type = StrictCharField(
+        source="kind",
+        help_text="http, tcp, ping, dns, …; empty or absent: decided by the target (http:// or "
+        "https:// → http with the rule status >= 200 && status < 400 unless one is given, "
+        "host:port → tcp, host → ping).",
+    )
     interval = StrictCharField(help_text="Go duration as written, at least 1s: 30s, 1m, 1.5h.")
     target = StrictCharField(help_text="URL (http), host:port (tcp), host (ping, dns).")
     rule = StrictCharField(help_text="Optional rule over the outputs, e.g. status == 200.")
@@ -253,6 +258,8 @@ class MonitorSerializer(serializers.ModelSerializer):
         ]
 
     def validate(self, attrs: dict[str, object]) -> dict[str, object]:
+        # No type: the target decides it (and an http monitor's 2xx/3xx rule), gosrvmon's way.
+        attrs["kind"], attrs["rule"] = decide_kind(attrs["kind"], attrs["target"], attrs["rule"])
         if self.instance is not None:
             attrs["properties"] = restore_masked_secrets(
                 attrs["kind"], attrs["properties"], self.instance.properties or {}
@@ -317,13 +324,11 @@ class CheckSerializer(serializers.Serializer):
     def validate(self, attrs: dict[str, object]) -> dict[str, object]:
         if not attrs["target"]:
             raise serializers.ValidationError("missing monitor target")
-        if not attrs["kind"]:
-            try:
-                attrs["kind"] = detect_kind(attrs["target"])
-            except ValueError as error:
-                raise serializers.ValidationError(
-                    f"cannot tell the monitor type from the target: {error}"
-                ) from None
+        if not attrs["kind"] and (reason := why_undecided(attrs["target"])) is not None:
+            raise serializers.ValidationError(
+                f"cannot tell the monitor type from the target: {reason}"
+            )
+        attrs["kind"], attrs["rule"] = decide_kind(attrs["kind"], attrs["target"], attrs["rule"])
         # The monitor checks minus name and interval, which a one-off check does not need.
         message = definition_errors(
             {**attrs, "name": attrs["name"] or "test", "interval": UNSET_INTERVAL}

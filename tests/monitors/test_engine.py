@@ -280,6 +280,16 @@ def test_the_probe_command_exits_one_for_a_violated_rule(capsys):
     assert "Rule violated: status == 200" in out
 
 
+def test_a_detected_http_probe_is_up_on_2xx_or_3xx_only_as_gosrvmons(capsys):
+    with serve_app(build_test_app()) as server:
+        missing, out, _ = run_probe_command(capsys, server.url("/status/404"))
+        typed, _, _ = run_probe_command(capsys, server.url("/status/404"), "--type", "http")
+
+    assert missing == 1
+    assert "Rule violated: status >= 200 && status < 400" in out
+    assert typed == 0  # a type given keeps NanoMon's meaning: any answer is OK
+
+
 def test_the_probe_command_detects_tcp_and_exits_two_when_it_fails(capsys):
     code, out, _ = run_probe_command(capsys, f"127.0.0.1:{refused_port()}")
 

@@ -15,6 +15,7 @@ from django import forms
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 
 from monitors.api.serializers import restore_masked_secrets
+from monitors.autodetect import decide_kind, why_undecided
 from monitors.imports import masked_secret_problem
 from monitors.models import Monitor
 from monitors.probes import REGISTRY, monitor_templates
@@ -34,6 +35,8 @@ MULTILINE_PROPERTIES = frozenset({"body", "headers"})
 # Starting points for a new monitor, one per type (declared by each probe module).
 MONITOR_TEMPLATES = monitor_templates()
 DEFAULT_TEMPLATE = "http"
+# The type choice that lets the target decide (``monitors.autodetect``); never stored.
+AUTO_KIND = "auto"
 
 _PROPERTY_IN_MESSAGE = re.compile(r"^property '([^']*)'")
 
@@ -84,7 +87,10 @@ class MonitorForm(forms.Form):
     )
     kind = forms.ChoiceField(
         label="Type",
-        choices=[(kind, probe.label) for kind, probe in REGISTRY.items()],
+        choices=[
+            *((kind, probe.label) for kind, probe in REGISTRY.items()),
+            (AUTO_KIND, "Decide from the target (URL: HTTP, host:port: TCP, host: ping)"),
+        ],
         error_messages={
             "required": "missing monitor type",
             "invalid_choice": "invalid monitor type",
@@ -162,7 +168,7 @@ class MonitorForm(forms.Form):
 
     def selected_kind(self) -> str:
         kind = self["kind"].value()
-        return kind if kind in REGISTRY else DEFAULT_TEMPLATE
+        return kind if kind in REGISTRY or kind == AUTO_KIND else DEFAULT_TEMPLATE
 
     def _properties_of(self, kind: str) -> dict[str, str]:
         """The non-empty property values given for ``kind`` (empty means: use the default)."""
@@ -176,6 +182,17 @@ class MonitorForm(forms.Form):
     def clean(self) -> dict[str, object]:
         data = super().clean()
         kind = data.get("kind")
+        if kind == AUTO_KIND:  # the target decides the type (and an http monitor's rule)
+            target = data.get("target") or ""
+            kind, data["rule"] = decide_kind("", target, data.get("rule") or "")
+            if not kind:
+                if target:
+                    reason = why_undecided(target)
+                    self.add_error(
+                        "kind", f"missing monitor type: the target does not decide it: {reason}"
+                    )
+                return data
+            data["kind"] = kind
         if kind not in REGISTRY:
             return data
         properties = self._properties_of(kind)

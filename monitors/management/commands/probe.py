@@ -15,10 +15,10 @@ import sys
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandParser
 
+from monitors.autodetect import decide_kind, why_undecided
 from monitors.engine import CheckRequest, CheckStatus
 from monitors.probes import REGISTRY
 from monitors.services import check_once
-from monitors.targets import detect_kind
 from monitors.validation import check_monitor_definition
 
 USAGE_ERROR = 64  # EX_USAGE of sysexits.h (os.EX_USAGE, where the platform has it)
@@ -62,11 +62,13 @@ class Command(BaseCommand):
     def handle(self, *args, **options) -> None:
         target = options["target"]
         try:
-            kind = options["kind"] or detect_kind(target)
+            if not options["kind"] and (reason := why_undecided(target)) is not None:
+                raise ValueError(reason)
+            kind, rule = decide_kind(options["kind"] or "", target, options["rule"])
             properties = dict(_split_property(item) for item in options["prop"])
             check_monitor_definition(
                 name="one-off", kind=kind, interval="1m", target=target,
-                rule=options["rule"], properties=properties,
+                rule=rule, properties=properties,
             )  # fmt: skip
         except ValueError as error:
             self._usage_error(str(error))
@@ -75,7 +77,7 @@ class Command(BaseCommand):
                                         for message in messages))  # fmt: skip
 
         result = check_once(
-            CheckRequest(kind=kind, target=target, properties=properties, rule=options["rule"])
+            CheckRequest(kind=kind, target=target, properties=properties, rule=rule)
         )
         outputs = result.stored_outputs
         if options["json"]:

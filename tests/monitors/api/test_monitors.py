@@ -206,7 +206,10 @@ def test_deleting_all_monitors_deletes_their_results_too(admin, make_monitor, no
         # The rest of the order: each check wins over every later one.
         ({"name": "", "type": "", "interval": "", "target": ""}, "missing monitor name"),
         ({"name": "", "interval": "bad"}, "missing monitor name"),
-        ({"type": "", "interval": "bad"}, "missing monitor type"),
+        # No type: the target decides it (monitors.autodetect); one that decides nothing
+        # is NanoMon's missing type, and a decided one goes on to the later checks.
+        ({"type": "", "interval": "bad", "target": "ftp://x"}, "missing monitor type"),
+        ({"type": "", "interval": "bad"}, "invalid monitor interval"),
         ({"type": "nope", "interval": ""}, "invalid monitor type"),
         ({"interval": "", "target": ""}, "missing monitor interval"),
         ({"interval": "30", "target": ""}, "missing monitor target"),

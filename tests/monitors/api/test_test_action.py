@@ -62,6 +62,22 @@ def test_the_type_is_detected_from_the_target_when_left_out(editor, server):
     assert tcp["outputs"] is None
 
 
+def test_a_detected_http_check_is_up_on_2xx_or_3xx_only_unless_a_rule_is_given(editor, server):
+    def check(path: str, **fields: str) -> dict:
+        body = {"target": server.url(path), **fields}
+        return editor.post("/api/monitors/test", body, format="json").json()
+
+    redirect, missing = check("/status/302"), check("/status/404")
+    any_answer = check("/status/404", rule="status > 0")
+
+    assert (redirect["type"], redirect["status"]) == ("http", 0)
+    assert (missing["status"], missing["message"]) == (
+        1,
+        "Rule violated: status >= 200 && status < 400",
+    )
+    assert any_answer["status"] == 0
+
+
 @pytest.mark.parametrize(
     ("body", "detail"),
     [

@@ -45,6 +45,8 @@ BEYOND_JSON_SCHEMA = re.compile(
     r"^(monitor \d+: )?("
     r"invalid monitor interval|monitor interval must be|rule invalid: |property '|"
     r"cannot tell the monitor type|"
+    # No type is schema-valid (the target decides it): a target that decides none is refused.
+    r"missing monitor type$|"
     r"target |invalid target|properties: (?!must be an object|value of '[^']*' must be a string|"
     r"names must be plain text)|[a-z]+ target|.*\bexpected "
     r")"
