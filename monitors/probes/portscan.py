@@ -48,7 +48,8 @@ or target changes (``monitors.services``); when ``ports`` changes, the ports no 
 leave it and the newly scanned ones join it as the first scan of them finds them. Setting
 ``expectOpen`` clears it (removing it again starts a new baseline). A Failed run keeps it.
 "Test now" runs with no memory, so its scan is its own baseline: it shows the open set, never
-an unexpected port, unless ``expectOpen`` is set.
+an unexpected port, unless ``expectOpen`` is set. The first scan is trusted as it is (a host
+that was down then has an empty baseline): set ``expectOpen`` where that will not do.
 """
 
 from __future__ import annotations
@@ -180,7 +181,7 @@ async def probe(
         family, sockaddr = await _resolve(target, str(properties["network"]), timeout)
     except netpolicy.PolicyDenied as error:
         raise ProbeFailure(str(error)) from None
-    per_connect = connect_timeout(ends_at - loop.time(), len(ports), concurrency)
+    per_connect = scan_budget(ends_at - loop.time(), timeout, len(ports), concurrency)
     started = time.perf_counter()
     open_ports, errors = await _scan(family, sockaddr, ports, concurrency, per_connect, ends_at)
     milliseconds = round((time.perf_counter() - started) * 1000, 3)
@@ -201,6 +202,18 @@ async def probe(
         "ipAddress": sockaddr[0],
     }
     return ProbeResult(value=milliseconds, outputs=outputs, memory=remember)
+
+
+def scan_budget(remaining: float, timeout: float, port_count: int, concurrency: int) -> float:
+    """The per-connect timeout for the ``remaining`` seconds after the name lookup; a lookup
+    that left too little to judge a port fails the run (rather than report all closed)."""
+    per_connect = connect_timeout(max(remaining, 0.0), port_count, concurrency)
+    if per_connect < MIN_CONNECT_SECONDS:
+        raise ProbeFailure(
+            f"timed out after {format_seconds(timeout)}: resolving the host left too little "
+            "time to scan"
+        )
+    return per_connect
 
 
 def _check_configuration(

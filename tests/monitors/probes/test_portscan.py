@@ -17,7 +17,7 @@ import pytest
 from monitors.engine import CheckRequest, CheckStatus, run_checks_sync
 from monitors.probes import port_lists, remembers
 from monitors.probes.base import ProbeFailure, PropertyError
-from monitors.probes.portscan import MIN_CONNECT_SECONDS, PROBE, connect_timeout
+from monitors.probes.portscan import MIN_CONNECT_SECONDS, PROBE, connect_timeout, scan_budget
 from tests.support import netns
 
 RULE = PROBE.template["rule"]
@@ -249,6 +249,14 @@ def test_the_connect_timeout_is_the_time_over_the_connects_each_worker_makes():
     assert connect_timeout(10, 4096, 100) == pytest.approx(10 / 41)
     assert connect_timeout(10, 3, 100) == 10
     assert connect_timeout(10, 4096, 1) < MIN_CONNECT_SECONDS
+
+
+def test_a_name_lookup_that_leaves_too_little_time_fails_instead_of_scanning():
+    assert scan_budget(4.0, 10.0, 100, 100) == 4.0
+    with pytest.raises(ProbeFailure, match=r"^timed out after 10s: resolving the host left"):
+        scan_budget(0.01, 10.0, 100, 100)
+    with pytest.raises(ProbeFailure, match=r"^timed out after 10s: "):
+        scan_budget(-0.5, 10.0, 3, 100)
 
 
 # --- Through the engine: the verdict is the rule's, the memory comes back ---------------------
