@@ -11,8 +11,9 @@ hop-by-hop trace waits for each silent hop in turn.
 Matching. Each probe has a serial number ``index`` (``(ttl - 1) * probes + n``):
 
 * ``icmp``: an echo request with this trace's identifier and sequence ``index``. The answer
-  is an echo reply (the destination) or an ICMP error quoting the request's IP header and
-  first 8 bytes (identifier and sequence).
+  is an echo reply (the destination; it also carries back the trace's random 8-byte payload
+  token) or an ICMP error quoting the request's IP header and first 8 bytes (identifier and
+  sequence).
 * ``udp``: a datagram from this trace's bound source port to port ``33434 + index`` (as
   traceroute(8)). The answer is an ICMP error quoting the UDP header (both ports); port
   unreachable from the target means the destination was reached.
@@ -28,6 +29,7 @@ import asyncio
 import contextlib
 import itertools
 import random
+import secrets
 import socket
 import struct
 import time
@@ -45,7 +47,7 @@ _ECHO_REPLY, _UNREACHABLE, _ECHO_REQUEST, _TIME_EXCEEDED = 0, 3, 8, 11
 _PORT_UNREACHABLE = 3
 _SO_TIMESTAMPNS = 35
 _SOL_RAW, _ICMP_FILTER = 255, 1
-_PAYLOAD = bytes(range(32))  # 32 bytes of payload: small, and like traceroute's default size
+_FILLER = bytes(range(24))  # after the 8-byte token: 32 bytes of payload, as traceroute's
 _identifiers = itertools.count(random.getrandbits(16))
 
 
@@ -114,6 +116,9 @@ class _Tracer:
         self.protocol = protocol
         self.trace = Trace(hops=hops, probes=probes)
         self.identifier = next(_identifiers) & 0xFFFF
+        # An echo reply carries the whole request back: the token tells ours from a ping's
+        # that happens to use the same identifier.
+        self.payload = secrets.token_bytes(8) + _FILLER
         self.sent_ns: dict[int, int] = {}
         self.done = loop.create_future()
         self.receiver = _open_raw_icmp()
@@ -145,14 +150,14 @@ class _Tracer:
     def _send(self, index: int) -> None:
         sent = time.time_ns()
         if self.protocol == "udp":
-            self.sender.sendto(_PAYLOAD, (self.target, UDP_BASE_PORT + index))
+            self.sender.sendto(self.payload, (self.target, UDP_BASE_PORT + index))
             # The first send binds the socket to an ephemeral port: the replies quote it.
             self.source_port = self.source_port or self.sender.getsockname()[1]
         else:
             header = struct.pack("!BBHHH", _ECHO_REQUEST, 0, 0, self.identifier, index)
-            checksum = _checksum(header + _PAYLOAD)
+            checksum = _checksum(header + self.payload)
             header = struct.pack("!BBHHH", _ECHO_REQUEST, 0, checksum, self.identifier, index)
-            self.sender.sendto(header + _PAYLOAD, (self.target, 0))
+            self.sender.sendto(header + self.payload, (self.target, 0))
         self.sent_ns[index] = sent
 
     def _on_readable(self) -> None:
@@ -194,6 +199,8 @@ class _Tracer:
         if kind == _ECHO_REPLY:
             identifier, index = struct.unpack("!HH", packet[offset + 4 : offset + 8])
             if self.protocol != "icmp" or identifier != self.identifier:
+                return None
+            if bytes(packet[offset + 8 : offset + 16]) != self.payload[:8]:
                 return None
             return index, True, False
         inner = offset + 8  # the quoted IP header of our probe, then its first 8 bytes

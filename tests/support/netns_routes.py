@@ -15,6 +15,7 @@ address. This machine gains only /32 routes to ``target`` and ``silent_target`` 
 r1, which vanish with the veth. ``silent_target`` is routed to r2, which drops it without a
 word (a ``blackhole`` route): traces to it get r1 and r2, then silence.
 ``unreachable_target`` (.35) is routed to r2 too, which answers "host unreachable" for it.
+``silence("r2")`` makes r2 a hop that forwards but never answers.
 
 ICMP error rate limiting (``icmp_ratelimit``: 1 per second after a burst of 6 per peer;
 ``icmp_msgs_per_sec``: 1000 per second after a burst of 50) is lifted in the routers and the
@@ -94,6 +95,13 @@ class RoutedPath:
         """r1 sends the target's traffic straight to t (one hop less); the new route."""
         self.route("r1", "replace", f"{self.target}/32", "via", self.address(22))
         return [self.address(2), self.target]
+
+    def silence(self, node: str) -> None:
+        """The router still forwards but never answers (its own ICMP is dropped: the policy
+        rule matches packets it originates, ``iif lo``), as a router that hides from traces."""
+        namespace = self.namespaces[node]
+        _ip("-n", namespace, "rule", "add", "pref", "10", "iif", "lo", "ipproto", "icmp",
+            "blackhole")  # fmt: skip
 
     def execute(self, node: str, *command: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(

@@ -196,6 +196,23 @@ def test_a_hop_fewer_is_a_change(path):
 
 
 @pytest.mark.netns
+def test_a_hop_that_never_answers_is_a_star_and_no_change(path):
+    (first,) = traces(path.target, 1)
+    path.silence("r2")
+
+    result = trace(path.target, first.memory, timeout="1s")
+
+    r1, r2, target = path.first_path()
+    assert "route" not in result.outputs  # no change: the route is not kept
+    assert (result.outputs["reached"], result.outputs["hopCount"]) == (1, 3)
+    assert result.outputs["routeChanged"] == 0
+    assert "hopRtt2" not in result.outputs
+    # What is remembered keeps the address hop 2 answered with before.
+    assert result.memory == {"route": [r1, r2, target], "reached": True}
+    assert trace(path.target, timeout="1s").outputs["route"] == f"{r1} * {target}"
+
+
+@pytest.mark.netns
 def test_a_silent_destination_gives_the_hops_that_answered_then_a_star(path):
     result = trace(path.silent_target, timeout="1s")
 
