@@ -12,6 +12,7 @@ from monitors.probes import (
     prom_scrape,
     prometheus,
     push,
+    ssh,
     tcp,
     tls,
     traceroute,
@@ -29,6 +30,7 @@ REGISTRY: dict[str, ProbeType] = {
         prometheus.PROBE,
         prom_scrape.PROBE,
         push.PROBE,
+        ssh.PROBE,
         portscan.PROBE,
         traceroute.PROBE,
     )

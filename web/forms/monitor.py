@@ -29,8 +29,9 @@ from monitors.secrets import (
 from monitors.services import monitor_create, monitor_update
 from monitors.validation import UNSET_INTERVAL, check_monitor_definition
 
-# Properties whose values are usually several lines (a request body, a headers object).
-MULTILINE_PROPERTIES = frozenset({"body", "headers"})
+# Properties whose values are usually several lines (a request body, a headers object, an
+# ssh private key).
+MULTILINE_PROPERTIES = frozenset({"body", "headers", "privateKey"})
 
 # Starting points for a new monitor, one per type (declared by each probe module).
 MONITOR_TEMPLATES = monitor_templates()
