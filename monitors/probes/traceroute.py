@@ -2,10 +2,11 @@
 
 Contract, plain data in and out (docs/traceroute.md has the prose):
 
-* Target: a host name or an IPv4 address (IPv6 is not traced yet).
+* Target: a host name or an IP address (IPv4 or IPv6).
 * Properties: ``hops`` (the highest TTL tried, 30, 1 to 64), ``timeout`` (the whole trace's
   deadline, 10s), ``probes`` per hop (3, 1 to 10), ``protocol`` ``icmp`` (echo requests, the
-  default) or ``udp`` (datagrams to high ports, as traceroute(8), for paths that filter echo).
+  default) or ``udp`` (datagrams to high ports, as traceroute(8), for paths that filter echo),
+  ``network`` (ip: the first address of a name; ip4, ip6: the first of that family).
 * Outputs: ``reached`` (1/0), ``hopCount`` (the TTL of the farthest hop that answered: the
   destination's when reached), ``route`` (the hops' addresses, ``*`` where a hop did not
   answer), ``routeChanged`` (1/0, below), ``hopRtt1`` … (the fastest answer of each hop that
@@ -57,6 +58,7 @@ from monitors.probes.traceroute_trace import Trace, trace
 from monitors.targets import is_ip_address
 
 PROTOCOLS = ("icmp", "udp")
+NETWORKS = {"ip": socket.AF_UNSPEC, "ip4": socket.AF_INET, "ip6": socket.AF_INET6}
 NO_ANSWER = "*"
 
 PROPERTIES = (
@@ -80,6 +82,13 @@ PROPERTIES = (
         "for paths that filter ICMP echo).",
         default="icmp",
         choices=PROTOCOLS,
+    ),
+    PropertySpec(
+        "network",
+        "Address family to trace when a name has several addresses: ip (the first address "
+        "the resolver returns), ip4 (the first IPv4 address) or ip6 (the first IPv6 address).",
+        default="ip",
+        choices=tuple(NETWORKS),
     ),
 )
 
@@ -121,10 +130,8 @@ OUTPUTS = (
 
 
 def check_target(target: str) -> None:
-    """Raise ``ValueError`` unless ``target`` is a host name or an IPv4 address."""
+    """Raise ``ValueError`` unless ``target`` is a host name or an IP address."""
     check_host(target)
-    if is_ip_address(target) and ":" in target:
-        raise ValueError("IPv6 addresses are not traced yet: give an IPv4 address or a name")
 
 
 def route_of(result: Trace) -> tuple[list[str], bool]:
@@ -166,25 +173,31 @@ def remembered_route(
     return merged, new_reached
 
 
-async def resolve(target: str, timeout: float) -> str:
-    """The IPv4 address to trace: the literal, or the first address of the name that the
-    probe network policy allows (``monitors.netpolicy``; PolicyDenied when it allows none)."""
+async def resolve(target: str, network: str, timeout: float) -> str:
+    """The address to trace: the literal, or the first address of the name (of the family
+    ``network`` asks for) that the probe network policy allows (``monitors.netpolicy``;
+    PolicyDenied when it allows none)."""
     policy = netpolicy.current()
     policy.check_name(target)
     if is_ip_address(target):
+        family = socket.AF_INET6 if ":" in target else socket.AF_INET
+        if NETWORKS[network] not in (socket.AF_UNSPEC, family):
+            wanted = "IPv4" if network == "ip4" else "IPv6"
+            raise ProbeFailure(f"{target} is not an {wanted} address (network={network})")
         policy.check(target, target)
         return target
     loop = asyncio.get_running_loop()
     try:
         found = await asyncio.wait_for(
-            loop.getaddrinfo(target, None, family=socket.AF_INET, type=socket.SOCK_DGRAM),
+            loop.getaddrinfo(target, None, family=NETWORKS[network], type=socket.SOCK_DGRAM),
             timeout,
         )
     except socket.gaierror:
         raise ProbeFailure("could not resolve host") from None
     except TimeoutError:
         raise ProbeFailure(f"timed out after {format_seconds(timeout)} resolving host") from None
-    allowed = policy.permitted(target, [entry[4][0] for entry in found], str)
+    addresses = [entry[4][0] for entry in found if entry[0] in (socket.AF_INET, socket.AF_INET6)]
+    allowed = policy.permitted(target, addresses, str)
     if not allowed:
         raise ProbeFailure("could not resolve host")
     return allowed[0]
@@ -198,7 +211,7 @@ async def probe(
     loop = asyncio.get_running_loop()
     ends_at = loop.time() + timeout
     try:
-        address = await resolve(target, timeout)
+        address = await resolve(target, str(properties["network"]), timeout)
     except netpolicy.PolicyDenied as error:
         raise ProbeFailure(str(error)) from None
     hops, probes = int(properties["hops"]), int(properties["probes"])
@@ -248,7 +261,8 @@ PROBE = ProbeType(
     kind="traceroute",
     label="Traceroute (path to a host)",
     short_label="Traceroute",
-    target_help="Host name or IPv4 address to trace the path to, e.g. example.net or 192.0.2.1",
+    target_help="Host name or IP address to trace the path to, e.g. example.net, 192.0.2.1 or "
+    "2001:db8::1",
     properties=PROPERTIES,
     outputs=OUTPUTS,
     check_target=check_target,
@@ -262,6 +276,6 @@ PROBE = ProbeType(
         properties={},
         rule_examples=("routeChanged == 0", "reached == 1 && hopCount <= 12", "hopRtt1 < 5"),
     ),
-    target_shape="a host name or an IPv4 address, without scheme or port",
+    target_shape="a host name or an IP address, without scheme or port",
     remembers=True,
 )

@@ -18,6 +18,11 @@ Matching. Each probe has a serial number ``index`` (``(ttl - 1) * probes + n``):
   traceroute(8)). The answer is an ICMP error quoting the UDP header (both ports); port
   unreachable from the target means the destination was reached.
 
+IPv6 works the same with ICMPv6 (echo request 128 and reply 129, time exceeded 3,
+unreachable 1 with port unreachable code 4) and the hop limit for the TTL; the kernel passes
+no IP header and computes the checksums, and a quoted IPv6 header is its fixed 40 bytes (an
+extension header in a quoted probe is not followed: ours carry none).
+
 A quoted packet must also have been sent to the target, so replies to another trace or to
 another program on this host are never taken. Receive times are the kernel's packet
 timestamps (``SO_TIMESTAMPNS``), as for ping. Plain Python, no Django.
@@ -43,10 +48,8 @@ PERMISSION_MESSAGE = (
     "traceroute needs a raw ICMP socket: run the worker as root or with CAP_NET_RAW"
 )
 
-_ECHO_REPLY, _UNREACHABLE, _ECHO_REQUEST, _TIME_EXCEEDED = 0, 3, 8, 11
-_PORT_UNREACHABLE = 3
 _SO_TIMESTAMPNS = 35
-_SOL_RAW, _ICMP_FILTER = 255, 1
+_SOL_RAW, _ICMP_FILTER, _ICMP6_FILTER = 255, 1, 1
 _FILLER = bytes(range(24))  # after the 8-byte token: 32 bytes of payload, as traceroute's
 _identifiers = itertools.count(random.getrandbits(16))
 
@@ -93,15 +96,50 @@ class Trace:
         return not self.missing
 
 
-def _open_raw_icmp() -> socket.socket:
+@dataclass(frozen=True)
+class _Family:
+    """What differs between tracing over IPv4 and over IPv6."""
+
+    family: int
+    icmp: int  # the ICMP protocol number
+    echo_request: int
+    echo_reply: int
+    unreachable: int
+    time_exceeded: int
+    port_unreachable: int  # the unreachable code
+    hop_limit: tuple[int, int]  # the socket option setting the TTL / hop limit
+    ip_header: bool  # raw sockets deliver the IP header (IPv4 only)
+    quoted_header: int  # the quoted IP header's length (IPv4: read from the header)
+    next_header: int  # offset of the protocol / next header in the quoted IP header
+    destination: int  # offset of the destination address in the quoted IP header
+
+
+_IPV4 = _Family(
+    socket.AF_INET, socket.IPPROTO_ICMP, 8, 0, 3, 11, 3,
+    (socket.IPPROTO_IP, socket.IP_TTL), True, 0, 9, 16,
+)  # fmt: skip
+_IPV6 = _Family(
+    socket.AF_INET6, socket.IPPROTO_ICMPV6, 128, 129, 1, 3, 4,
+    (socket.IPPROTO_IPV6, socket.IPV6_UNICAST_HOPS), False, 40, 6, 24,
+)  # fmt: skip
+
+
+def _open_raw_icmp(kind: _Family) -> socket.socket:
     try:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+        sock = socket.socket(kind.family, socket.SOCK_RAW, kind.icmp)
     except PermissionError:
         raise ProbeFailure(PERMISSION_MESSAGE) from None
     sock.setblocking(False)
+    allowed = (kind.echo_reply, kind.unreachable, kind.time_exceeded)
     with contextlib.suppress(OSError):  # a set bit blocks that ICMP type
-        allowed = (1 << _ECHO_REPLY) | (1 << _UNREACHABLE) | (1 << _TIME_EXCEEDED)
-        sock.setsockopt(_SOL_RAW, _ICMP_FILTER, struct.pack("I", 0xFFFFFFFF & ~allowed))
+        if kind is _IPV4:
+            bits = 0xFFFFFFFF & ~sum(1 << allow for allow in allowed)
+            sock.setsockopt(_SOL_RAW, _ICMP_FILTER, struct.pack("I", bits))
+        else:
+            words = [0xFFFFFFFF] * 8
+            for allow in allowed:
+                words[allow >> 5] &= ~(1 << (allow & 31))
+            sock.setsockopt(socket.IPPROTO_ICMPV6, _ICMP6_FILTER, struct.pack("8I", *words))
     with contextlib.suppress(OSError):
         sock.setsockopt(socket.SOL_SOCKET, _SO_TIMESTAMPNS, 1)
     return sock
@@ -112,7 +150,9 @@ class _Tracer:
         self, loop: asyncio.AbstractEventLoop, target: str, hops: int, probes: int, protocol: str
     ) -> None:
         self.loop = loop
+        self.kind = _IPV6 if ":" in target else _IPV4
         self.target = target
+        self.target_packed = socket.inet_pton(self.kind.family, target)
         self.protocol = protocol
         self.trace = Trace(hops=hops, probes=probes)
         self.identifier = next(_identifiers) & 0xFFFF
@@ -121,11 +161,11 @@ class _Tracer:
         self.payload = secrets.token_bytes(8) + _FILLER
         self.sent_ns: dict[int, int] = {}
         self.done = loop.create_future()
-        self.receiver = _open_raw_icmp()
+        self.receiver = _open_raw_icmp(self.kind)
         self.sender = self.receiver
         self.source_port = 0
         if protocol == "udp":
-            self.sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            self.sender = socket.socket(self.kind.family, socket.SOCK_DGRAM)
             self.sender.setblocking(False)
         self.buffer = bytearray(2048)
         loop.add_reader(self.receiver.fileno(), self._on_readable)
@@ -139,7 +179,7 @@ class _Tracer:
     def send_all(self) -> None:
         trace = self.trace
         for ttl in range(1, trace.hops + 1):
-            self.sender.setsockopt(socket.IPPROTO_IP, socket.IP_TTL, ttl)
+            self.sender.setsockopt(*self.kind.hop_limit, ttl)
             for n in range(trace.probes):
                 index = (ttl - 1) * trace.probes + n
                 try:
@@ -154,9 +194,11 @@ class _Tracer:
             # The first send binds the socket to an ephemeral port: the replies quote it.
             self.source_port = self.source_port or self.sender.getsockname()[1]
         else:
-            header = struct.pack("!BBHHH", _ECHO_REQUEST, 0, 0, self.identifier, index)
-            checksum = _checksum(header + self.payload)
-            header = struct.pack("!BBHHH", _ECHO_REQUEST, 0, checksum, self.identifier, index)
+            request = self.kind.echo_request
+            header = struct.pack("!BBHHH", request, 0, 0, self.identifier, index)
+            if self.kind is _IPV4:  # the kernel computes ICMPv6 checksums itself
+                checksum = _checksum(header + self.payload)
+                header = struct.pack("!BBHHH", request, 0, checksum, self.identifier, index)
             self.sender.sendto(header + self.payload, (self.target, 0))
         self.sent_ns[index] = sent
 
@@ -170,7 +212,8 @@ class _Tracer:
                 return
             except OSError:
                 continue
-            matched = self._match(memoryview(self.buffer)[:size])
+            sender = socket.inet_pton(self.kind.family, source[0].partition("%")[0])
+            matched = self._match(memoryview(self.buffer)[:size], sender)
             if matched is None:
                 continue
             index, reached, unreachable = matched
@@ -180,7 +223,7 @@ class _Tracer:
             received = _kernel_timestamp(ancillary) or time.time_ns()
             answer = Answer(
                 ttl=index // trace.probes + 1,
-                address=source[0],
+                address=socket.inet_ntop(self.kind.family, sender),
                 rtt_ms=round(max(0, received - self.sent_ns[index]) / 1e6, 3),
                 reached=reached,
                 unreachable=unreachable,
@@ -189,14 +232,14 @@ class _Tracer:
                 self.done.set_result(None)
                 return  # what is still queued (the destination's later answers) is not read
 
-    def _match(self, packet: memoryview) -> tuple[int, bool, bool] | None:
+    def _match(self, packet: memoryview, sender: bytes) -> tuple[int, bool, bool] | None:
         """(probe index, reached, unreachable) of a reply to this trace, else None."""
-        offset = (packet[0] & 0x0F) * 4 if len(packet) else 0
+        kind = self.kind
+        offset = (packet[0] & 0x0F) * 4 if kind.ip_header and len(packet) else 0
         if len(packet) < offset + 8:
             return None
-        kind, code = packet[offset], packet[offset + 1]
-        source = socket.inet_ntoa(bytes(packet[12:16]))
-        if kind == _ECHO_REPLY:
+        message, code = packet[offset], packet[offset + 1]
+        if message == kind.echo_reply:
             identifier, index = struct.unpack("!HH", packet[offset + 4 : offset + 8])
             if self.protocol != "icmp" or identifier != self.identifier:
                 return None
@@ -206,14 +249,15 @@ class _Tracer:
         inner = offset + 8  # the quoted IP header of our probe, then its first 8 bytes
         if len(packet) < inner + 20:
             return None
-        inner_data = inner + (packet[inner] & 0x0F) * 4
+        inner_data = inner + (kind.quoted_header or (packet[inner] & 0x0F) * 4)
         if len(packet) < inner_data + 8:
             return None
-        if socket.inet_ntoa(bytes(packet[inner + 16 : inner + 20])) != self.target:
+        address_end = inner + kind.destination + len(self.target_packed)
+        if bytes(packet[inner + kind.destination : address_end]) != self.target_packed:
             return None
-        quoted_protocol = packet[inner + 9]
+        quoted_protocol = packet[inner + kind.next_header]
         if self.protocol == "icmp":
-            if quoted_protocol != socket.IPPROTO_ICMP or packet[inner_data] != _ECHO_REQUEST:
+            if quoted_protocol != kind.icmp or packet[inner_data] != kind.echo_request:
                 return None
             identifier, index = struct.unpack("!HH", packet[inner_data + 4 : inner_data + 8])
             if identifier != self.identifier:
@@ -225,20 +269,20 @@ class _Tracer:
             if source_port != self.source_port:
                 return None
             index = port - UDP_BASE_PORT
-        if kind == _TIME_EXCEEDED:
+        if message == kind.time_exceeded:
             return index, False, False
-        if kind != _UNREACHABLE:
+        if message != kind.unreachable:
             return None
-        from_target = source == self.target
+        from_target = sender == self.target_packed
         # The target's port unreachable (udp) or any unreachable it sends itself ends the
         # path there; a router's unreachable means the path ends before the target.
-        if from_target and (code == _PORT_UNREACHABLE or self.protocol == "udp"):
+        if from_target and (code == kind.port_unreachable or self.protocol == "udp"):
             return index, True, False
         return index, from_target, not from_target
 
 
 async def trace(target: str, *, hops: int, probes: int, protocol: str, ends_at: float) -> Trace:
-    """Trace the path to the IPv4 address ``target`` until ``ends_at`` (loop time)."""
+    """Trace the path to the IP address ``target`` until ``ends_at`` (loop time)."""
     loop = asyncio.get_running_loop()
     started = loop.time()
     tracer = _Tracer(loop, target, hops, probes, protocol)

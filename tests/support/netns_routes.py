@@ -28,6 +28,8 @@ Traffic never leaves these namespaces: they have no other links.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import functools
 import ipaddress
 import random
 import secrets
@@ -54,14 +56,24 @@ def _ip(*arguments: str) -> None:
 
 @dataclass
 class RoutedPath:
-    """The namespaces and addresses of one path; methods change the path in place."""
+    """The namespaces and addresses of one path; methods change the path in place.
+
+    Addresses are IPv4 (``version`` 4) or IPv6 (``ipv6()``: the same path and namespaces,
+    IPv6 addresses): offset ``n`` of the /26 is ``fd00:232:<block>:<n // 4>::<n % 4>``."""
 
     token: str
     block: ipaddress.IPv4Network
     namespaces: dict[str, str] = field(default_factory=dict)
+    version: int = 4
 
-    def address(self, offset: int) -> str:
-        return str(self.block[offset])
+    def ipv6(self) -> RoutedPath:
+        return dataclasses.replace(self, version=6)
+
+    def address(self, offset: int, version: int | None = None) -> str:
+        if (version or self.version) == 4:
+            return str(self.block[offset])
+        index = (int(self.block.network_address) - int(_SPACE.network_address)) >> 6
+        return str(ipaddress.IPv6Address(f"fd00:232:{index:x}:{offset // 4:x}::{offset % 4:x}"))
 
     @property
     def target(self) -> str:
@@ -75,12 +87,16 @@ class RoutedPath:
     def unreachable_target(self) -> str:
         return self.address(35)
 
-    def hops(self, *offsets: int) -> str:
-        """A route string of these offsets' addresses (``*`` for None)."""
-        return " ".join("*" if offset is None else self.address(offset) for offset in offsets)
-
     def route(self, node: str, *arguments: str) -> None:
         _ip("-n", self.namespaces[node], "route", *arguments)
+
+    def _route_target(self, via: int) -> None:
+        """Both families: r1 sends the target's traffic to the node at offset ``via``."""
+        for version, length in ((4, 32), (6, 128)):
+            self.route(
+                "r1", "replace", f"{self.address(33, version)}/{length}",
+                "via", self.address(via, version),
+            )  # fmt: skip
 
     def first_path(self) -> list[str]:
         """The addresses answering on the first path: r1, r2, then the target."""
@@ -88,20 +104,20 @@ class RoutedPath:
 
     def reroute_via_r3(self) -> list[str]:
         """r1 sends the target's traffic through r3 instead of r2; the new route."""
-        self.route("r1", "replace", f"{self.target}/32", "via", self.address(14))
+        self._route_target(14)
         return [self.address(2), self.address(14), self.target]
 
     def shorten(self) -> list[str]:
         """r1 sends the target's traffic straight to t (one hop less); the new route."""
-        self.route("r1", "replace", f"{self.target}/32", "via", self.address(22))
+        self._route_target(22)
         return [self.address(2), self.target]
 
     def silence(self, node: str) -> None:
         """The router still forwards but never answers (its own ICMP is dropped: the policy
         rule matches packets it originates, ``iif lo``), as a router that hides from traces."""
-        namespace = self.namespaces[node]
-        _ip("-n", namespace, "rule", "add", "pref", "10", "iif", "lo", "ipproto", "icmp",
-            "blackhole")  # fmt: skip
+        for family, protocol in (("-4", "icmp"), ("-6", "ipv6-icmp")):
+            _ip(family, "-n", self.namespaces[node], "rule", "add", "pref", "10",
+                "iif", "lo", "ipproto", protocol, "blackhole")  # fmt: skip
 
     def execute(self, node: str, *command: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -139,9 +155,14 @@ def routed_path() -> Iterator[RoutedPath]:
                 "net.ipv4.icmp_ratelimit=0",
                 "net.ipv4.icmp_msgs_per_sec=100000",
                 "net.ipv4.icmp_msgs_burst=10000",
+                "net.ipv6.icmp.ratelimit=0",
+                # Link-local addresses usable at once, not after duplicate detection (~2 s):
+                # neighbour discovery needs them.
+                "net.ipv6.conf.default.accept_dad=0",
+                "net.ipv6.conf.all.accept_dad=0",
             ]
             if node != "t":
-                sysctls.append("net.ipv4.ip_forward=1")
+                sysctls += ["net.ipv4.ip_forward=1", "net.ipv6.conf.all.forwarding=1"]
             path.execute(node, "sysctl", "-q", "-w", *sysctls)
         for link, one, one_offset, other, other_offset in _LINKS:
             a, b = f"nt{token}{link}a", f"nt{token}{link}b"
@@ -150,18 +171,27 @@ def routed_path() -> Iterator[RoutedPath]:
                 prefix = ("-n", path.namespaces[node]) if node else ()
                 if node:
                     _ip("link", "set", end, "netns", path.namespaces[node])
+                else:
+                    subprocess.run(["sysctl", "-q", "-w", f"net.ipv6.conf.{end}.accept_dad=0"],
+                                   check=True, capture_output=True)  # fmt: skip
                 _ip(*prefix, "addr", "add", f"{path.address(offset)}/30", "dev", end)
+                # nodad: the address works at once instead of after duplicate detection.
+                _ip(*prefix, "-6", "addr", "add", f"{path.address(offset, 6)}/64", "dev", end,
+                    "nodad")  # fmt: skip
                 _ip(*prefix, "link", "set", end, "up")
-        _ip("-n", path.namespaces["t"], "addr", "add", f"{path.target}/32", "dev", "lo")
-        for node, gateway in (("r1", 1), ("r2", 5), ("r3", 13), ("t", 9)):
-            path.route(node, "add", "default", "via", path.address(gateway))
-        for address in (path.target, path.silent_target, path.unreachable_target):
-            _ip("route", "add", f"{address}/32", "via", path.address(2))
-            path.route("r1", "add", f"{address}/32", "via", path.address(6))
-        path.route("r2", "add", f"{path.target}/32", "via", path.address(10))
-        path.route("r3", "add", f"{path.target}/32", "via", path.address(18))
-        path.route("r2", "add", "blackhole", f"{path.silent_target}/32")
-        path.route("r2", "add", "unreachable", f"{path.unreachable_target}/32")
+        for version, length in ((4, 32), (6, 128)):
+            at = functools.partial(path.address, version=version)
+            _ip("-n", path.namespaces["t"], "addr", "add", f"{at(33)}/{length}", "dev", "lo")
+            for node, gateway in (("r1", 1), ("r2", 5), ("r3", 13), ("t", 9)):
+                _ip("-n", path.namespaces[node], f"-{version}", "route", "add", "default",
+                    "via", at(gateway))  # fmt: skip
+            for offset in (33, 34, 35):  # target, silent_target, unreachable_target
+                _ip(f"-{version}", "route", "add", f"{at(offset)}/{length}", "via", at(2))
+                path.route("r1", "add", f"{at(offset)}/{length}", "via", at(6))
+            path.route("r2", "add", f"{at(33)}/{length}", "via", at(10))
+            path.route("r3", "add", f"{at(33)}/{length}", "via", at(18))
+            path.route("r2", "add", "blackhole", f"{at(34)}/{length}")
+            path.route("r2", "add", "unreachable", f"{at(35)}/{length}")
         yield path
     finally:
         subprocess.run(["ip", "link", "del", host_link], capture_output=True, check=False)

@@ -4,13 +4,14 @@ namespaces (tests/support/netns_routes.py), rerouted and shortened mid-test; and
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Iterator
 
 import pytest
 
 from monitors.engine import CheckRequest, CheckStatus, run_check
 from monitors.probes import REGISTRY, remembers
-from monitors.probes.base import ProbeResult, PropertyError
+from monitors.probes.base import ProbeFailure, ProbeResult, PropertyError
 from monitors.probes.traceroute import (
     PROBE,
     check_target,
@@ -33,12 +34,13 @@ def traces(target: str, runs: int, **properties: str) -> list[ProbeResult]:
     return results
 
 
-@pytest.fixture
-def path() -> Iterator[netns_routes.RoutedPath]:
+@pytest.fixture(params=["ipv4", "ipv6"])
+def path(request) -> Iterator[netns_routes.RoutedPath]:
+    """The routed path, its IPv4 or its IPv6 addresses."""
     if reason := netns.skip_reason():
         pytest.skip(reason)
     with netns_routes.routed_path() as routed:
-        yield routed
+        yield routed if request.param == "ipv4" else routed.ipv6()
 
 
 # --- Declarations ---------------------------------------------------------------------------
@@ -52,6 +54,7 @@ def test_it_is_registered_as_a_remembering_type_with_its_defaults():
         "timeout": 10.0,
         "probes": 3,
         "protocol": "icmp",
+        "network": "ip",
     }
     assert PROBE.deadline(PROBE.parse_properties({"timeout": "2s"})) == 2.0
 
@@ -72,7 +75,7 @@ def test_bad_properties_are_refused_naming_the_property(properties, message):
     assert str(refused.value) == message
 
 
-@pytest.mark.parametrize("target", ["example.net", "192.0.2.1"])
+@pytest.mark.parametrize("target", ["example.net", "192.0.2.1", "2001:db8::1"])
 def test_a_name_or_an_ipv4_address_is_a_target(target):
     check_target(target)
 
@@ -80,7 +83,6 @@ def test_a_name_or_an_ipv4_address_is_a_target(target):
 @pytest.mark.parametrize(
     ("target", "reason"),
     [
-        ("2001:db8::1", "IPv6 addresses are not traced yet"),
         ("http://example.net/", "is not a host name or IP address"),
         ("host:80", "is not a host name or IP address"),
         ("", "empty target"),
@@ -131,14 +133,31 @@ def test_an_unchanged_route_is_remembered_with_its_gaps_filled_from_the_last_one
 
 
 @pytest.mark.parametrize("protocol", ["icmp", "udp"])
-def test_loopback_is_reached_at_the_first_hop(protocol):
-    result = trace("127.0.0.1", protocol=protocol)
+@pytest.mark.parametrize("address", ["127.0.0.1", "::1"])
+def test_loopback_is_reached_at_the_first_hop(protocol, address):
+    result = trace(address, protocol=protocol)
 
     outputs = result.outputs
-    assert (outputs["reached"], outputs["hopCount"], outputs["route"]) == (1, 1, "127.0.0.1")
+    assert (outputs["reached"], outputs["hopCount"], outputs["route"]) == (1, 1, address)
     assert outputs["routeChanged"] == 0
     assert result.value == outputs["respTime"] == outputs["hopRtt1"]
-    assert result.memory == {"route": ["127.0.0.1"], "reached": True}
+    assert result.memory == {"route": [address], "reached": True}
+
+
+@pytest.mark.parametrize(
+    ("address", "network", "message"),
+    [
+        ("::1", "ip4", "::1 is not an IPv4 address (network=ip4)"),
+        ("127.0.0.1", "ip6", "127.0.0.1 is not an IPv6 address (network=ip6)"),
+    ],
+)
+def test_an_address_of_the_other_family_than_network_asks_for_fails(address, network, message):
+    with pytest.raises(ProbeFailure, match=re.escape(message)):
+        trace(address, network=network)
+
+
+def test_a_name_is_resolved_and_traced():
+    assert trace("localhost", network="ip4").outputs["route"] == "127.0.0.1"  # /etc/hosts
 
 
 def test_concurrent_traces_each_get_their_own_answers():
