@@ -5,7 +5,9 @@ Contract (``docs/contract.md`` §2, http row), plain data in and out:
 * Target: an ``http://`` or ``https://`` URL with a host (IPv6 as ``http://[::1]:8080/``).
 * Properties (all strings, declared in ``PROPERTIES``): ``method`` (GET), ``timeout`` (5s),
   ``validateTLS`` (true), ``body``, ``headers`` (a JSON object of strings), ``bodyRegex``,
-  ``userAgent`` (``DEFAULT_USER_AGENT``).
+  ``userAgent`` (``DEFAULT_USER_AGENT``), ``network`` (ip; ip4, ip6, both: see
+  ``monitors.probes.families``, which also says how ``both`` is one result with ``respTime4``,
+  ``respTime6``, ``status4``, ``status6``; its parsers are in ``http_properties``).
 * Any HTTP response, 404 and 500 included, is a successful probe; rules judge status codes.
 * Outputs (declared in ``OUTPUTS``): ``respTime`` (ms, also the value), ``status``, ``body``
   (transient: usable in rules, never stored), ``bodyLen``, ``certExpiryDays`` (https only) and
@@ -59,7 +61,6 @@ of CPU per probe, of which creating and closing the session and connector is und
 from __future__ import annotations
 
 import asyncio
-import json
 import math
 import os
 import re
@@ -74,7 +75,7 @@ from cryptography import x509
 from multidict import CIMultiDict
 
 from lib.durations import format_seconds
-from lib.regex import MatchTimeout, Regex, compile_regex, run_bounded
+from lib.regex import MatchTimeout, Regex, run_bounded
 from lib.tls import insecure_context, verifying_context
 from monitors import netpolicy
 from monitors.probes.base import (
@@ -89,6 +90,14 @@ from monitors.probes.base import (
     parse_bool,
     parse_timeout,
 )
+from monitors.probes.families import (
+    FAMILY,
+    NETWORK,
+    check_target_network,
+    literal_problem,
+    over_both,
+    per_family_outputs,
+)
 from monitors.probes.http_client import (
     TLS_TRANSPORTS,
     CertificateResponse,
@@ -97,6 +106,12 @@ from monitors.probes.http_client import (
     read_capped,
 )
 from monitors.probes.http_errors import describe_failure
+from monitors.probes.http_properties import (
+    parse_body_regex,
+    parse_headers,
+    parse_method,
+    parse_user_agent,
+)
 
 DEFAULT_USER_AGENT = "NanoMon/0.1"
 
@@ -114,8 +129,6 @@ MAX_REDIRECTS = 10
 # keeps such sites measurable without letting a hostile server make us buffer much.
 MAX_HEADER_LINE_BYTES = 64 * 1024
 
-_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # RFC 9110 token: method, header name
-_LINE_BREAK = re.compile(r"[\r\n\x00]")
 # A plain decimal number (what Go's ParseFloat accepts, minus hex, inf and nan).
 _NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
 
@@ -147,56 +160,6 @@ def max_body_bytes_from_environ(environ: Mapping[str, str]) -> int:
 
 
 MAX_BODY_BYTES = max_body_bytes_from_environ(os.environ)
-
-
-# --- Property parsers: each raises ValueError with a short reason ------------------------------
-
-
-def parse_method(text: str) -> str:
-    """An HTTP method token, uppercased (``get`` -> ``GET``)."""
-    method = text.strip()
-    if not _TOKEN.fullmatch(method):
-        raise ValueError(f"must be an HTTP method such as GET or POST, got {text!r}")
-    return method.upper()
-
-
-def parse_headers(text: str) -> dict[str, str]:
-    """A JSON object of header name -> value strings, e.g. ``{"Accept": "text/html"}``.
-
-    Messages never quote values: this property may hold an Authorization secret.
-    """
-    problem = "must be a JSON object of strings"
-    try:
-        decoded = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise ValueError(f"{problem} (invalid JSON: {error.msg} at char {error.pos})") from None
-    if not isinstance(decoded, dict):
-        raise ValueError(f"{problem}, got a JSON {type(decoded).__name__}")
-    headers: dict[str, str] = {}
-    for name, value in decoded.items():
-        if not isinstance(value, str):
-            raise ValueError(f"{problem}: the value of {name!r} is not a string")
-        if not _TOKEN.fullmatch(name):
-            raise ValueError(f"{problem}: {name!r} is not a valid header name")
-        if _LINE_BREAK.search(value):
-            raise ValueError(f"{problem}: the value of {name!r} contains a line break")
-        headers[name] = value
-    return headers
-
-
-def parse_body_regex(text: str) -> Regex:
-    """An RE2 (Go syntax) regular expression, compiled (and cached) at parse time."""
-    try:
-        return compile_regex(text)
-    except ValueError as error:  # RegexError: bad syntax or over a limit
-        raise ValueError(f"invalid regular expression: {error}") from None
-
-
-def parse_user_agent(text: str) -> str:
-    """Any single-line string."""
-    if _LINE_BREAK.search(text):
-        raise ValueError("must not contain a line break")
-    return text
 
 
 def check_target(target: str) -> None:
@@ -257,6 +220,19 @@ def _cert_expiry_days(der: bytes) -> float:
     return round((not_after - datetime.now(UTC)).total_seconds() / _SECONDS_PER_DAY, 2)
 
 
+def check_target_properties(target: str, properties: Mapping[str, object]) -> None:
+    """An address literal must be of a family ``network`` allows (``both``: a name)."""
+    check_target_network(_url_host(target), str(properties.get("network") or "ip"))
+
+
+def _url_host(target: str) -> str:
+    """The URL's host (no brackets), or "" when the URL does not parse (the request says why)."""
+    try:
+        return urlsplit(target).hostname or ""
+    except ValueError:
+        return ""
+
+
 async def probe(target: str, properties: Mapping[str, object]) -> ProbeResult:
     """Request ``target`` once with ``properties`` as returned by ``PROBE.parse_properties``.
 
@@ -264,7 +240,17 @@ async def probe(target: str, properties: Mapping[str, object]) -> ProbeResult:
     short message for network, DNS, TLS, protocol and timeout errors. Never takes longer than
     the ``timeout`` property (plus the time to close the sockets, and up to
     ``MIN_MATCH_SECONDS`` for ``bodyRegex`` when the response used up the timeout).
+    ``network=both``: one request over each family at once (``monitors.probes.families``).
     """
+    network = str(properties.get("network") or "ip")
+    if (problem := literal_problem(_url_host(target), network)) is not None:
+        raise ProbeFailure(problem)
+    if network == "both":
+        return await over_both(lambda over: _request(target, properties, over), PER_FAMILY)
+    return await _request(target, properties, network)
+
+
+async def _request(target: str, properties: Mapping[str, object], network: str) -> ProbeResult:
     timeout = float(properties["timeout"])  # type: ignore[arg-type]
     method = str(properties["method"])
     request_body = properties.get("body")
@@ -283,7 +269,13 @@ async def probe(target: str, properties: Mapping[str, object]) -> ProbeResult:
     try:
         context = ssl_context(bool(properties["validateTLS"]))
         async with asyncio.timeout(timeout):
-            connector = PolicyConnector(ssl=context, force_close=True, limit=0, use_dns_cache=False)
+            connector = PolicyConnector(
+                ssl=context,
+                force_close=True,
+                limit=0,
+                use_dns_cache=False,
+                family=FAMILY[network],
+            )
             async with aiohttp.ClientSession(
                 connector=connector,
                 # aiohttp's own total timeout as well: its errors then carry the same meaning.
@@ -385,6 +377,7 @@ PROPERTIES = (
         f"User-Agent header to send (default {DEFAULT_USER_AGENT}).",
         parse=parse_user_agent,
     ),
+    NETWORK,
 )
 
 OUTPUTS = (
@@ -408,6 +401,8 @@ OUTPUTS = (
         "Absent when bodyRegex did not match.",
     ),
 )
+PER_FAMILY = ("respTime", "status")
+OUTPUTS += per_family_outputs(OUTPUTS, PER_FAMILY)
 
 PROBE = ProbeType(
     kind="http",
@@ -434,4 +429,5 @@ PROBE = ProbeType(
     ),
     transient_outputs=frozenset({"body"}),
     target_shape="http://host[:port]/path or https://host[:port]/path",
+    check_target_properties=check_target_properties,
 )

@@ -4,7 +4,10 @@ Contract (``docs/contract.md`` §2, tcp row), plain data in and out:
 
 * Target: ``host:port``, IPv6 as ``[addr]:port`` (``check_target`` validates the shape and the
   port 1–65535; an unbracketed ``::1:80`` is refused as ambiguous).
-* Property: ``timeout`` (5s): ONE deadline for name resolution and the connect together.
+* Properties: ``timeout`` (5s): ONE deadline for name resolution and the connect together;
+  ``network`` (ip): ``ip``, ``ip4``, ``ip6`` or ``both`` (``monitors.probes.families``: with
+  ``both`` one run connects over IPv4 and over IPv6 at once and adds ``respTime4``,
+  ``respTime6``, ``ipAddress4``, ``ipAddress6``; Failed, naming the family, when either fails).
 * Outputs: ``respTime`` (ms to connect, also the value) and ``ipAddress`` (the address actually
   connected, as text: ``127.0.0.1``, ``::1``).
 * Expected failures raise ``ProbeFailure``: ``connection refused``, ``timed out after 5s``
@@ -48,6 +51,14 @@ from monitors.probes.base import (
     describe_error,
     parse_timeout,
 )
+from monitors.probes.families import (
+    FAMILY,
+    NETWORK,
+    check_target_network,
+    literal_problem,
+    over_both,
+    per_family_outputs,
+)
 from monitors.targets import is_ip_address, split_host_port
 
 PROPERTIES = (
@@ -57,12 +68,15 @@ PROPERTIES = (
         default="5s",
         parse=parse_timeout,
     ),
+    NETWORK,
 )
 
 OUTPUTS = (
     OutputSpec("respTime", "number", "Milliseconds to establish the connection.", unit="ms"),
     OutputSpec("ipAddress", "string", "The address connected to, e.g. 192.0.2.7 or ::1."),
 )
+PER_FAMILY = ("respTime", "ipAddress")
+OUTPUTS += per_family_outputs(OUTPUTS, PER_FAMILY)
 
 # (family, type, proto, canonname, sockaddr), as socket.getaddrinfo returns them.
 AddressInfo = tuple[int, int, int, str, tuple]
@@ -82,15 +96,29 @@ def check_target(target: str) -> None:
     split_host_port(target)
 
 
+def check_target_properties(target: str, properties: Mapping[str, object]) -> None:
+    """An address literal must be of a family ``network`` allows (``both``: a name)."""
+    check_target_network(split_host_port(target)[0], str(properties.get("network") or "ip"))
+
+
 async def probe(target: str, properties: Mapping[str, object]) -> ProbeResult:
     """Connect to ``target`` once under the ``timeout`` deadline; see the module docstring."""
     host, port = split_host_port(target)
     timeout = float(properties["timeout"])
+    network = str(properties.get("network") or "ip")
+    if network == "both":
+        if (problem := literal_problem(host, network)) is not None:
+            raise ProbeFailure(problem)
+        return await over_both(lambda over: _probe(host, port, timeout, over), PER_FAMILY)
+    return await _probe(host, port, timeout, network)
+
+
+async def _probe(host: str, port: int, timeout: float, network: str) -> ProbeResult:
     try:
         async with asyncio.timeout(timeout):
             policy = netpolicy.current()
             policy.check_name(host)
-            addresses = await _resolve(host, port)
+            addresses = await _resolve(host, port, network)
             # Only the addresses the probe network policy allows are tried.
             addresses = policy.permitted(host, addresses, lambda info: info[4][0])
             return await _connect_first(addresses)
@@ -100,11 +128,15 @@ async def probe(target: str, properties: Mapping[str, object]) -> ProbeResult:
         raise ProbeFailure(str(error)) from None
 
 
-async def _resolve(host: str, port: int) -> list[AddressInfo]:
+async def _resolve(host: str, port: int, network: str) -> list[AddressInfo]:
     if is_ip_address(host):
+        if (problem := literal_problem(host, network)) is not None:
+            raise ProbeFailure(problem)
         return socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_NUMERICHOST)
     try:
-        return await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        return await asyncio.get_running_loop().getaddrinfo(
+            host, port, family=FAMILY[network], type=socket.SOCK_STREAM
+        )
     except socket.gaierror:
         raise ProbeFailure("could not resolve host") from None
 
@@ -161,4 +193,5 @@ PROBE = ProbeType(
         rule_examples=("respTime < 500", "ipAddress == '192.0.2.7'"),
     ),
     target_shape="host:port or [IPv6 address]:port",
+    check_target_properties=check_target_properties,
 )

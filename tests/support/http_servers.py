@@ -147,13 +147,16 @@ def serve_app(
     *,
     host: str = "127.0.0.1",
     ssl_context: ssl.SSLContext | None = None,
+    port: int = 0,
 ) -> Iterator[RunningServer]:
-    """Serve ``app`` on ``host`` (``"::1"`` for IPv6) at a free port, plain or TLS.
+    """Serve ``app`` on ``host`` (``"::1"`` for IPv6) at a free port (or ``port``), plain or
+    TLS. The same ``port`` on 127.0.0.1 and ::1 makes one ``http://name:port/`` of a name with
+    both addresses reach a server over each family.
 
     An application can be served once (aiohttp freezes it): build a new one per server.
     """
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.create_server((host, 0), family=family)
+    sock = socket.create_server((host, port), family=family)
     port = sock.getsockname()[1]
     thread = _ServerThread(app, sock, ssl_context)
     thread.start()

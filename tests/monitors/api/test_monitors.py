@@ -512,13 +512,14 @@ def test_targets_of_the_right_shape_are_accepted(admin, kind, target, properties
             "http",
             "stauts == 200",
             "rule invalid: 'stauts' is not an output of type http; its outputs are respTime, "
-            "status, body, bodyLen, certExpiryDays, regexMatch",
+            "status, body, bodyLen, certExpiryDays, regexMatch, respTime4, respTime6, status4, "
+            "status6",
         ),
         (
             "tcp",
             "status == 200 && respTime < 5",
             "rule invalid: 'status' is not an output of type tcp; its outputs are respTime, "
-            "ipAddress",
+            "ipAddress, respTime4, respTime6, ipAddress4, ipAddress6",
         ),
         (
             "dns",

@@ -113,6 +113,7 @@ def test_every_property_and_output_is_declared_with_help() -> None:
         "headers",
         "bodyRegex",
         "userAgent",
+        "network",
     ]
     assert [spec.name for spec in PROBE.outputs] == [
         "respTime",
@@ -121,6 +122,11 @@ def test_every_property_and_output_is_declared_with_help() -> None:
         "bodyLen",
         "certExpiryDays",
         "regexMatch",
+        # network=both's per-family copies (tests/monitors/probes/test_families.py)
+        "respTime4",
+        "respTime6",
+        "status4",
+        "status6",
     ]
     assert all(spec.help for spec in (*PROBE.properties, *PROBE.outputs))
     assert PROBE.property("headers").secret

@@ -172,7 +172,7 @@ def test_a_bad_property_is_refused_naming_it(properties, name):
 def test_the_timeout_defaults_to_five_seconds_and_is_the_deadline():
     parsed = PROBE.parse_properties({})
 
-    assert parsed == {"timeout": 5.0}
+    assert parsed == {"timeout": 5.0, "network": "ip"}
     assert PROBE.deadline(parsed) == 5.0
 
 

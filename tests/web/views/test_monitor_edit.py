@@ -138,7 +138,8 @@ def test_every_missing_field_is_said_next_to_it_with_the_contracts_message(edito
             {"rule": "stauts == 200"},
             "id_rule",
             "rule invalid: &#x27;stauts&#x27; is not an output of type http; its outputs are "
-            "respTime, status, body, bodyLen, certExpiryDays, regexMatch",
+            "respTime, status, body, bodyLen, certExpiryDays, regexMatch, respTime4, respTime6, "
+            "status4, status6",
         ),
         (
             {"rule": "status + 1"},
