@@ -42,8 +42,8 @@ is resolved here and only allowed addresses are tried, in resolver order.
 At the deadline the run fails with ``timed out after 10s (…)`` naming the step; the remote
 command is sent SIGKILL (sshd kills its process group) and the connection closed, so nothing is
 left running on either side. Decrypted keys are cached in the worker (an encrypted OpenSSH
-key's bcrypt KDF costs CPU-seconds: ``ssh_keys.KEY_CACHE_SIZE``), decrypted on a thread the
-first time.
+key's bcrypt KDF costs about 20 checks' CPU: ``ssh_keys.KEY_CACHE_SIZE``), decrypted on a
+thread the first time. More in ``docs/ssh.md``.
 """
 
 from __future__ import annotations

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import socket
 import subprocess
 import time
@@ -82,6 +83,17 @@ def test_a_wrong_password_fails_without_quoting_the_secrets(server):
         probe(target(server), user=server.user, password="not-the-password", command="true")
 
     assert str(failure.value) == "authentication failed (password)"
+
+
+def test_logins_are_never_logged_with_the_user_or_password(server, caplog):
+    caplog.set_level(logging.DEBUG)  # the root logger at its most talkative
+    probe(target(server), command="true", **login(server))
+    with pytest.raises(ProbeFailure):
+        probe(target(server), user=server.user, password="wrong-password", command="true")
+
+    assert server.user not in caplog.text
+    assert server.password not in caplog.text
+    assert "wrong-password" not in caplog.text
 
 
 def test_a_key_the_server_does_not_know_fails(server, tmp_path):
