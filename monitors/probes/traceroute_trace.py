@@ -4,9 +4,12 @@ One ``trace()`` opens its own raw ICMP socket (the replies: echo reply, time exc
 destination unreachable; a kernel filter passes only those three types) and, in ``udp`` mode,
 a UDP socket on an ephemeral port (the probes). It sends ``probes`` packets for every
 TTL from 1 to ``hops`` in one go, each with its TTL set on the socket just before it leaves,
-then reads replies until every TTL up to the end of the path has all its answers or the
-deadline comes. Sending everything at once is what lets a 30-hop trace fit one deadline: a
-hop-by-hop trace waits for each silent hop in turn.
+then reads replies until every TTL up to the end of the path has all its answers, or the
+deadline comes, or the hops still silent after the end of the path answered have had
+``max(1s, 10 × the slowest answer so far)`` more (``SETTLE_SECONDS``, ``SETTLE_RTTS``:
+traceroute(8)'s NEAR wait), so a router that never answers does not cost the whole deadline.
+Sending everything at once is what lets a 30-hop trace fit one deadline: a hop-by-hop trace
+waits for each silent hop in turn.
 
 Matching. Each probe has a serial number ``index`` (``(ttl - 1) * probes + n``):
 
@@ -44,6 +47,9 @@ from monitors.probes.base import ProbeFailure
 from monitors.probes.ping_channel import _checksum, _kernel_timestamp
 
 UDP_BASE_PORT = 33434
+# Once the end of the path answered, probes still unanswered get this much longer (traceroute
+# waits 10 × a nearer answer's round trip for a probe, its -w NEAR; at least a second here).
+SETTLE_SECONDS, SETTLE_RTTS = 1.0, 10
 PERMISSION_MESSAGE = (
     "traceroute needs a raw ICMP socket: run the worker as root or with CAP_NET_RAW"
 )
@@ -161,6 +167,7 @@ class _Tracer:
         self.payload = secrets.token_bytes(8) + _FILLER
         self.sent_ns: dict[int, int] = {}
         self.done = loop.create_future()
+        self.settle: asyncio.TimerHandle | None = None
         self.receiver = _open_raw_icmp(self.kind)
         self.sender = self.receiver
         self.source_port = 0
@@ -171,6 +178,8 @@ class _Tracer:
         loop.add_reader(self.receiver.fileno(), self._on_readable)
 
     def close(self) -> None:
+        if self.settle is not None:
+            self.settle.cancel()
         self.loop.remove_reader(self.receiver.fileno())
         self.receiver.close()
         if self.sender is not self.receiver:
@@ -228,9 +237,18 @@ class _Tracer:
                 reached=reached,
                 unreachable=unreachable,
             )
-            if trace.add(index, answer) and not self.done.done():
-                self.done.set_result(None)
+            if trace.add(index, answer):
+                self._finish()
                 return  # what is still queued (the destination's later answers) is not read
+            if (reached or unreachable) and self.settle is None:
+                # The end of the path answered: the hops still silent get a last wait.
+                slowest = max(a.rtt_ms for a in trace.answers.values()) / 1000
+                wait = max(SETTLE_SECONDS, SETTLE_RTTS * slowest)
+                self.settle = self.loop.call_later(wait, self._finish)
+
+    def _finish(self) -> None:
+        if not self.done.done():
+            self.done.set_result(None)
 
     def _match(self, packet: memoryview, sender: bytes) -> tuple[int, bool, bool] | None:
         """(probe index, reached, unreachable) of a reply to this trace, else None."""

@@ -232,6 +232,18 @@ def test_a_hop_that_never_answers_is_a_star_and_no_change(path):
 
 
 @pytest.mark.netns
+def test_a_silent_hop_before_the_destination_does_not_cost_the_whole_deadline(path):
+    path.silence("r2")
+    request = CheckRequest(kind="traceroute", target=path.target, properties={"timeout": "1m"})
+
+    result = asyncio.run(run_check(request))
+
+    # Once the destination answered, hop 2 got max(1s, 10 × the slowest answer) more.
+    assert result.outputs["route"] == " ".join(path.first_path()).replace(path.address(6), "*")
+    assert result.duration_seconds < 60
+
+
+@pytest.mark.netns
 def test_a_silent_destination_gives_the_hops_that_answered_then_a_star(path):
     result = trace(path.silent_target, timeout="1s")
 
