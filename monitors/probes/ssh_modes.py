@@ -72,14 +72,14 @@ class Session:
         process = await self.conn.create_process(command, encoding=None)
         self.process = process
         process.stdin.write_eof()
-        stdout = await _drain(process.stdout, limit, process.stderr, OUTPUT_LIMIT)
+        stdout, stderr = await _drain(process.stdout, limit, process.stderr, OUTPUT_LIMIT)
         await process.wait_closed()
         code = process.returncode
-        if code is None:
+        if code is None:  # the server sent neither an exit status nor a signal
             code = -1
-        elif code < 0:
+        elif code < 0:  # -signal, as asyncio says it: a shell's 128 + signal
             code = 128 - code
-        return Completed(code, *stdout)
+        return Completed(code, stdout, stderr)
 
     def close(self) -> None:
         """Kill a remote command still running (sshd signals its process group) and close
@@ -101,7 +101,8 @@ async def _drain(
 ) -> tuple[bytes, bytes]:
     """Both streams to their ends at once (a command filling one never waits on the other),
     keeping the first bytes of each."""
-    return tuple(await asyncio.gather(_read(stdout, stdout_limit), _read(stderr, stderr_limit)))  # type: ignore[return-value]
+    out, err = await asyncio.gather(_read(stdout, stdout_limit), _read(stderr, stderr_limit))
+    return out, err
 
 
 async def _read(stream: asyncssh.SSHReader, limit: int) -> bytes:

@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import signal
 import socket
 import subprocess
 import time
@@ -104,6 +106,33 @@ def test_a_key_the_server_does_not_know_fails(server, tmp_path):
 
     with pytest.raises(ProbeFailure, match=r"^authentication failed \(privateKey\)$"):
         probe(target(server), user=server.user, privateKey=stranger, command="true")
+
+
+def test_the_workers_own_keys_agent_and_config_are_never_used(server, tmp_path, monkeypatch):
+    # A key the server accepts, where ssh would find it: ~/.ssh/id_ed25519 and an agent.
+    dot_ssh = tmp_path / ".ssh"
+    dot_ssh.mkdir(mode=0o700)
+    subprocess.run(
+        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(dot_ssh / "id_ed25519")],
+        check=True,
+    )
+    (dot_ssh / "config").write_text(f"Host *\n  User {server.user}\n  IdentitiesOnly no\n")
+    with open(server.directory / "authorized_keys", "a") as authorized:
+        authorized.write((dot_ssh / "id_ed25519.pub").read_text())
+    agent = subprocess.run(
+        ["ssh-agent", "-a", str(tmp_path / "agent.sock"), "-s"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    agent_pid = int(agent.stdout.split("SSH_AGENT_PID=")[1].split(";")[0])
+    try:
+        monkeypatch.setenv("HOME", str(tmp_path))
+        monkeypatch.setenv("SSH_AUTH_SOCK", str(tmp_path / "agent.sock"))
+        subprocess.run(["ssh-add", "-q", str(dot_ssh / "id_ed25519")], check=True)
+
+        with pytest.raises(ProbeFailure, match=r"^authentication failed \(password\)$"):
+            probe(target(server), user=server.user, password="wrong", command="true")
+    finally:
+        os.kill(agent_pid, signal.SIGTERM)
 
 
 def test_an_encrypted_key_needs_its_passphrase(server):

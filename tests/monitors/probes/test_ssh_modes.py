@@ -165,6 +165,20 @@ def test_only_the_files_matching_the_globs_are_read_and_the_newest_match_is_last
     assert result.outputs["lastMatch"] == "ERROR in a"
 
 
+def test_only_the_most_recently_changed_files_are_read(server, logs, monkeypatch):
+    monkeypatch.setattr(ssh_modes, "MAX_LOG_FILES", 1)
+    write(logs / "old.log", "ERROR old\n")
+    write(logs / "new.log", "ERROR new\n")
+    os.utime(logs / "old.log", (1_000_000_000, 1_000_000_000))
+
+    result = scan(server, logs)
+
+    assert result.outputs["fileCount"] == 2
+    assert result.outputs["matchCount"] == 1
+    assert result.outputs["lastMatch"] == "ERROR new"
+    assert list(result.memory["log"]["files"]) == ["new.log"]
+
+
 def test_the_pattern_is_re2_and_matches_within_a_line(server, logs):
     write(logs / "app.log", "level=warn code=503\nlevel=warn code=200\ncode=503 level=info\n")
 
