@@ -1,4 +1,5 @@
-"""IPv4 and IPv6: the ``network`` property of the connecting types (http, tcp) and its ``both``.
+"""IPv4 and IPv6: the ``network`` property's ``ip4``/``ip6``/``both`` for http and tcp (and
+``both`` for ping, whose ``ip`` pings every address: ``monitors.probes.ping``).
 
 nixcloud.monitoring checks a service over IPv4 and over IPv6. Here ``network`` says which:
 
@@ -30,7 +31,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 
 from monitors.probes.base import OutputSpec, ProbeFailure, ProbeResult, PropertySpec
 
@@ -106,7 +107,7 @@ async def over_both(
         if isinstance(outcome, BaseException):
             raise outcome  # not an expected failure: the engine reports it as such
     succeeded: dict[str, ProbeResult] = by_network  # type: ignore[assignment]
-    slower = max(succeeded.values(), key=lambda result: _response_time(result.outputs))
+    slower = max(succeeded.values(), key=_response_time)
     outputs = dict(slower.outputs)
     for network, result in succeeded.items():
         for name in per_family:
@@ -115,6 +116,7 @@ async def over_both(
     return ProbeResult(value=slower.value, outputs=outputs)
 
 
-def _response_time(outputs: Mapping[str, object]) -> float:
-    value = outputs.get("respTime", 0.0)
+def _response_time(result: ProbeResult) -> float:
+    """How long a family took: ``respTime`` (http, tcp), else the value (ping's avgRtt)."""
+    value = result.outputs.get("respTime", result.value)
     return float(value) if isinstance(value, int | float) else 0.0

@@ -37,7 +37,11 @@ many were pinged, ``answeringCount`` how many answered at least once, and the ot
 (the first in the resolver's order on a tie), whose address is ``ipAddress``. So
 ``answeringCount == addressCount`` is the rule for "every address answers". An address literal
 is the only address; one of the other family than ``network`` asks for fails, as it would in
-Go.
+Go. ``both`` (as http's and tcp's, ``monitors.probes.families``): the IPv4 addresses and the
+IPv6 addresses are pinged at once as ``ip4`` and ``ip6`` would, and BOTH families must answer:
+one result with the slower family's outputs plus ``avgRtt4``, ``avgRtt6``, ``packetLoss4``,
+``packetLoss6``, ``ipAddress4``, ``ipAddress6``, or Failed naming the family that did not
+(``IPv6: no reply from host``).
 
 Sockets and concurrency. icmplib opens the sockets (raw when the process may, that is root or
 CAP_NET_RAW; else the kernel's unprivileged ICMP datagram sockets, allowed by
@@ -84,10 +88,16 @@ from monitors.probes.base import (
     int_parser,
     parse_timeout,
 )
+from monitors.probes.families import (
+    check_target_network,
+    literal_problem,
+    over_both,
+    per_family_outputs,
+)
 from monitors.probes.ping_channel import MAX_PAYLOAD_BYTES, MIN_PAYLOAD_BYTES, use_channel
 from monitors.targets import is_host_name, is_ip_address
 
-NETWORKS = ("ip", "ip4", "ip6")
+NETWORKS = ("ip", "ip4", "ip6", "both")
 
 
 def parse_interval(text: str) -> float:
@@ -128,7 +138,9 @@ PROPERTIES = (
     PropertySpec(
         "network",
         "Address families to ping when a name resolves: ip (every IPv4 and IPv6 address), ip4 "
-        "(every IPv4 address) or ip6 (every IPv6 address); all at once, up if any answers.",
+        "(every IPv4 address) or ip6 (every IPv6 address), all at once, up if any answers; or "
+        "both (each family must answer: Failed naming the one that did not; per-family "
+        "outputs end in 4 and 6).",
         default="ip",
         choices=NETWORKS,
     ),
@@ -153,6 +165,8 @@ OUTPUTS = (
     OutputSpec("addressCount", "number", "Addresses pinged (every address the name has)."),
     OutputSpec("answeringCount", "number", "Addresses that answered at least once."),
 )
+PER_FAMILY = ("avgRtt", "packetLoss", "ipAddress")
+OUTPUTS += per_family_outputs(OUTPUTS, PER_FAMILY)
 
 # The most addresses of one name pinged at once (the first ones in the resolver's order).
 MAX_ADDRESSES = 16
@@ -198,8 +212,23 @@ class AddressReplies:
     send_errors: list[OSError]
 
 
+def check_target_properties(target: str, properties: Mapping[str, object]) -> None:
+    """An address literal must be of a family ``network`` allows (``both``: a name)."""
+    check_target_network(target, str(properties.get("network") or "ip"))
+
+
 async def probe(target: str, properties: Mapping[str, object]) -> ProbeResult:
     """Ping ``target``; see the module docstring for the schedule and the deadline."""
+    if properties["network"] == "both":
+        if (problem := literal_problem(target, "both")) is not None:
+            raise ProbeFailure(problem)
+        return await over_both(
+            lambda network: _ping(target, {**properties, "network": network}), PER_FAMILY
+        )
+    return await _ping(target, properties)
+
+
+async def _ping(target: str, properties: Mapping[str, object]) -> ProbeResult:
     timeout = float(properties["timeout"])
     count = int(properties["count"])
     interval = float(properties["interval"])
@@ -310,4 +339,5 @@ PROBE = ProbeType(
     ),
     deadline_for=total_seconds,
     target_shape="a host name or an IP address, without scheme or port",
+    check_target_properties=check_target_properties,
 )

@@ -17,6 +17,7 @@ from monitors.probes import ping_channel
 from monitors.probes.base import ProbeFailure, ProbeResult, PropertyError
 from monitors.probes.ping import PROBE, choose_addresses
 from monitors.probes.ping_channel import PERMISSION_MESSAGE
+from monitors.validation import target_problem
 from tests.support import netns
 
 FAST = {"interval": "10ms"}  # the schedule does not matter where these tests look
@@ -313,6 +314,44 @@ def test_a_name_none_of_whose_addresses_answers_fails_saying_how_many(namespace_
     assert found["failure"] == "no reply from host (none of its 2 addresses)"
 
 
+@pytest.mark.netns
+def test_network_both_needs_each_family_to_answer_and_reports_each(namespace_host):
+    addresses = [namespace_host.local_ipv4, namespace_host.local_ipv6]
+
+    found = ping_name_in_namespace(namespace_host, addresses, network="both", **FAST)
+
+    assert (found["ipAddress4"], found["ipAddress6"]) == tuple(addresses)
+    assert (found["packetLoss4"], found["packetLoss6"]) == (0, 0)
+    assert found["avgRtt"] == max(found["avgRtt4"], found["avgRtt6"])
+
+
+@pytest.mark.netns
+def test_network_both_fails_naming_the_family_that_did_not_answer(namespace_host):
+    # The namespace's kernel answers its own IPv4 address, not its IPv6 one.
+    namespace_host.sysctl("net.ipv6.icmp.echo_ignore_all", "1")
+
+    silent = ping_name_in_namespace(
+        namespace_host, [namespace_host.ipv4, namespace_host.ipv6], network="both",
+        timeout="300ms", **FAST,
+    )  # fmt: skip
+    unresolved = ping_name_in_namespace(
+        namespace_host, [namespace_host.ipv4], network="both", **FAST
+    )
+
+    assert silent["failure"] == "IPv6: no reply from host"
+    assert unresolved["failure"] == "IPv6: could not resolve host"
+
+
+def test_network_both_needs_a_name():
+    message = "network=both needs a host name with IPv4 and IPv6 addresses, not 127.0.0.1"
+
+    with pytest.raises(ProbeFailure, match=f"^{re.escape(message)}$"):
+        probe("127.0.0.1", network="both")
+    problem = target_problem(PROBE, "::1", PROBE.parse_properties({"network": "ip4"}))
+    assert problem is not None
+    assert problem.startswith("invalid monitor target: ::1 is not an IPv4 address (network=ip4)")
+
+
 def ping_in_subprocess(address: str) -> str:
     return (
         "import asyncio\n"
@@ -358,6 +397,7 @@ def test_without_any_icmp_socket_it_tells_the_operator_what_to_change(namespace_
         ({"size": "4"}, "size"),
         ({"size": "70000"}, "size"),
         ({"network": "ip5"}, "network"),
+        ({"network": "ipv6"}, "network"),
         ({"ttl": "64"}, "ttl"),
     ],
 )
