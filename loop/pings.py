@@ -12,6 +12,7 @@ began, and the next ping's ``duration`` is measured from it.
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -23,6 +24,7 @@ from loop.batches import runs_record
 from monitors.engine import CheckResult, CheckStatus, apply_rule
 from monitors.models import Monitor
 from monitors.probes import push
+from monitors.scheduling import schedules_set
 from results.models import MonitorState
 from results.services import RunRecord
 
@@ -48,42 +50,54 @@ class Ping:
 
 def ping_record(ping: Ping, *, now: datetime | None = None) -> bool:
     """Record ``ping``; False when no push monitor has its token (nothing is written)."""
-    now = now or timezone.now()
+    return pings_record([(ping, now or timezone.now())])[0]
+
+
+def pings_record(pings: Sequence[tuple[Ping, datetime]]) -> list[bool]:
+    """Record a group of pings, each with the moment it came, in one transaction; for each,
+    whether a push monitor has its token. At most one ping per token (the caller keeps a
+    token's later pings for the next group: a group records one run per monitor)."""
+    tokens = [ping.token for ping, _ in pings]
+    if len(set(tokens)) != len(tokens):
+        raise ValueError("a group holds at most one ping per token")
     with transaction.atomic():
-        monitor = (
-            Monitor.objects.select_for_update()
-            .filter(push_token=ping.token, kind=push.PROBE.kind)
-            .only("id", "name", "target", "kind", "rule", "interval", "properties", "enabled")
-            .first()
+        monitors = {
+            monitor.push_token: monitor
+            for monitor in Monitor.objects.select_for_update()
+            .filter(push_token__in=tokens, kind=push.PROBE.kind)
+            .order_by("pk")  # locked in id order, as every writer of monitors locks them
+            .only("id", "name", "target", "kind", "rule", "interval", "properties", "enabled",
+                  "push_token")
+        }  # fmt: skip
+        memories = dict(
+            MonitorState.objects.filter(
+                monitor_id__in=[monitor.pk for monitor in monitors.values()]
+            ).values_list("monitor_id", "memory")
         )
-        if monitor is None:
-            return False
-        memory = (
-            MonitorState.objects.filter(monitor_id=monitor.pk)
-            .values_list("memory", flat=True)
-            .first()
-        ) or {}
-        if ping.kind is PingKind.START:
-            MonitorState.objects.update_or_create(
-                monitor_id=monitor.pk, defaults={"memory": {"startedAt": now.isoformat()}}
-            )
-            return True
-        check = _check_result(ping, monitor, memory, now)
-        runs_record(
-            [
-                RunRecord(
-                    monitor_id=monitor.pk,
-                    monitor_name=monitor.name,
-                    monitor_target=monitor.target,
-                    scheduled_for=now,
-                    check=check,
-                    monitor_kind=monitor.kind,
+        starts: list[MonitorState] = []
+        runs: list[RunRecord] = []
+        for ping, now in pings:
+            monitor = monitors.get(ping.token)
+            if monitor is None:
+                continue
+            if ping.kind is PingKind.START:
+                starts.append(
+                    MonitorState(monitor_id=monitor.pk, memory={"startedAt": now.isoformat()})
                 )
-            ],
-            held={monitor.pk},
-        )
-        _next_deadline(monitor, now)
-    return True
+                continue
+            check = _check_result(ping, monitor, memories.get(monitor.pk) or {}, now)
+            runs.append(
+                RunRecord(monitor.pk, monitor.name, monitor.target, now, check, monitor.kind)
+            )
+        if starts:
+            MonitorState.objects.bulk_create(
+                starts, update_conflicts=True, unique_fields=["monitor"], update_fields=["memory"]
+            )
+        if runs:
+            runs_record(runs, held={run.monitor_id for run in runs})
+            by_id = {monitor.pk: monitor for monitor in monitors.values()}
+            _next_deadlines([(by_id[run.monitor_id], run.scheduled_for) for run in runs])
+    return [ping.token in monitors for ping, _ in pings]
 
 
 def _check_result(ping: Ping, monitor: Monitor, memory: dict, now: datetime) -> CheckResult:
@@ -119,12 +133,14 @@ def _check_result(ping: Ping, monitor: Monitor, memory: dict, now: datetime) -> 
     )
 
 
-def _next_deadline(monitor: Monitor, now: datetime) -> None:
-    """The next ping is due one period plus the grace from now; any claim is dropped."""
-    deadline = None
-    if monitor.enabled:
-        grace = push.grace_seconds(monitor.properties or {})
-        deadline = now + timedelta(seconds=parse_duration(monitor.interval) + grace)
-    Monitor.objects.filter(pk=monitor.pk).update(
-        next_run_at=deadline, lease_until=None, run_token=None
-    )
+def _next_deadlines(pinged: Sequence[tuple[Monitor, datetime]]) -> None:
+    """Each pinged monitor's next ping is due one period plus its grace after this one; any
+    claim of the deadline it beat is dropped (a disabled monitor keeps having none)."""
+    moves: list[tuple[int, datetime | None]] = []
+    for monitor, now in pinged:
+        deadline = None
+        if monitor.enabled:
+            grace = push.grace_seconds(monitor.properties or {})
+            deadline = now + timedelta(seconds=parse_duration(monitor.interval) + grace)
+        moves.append((monitor.pk, deadline))
+    schedules_set(moves)

@@ -20,7 +20,8 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
-from loop.pings import Ping, PingKind, ping_record
+from loop.ping_groups import RECORDER, PingNotRecorded
+from loop.pings import Ping, PingKind
 from monitors.probes.push import BODY_LIMIT
 
 # Tokens whose buckets are kept (least recently used dropped first): a spray of made-up tokens
@@ -78,9 +79,20 @@ def _limited(token: str) -> HttpResponse | None:
 def _healthchecks(request: HttpRequest, ping: Ping) -> HttpResponse:
     if limited := _limited(ping.token):
         return limited
-    if not ping_record(ping):
+    try:
+        found = RECORDER.record(ping)
+    except PingNotRecorded:
+        return _unavailable(HttpResponse("not recorded, try again\n", content_type="text/plain"))
+    if not found:
         return HttpResponse("not found\n", status=404, content_type="text/plain")
     return HttpResponse("OK\n", content_type="text/plain")
+
+
+def _unavailable(response: HttpResponse) -> HttpResponse:
+    """503 with Retry-After: the database could not record the ping (clients retry)."""
+    response.status_code = 503
+    response["Retry-After"] = "5"
+    return response
 
 
 @csrf_exempt
@@ -129,6 +141,10 @@ def kuma_push(request: HttpRequest, token: str) -> HttpResponse:
     kind = PingKind.SUCCESS if status == "up" else PingKind.FAIL
     if _limited(token):
         return JsonResponse({"ok": False, "msg": "rate limited"}, status=429)
-    if not ping_record(Ping(token, kind, message=message, duration_ms=duration)):
+    try:
+        found = RECORDER.record(Ping(token, kind, message=message, duration_ms=duration))
+    except PingNotRecorded:
+        return _unavailable(JsonResponse({"ok": False, "msg": "not recorded, try again"}))
+    if not found:
         return JsonResponse({"ok": False, "msg": "Monitor not found or not active."}, status=404)
     return JsonResponse({"ok": True})

@@ -132,7 +132,18 @@ def _following_slot(monitor: Monitor, claimed: datetime, now: datetime) -> datet
     return next_slot(monitor.id, interval, max(now, monitor.next_run_at))
 
 
-def _advance(moves: list[tuple[int, datetime]], *, lease_until: datetime, token: uuid.UUID) -> None:
+def schedules_set(moves: list[tuple[int, datetime | None]]) -> None:
+    """Set each monitor's next slot (None: none) and drop its claim: a push monitor's next
+    deadline after a ping (``loop.pings``). Lock the monitors first."""
+    _advance(moves, lease_until=None, token=None)
+
+
+def _advance(
+    moves: list[tuple[int, datetime | None]],
+    *,
+    lease_until: datetime | None,
+    token: uuid.UUID | None,
+) -> None:
     """Move each claimed monitor to its next slot and stamp the batch's token and lease.
 
     On PostgreSQL one ``UPDATE … FROM (VALUES …)`` per thousand monitors: ``bulk_update``'s

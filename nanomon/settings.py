@@ -86,6 +86,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # /ping/… and /api/push/…: push monitors' pings skip the page middleware (loop/middleware.py).
+    "loop.middleware.PingShortcutMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Content-Security-Policy on every response, a nonce per request (web/csp.py).

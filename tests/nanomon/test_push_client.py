@@ -7,9 +7,18 @@ import sys
 
 import pytest
 
+from loop.ping_groups import RECORDER
 from results.models import Result
 
 pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(autouse=True)
+def recorder_released():
+    """The live server records pings through the group recorder's own connection: closed
+    after each test, so the test database can be flushed and dropped."""
+    yield
+    RECORDER.release_connection()
 
 
 @pytest.fixture
