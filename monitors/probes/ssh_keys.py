@@ -12,13 +12,16 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import hashlib
 from collections import OrderedDict
 from dataclasses import dataclass
-
-import asyncssh
+from typing import TYPE_CHECKING
 
 from monitors.probes.base import ProbeFailure
+
+if TYPE_CHECKING:  # imported on first use: see monitors.probes.ssh
+    import asyncssh
 
 KEY_CACHE_SIZE = 64
 # OpenSSH's client order (HostKeyAlgorithms, certificates left out).
@@ -36,6 +39,8 @@ HOST_KEY_ALGORITHMS = (
 
 def parse_private_key(text: str) -> str:
     """A private key as PEM or OpenSSH text; never quoted back (it is a secret)."""
+    import asyncssh
+
     try:
         asyncssh.import_private_key(text)
     except asyncssh.KeyImportError as error:
@@ -68,6 +73,8 @@ def parse_host_key(text: str) -> HostKeyPin:
         if not valid:
             raise ValueError("a fingerprint is SHA256: and 43 base64 characters")
         return HostKeyPin(f"SHA256:{data}")
+    import asyncssh
+
     try:
         return pin_of(asyncssh.import_public_key(text))
     except asyncssh.KeyImportError:
@@ -111,6 +118,8 @@ async def load_private_key(text: str, passphrase: str | None) -> asyncssh.SSHKey
     if (key := _keys.get(cache_key)) is not None:
         _keys.move_to_end(cache_key)
         return key
+    import asyncssh
+
     try:
         key = await asyncio.to_thread(asyncssh.import_private_key, text, passphrase)
     except (asyncssh.KeyImportError, asyncssh.KeyEncryptionError) as error:
@@ -128,16 +137,27 @@ async def load_private_key(text: str, passphrase: str | None) -> asyncssh.SSHKey
 # --- Checking the server's key -----------------------------------------------------------------
 
 
-class HostKeyCheck(asyncssh.SSHClient):
-    """Accepts the host key ``expected`` names (any key when None) and notes the one seen."""
+def host_key_check(expected: HostKeyPin | None) -> asyncssh.SSHClient:
+    """An asyncssh client that accepts the host key ``expected`` names (any key when None)
+    and notes the one the server presented (``presented``)."""
+    return _host_key_check_class()(expected)
 
-    def __init__(self, expected: HostKeyPin | None) -> None:
-        self.expected = expected
-        self.presented: asyncssh.SSHKey | None = None
 
-    def validate_host_public_key(self, host: str, addr: str, port: int, key) -> bool:
-        self.presented = key
-        return self.expected is None or key.get_fingerprint("sha256") == self.expected.fingerprint
+@functools.cache
+def _host_key_check_class() -> type:
+    import asyncssh
+
+    class HostKeyCheck(asyncssh.SSHClient):
+        def __init__(self, expected: HostKeyPin | None) -> None:
+            self.expected = expected
+            self.presented: asyncssh.SSHKey | None = None
+
+        def validate_host_public_key(self, host: str, addr: str, port: int, key) -> bool:
+            self.presented = key
+            expected = self.expected
+            return expected is None or key.get_fingerprint("sha256") == expected.fingerprint
+
+    return HostKeyCheck
 
 
 def host_key_failure(
@@ -151,6 +171,8 @@ def host_key_failure(
 
 
 def remembered_pin(line: str) -> HostKeyPin:
+    import asyncssh
+
     try:
         return pin_of(asyncssh.import_public_key(line))
     except asyncssh.KeyImportError:  # never written by this module: start again

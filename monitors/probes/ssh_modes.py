@@ -33,12 +33,14 @@ import re
 import shlex
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-
-import asyncssh
+from typing import TYPE_CHECKING
 
 from lib.durations import format_seconds
 from lib.regex import MatchTimeout, Regex, compile_regex, run_bounded
 from monitors.probes.base import OutputSpec, OutputValue, ProbeFailure, PropertySpec
+
+if TYPE_CHECKING:  # imported when a check runs (monitors.probes.ssh)
+    import asyncssh
 
 OUTPUT_LIMIT = 4096
 SCAN_LIMIT = 1 << 20

@@ -11,6 +11,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 
@@ -348,6 +349,16 @@ def test_targets_are_a_host_with_an_optional_port(text, expected):
 def test_bad_targets_are_refused(text, reason):
     with pytest.raises(ValueError, match=reason):
         PROBE.check_target(text)
+
+
+def test_the_registry_does_not_import_asyncssh_until_a_check_needs_it():
+    code = (
+        "import sys, monitors.probes; assert 'asyncssh' not in sys.modules; "
+        "monitors.probes.REGISTRY['ssh'].parse_properties({'user': 'u', 'hostKey': '%s'}); "
+        "assert 'asyncssh' in sys.modules"
+    )
+    key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEsZMDGrzgLwF4/lIqbozo9GvyBu0bUzrLYezXRTCGG8"
+    subprocess.run([sys.executable, "-c", code % key], check=True)
 
 
 def test_user_is_required_and_the_credentials_are_secrets():
