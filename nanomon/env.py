@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 
 from lib.durations import parse_duration
+from lib.secrets_at_rest import derived_key, parse_keys
 
 
 class ConfigError(ValueError):
@@ -99,3 +100,17 @@ def env_list(name: str, default: str = "") -> list[str]:
     """A comma-separated list; blanks dropped."""
     raw = os.environ.get(name, default)
     return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def env_secrets_keys(name: str, secret_key: str) -> tuple[tuple[str, ...], bool]:
+    """The Fernet keys that seal secrets at rest (``lib.secrets_at_rest``): ``name``'s
+    comma-separated keys (the first seals, every one opens), or when it is empty one key
+    derived from ``secret_key`` (Django's SECRET_KEY). Returns the keys and whether they are
+    the derived one. A key that is not a Fernet key stops the process (named by position)."""
+    raw = os.environ.get(name, "")
+    if not raw.strip():
+        return (derived_key(secret_key),), True
+    try:
+        return parse_keys(raw), False
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
