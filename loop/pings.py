@@ -14,17 +14,16 @@ from __future__ import annotations
 import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.db import transaction
 from django.utils import timezone
 
-from lib.durations import parse_duration
 from loop.batches import runs_record
 from monitors.engine import CheckResult, CheckStatus, apply_rule
 from monitors.models import Monitor
 from monitors.probes import push
-from monitors.scheduling import schedules_set
+from monitors.scheduling import passive_deadline, schedules_set
 from results.models import MonitorState
 from results.services import RunRecord
 
@@ -140,7 +139,9 @@ def _next_deadlines(pinged: Sequence[tuple[Monitor, datetime]]) -> None:
     for monitor, now in pinged:
         deadline = None
         if monitor.enabled:
-            grace = push.grace_seconds(monitor.properties or {})
-            deadline = now + timedelta(seconds=parse_duration(monitor.interval) + grace)
+            try:
+                deadline = passive_deadline(monitor, now)
+            except ValueError:  # stored properties no longer valid: runs at once, Failed
+                deadline = now
         moves.append((monitor.pk, deadline))
     schedules_set(moves)

@@ -142,8 +142,8 @@ async def run_check(request: CheckRequest) -> CheckResult:
         return failed(str(error))
     except ValueError as error:
         return failed(f"invalid target: {error}")
-    if probe_type.missed is not None:  # passive: this run is a missed deadline
-        return failed(probe_type.missed(request.interval, parsed))
+    if probe_type.passive is not None:  # this run is a missed deadline
+        return failed(probe_type.passive.missed_message(request.interval, parsed))
     deadline = probe_type.deadline(parsed)
     if probe_type.remembers:
         probing = probe_type.probe(request.target, parsed, dict(request.memory or {}))

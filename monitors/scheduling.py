@@ -24,9 +24,10 @@ from datetime import UTC, datetime, timedelta
 from django.db import connection, transaction
 from django.db.models import Q
 
+from lib.durations import parse_duration
 from monitors.engine import deadline_for
 from monitors.models import Monitor
-from monitors.probes import is_passive
+from monitors.probes import REGISTRY, is_passive
 
 # Knuth's multiplicative hash spreads consecutive ids evenly over [0, 1).
 _GOLDEN = 2654435761
@@ -96,7 +97,7 @@ def claim_due_monitors(
             .filter(Q(lease_until__isnull=True) | Q(lease_until__lte=now))
             .order_by("next_run_at")
             .select_for_update(skip_locked=True)
-            .only("id", "kind", "next_run_at", "interval_duration")[:limit]
+            .only("id", "kind", "next_run_at", "interval_duration", "properties")[:limit]
         )
         claims = sorted(
             (
@@ -125,11 +126,35 @@ def claim_due_monitors(
 
 def _following_slot(monitor: Monitor, claimed: datetime, now: datetime) -> datetime:
     """Where a claimed monitor moves: the next slot of its grid; a passive (push) monitor's
-    next deadline is one period after the one just claimed (each missed period once)."""
+    next deadline is the one after the deadline just claimed (each missed period once)."""
     interval = monitor.interval_duration.total_seconds()
     if is_passive(monitor.kind):
-        return claimed + timedelta(seconds=interval)
+        try:
+            return _passive_following(monitor, claimed, now)
+        except ValueError:  # properties no longer valid: its runs say so (Failed); keep a grid
+            pass
     return next_slot(monitor.id, interval, max(now, monitor.next_run_at))
+
+
+def _passive_following(monitor: Monitor, claimed: datetime, now: datetime) -> datetime:
+    probe = REGISTRY[monitor.kind]
+    parsed = probe.parse_properties(monitor.properties or {})
+    interval = monitor.interval_duration.total_seconds()
+    passive = probe.passive
+    following = passive.deadline_after(passive.expected(claimed, parsed), interval, parsed)
+    for _ in range(10_000):  # after a stopped dispatcher: the first deadline still to come
+        if following > now:
+            break
+        following = passive.deadline_after(passive.expected(following, parsed), interval, parsed)
+    return following
+
+
+def passive_deadline(monitor: Monitor, moment: datetime) -> datetime:
+    """A passive (push) monitor's deadline for a ping expected after ``moment`` (a ping or a
+    save); ``ValueError`` when its properties are not valid."""
+    probe = REGISTRY[monitor.kind]
+    parsed = probe.parse_properties(monitor.properties or {})
+    return probe.passive.deadline_after(moment, parse_duration(monitor.interval), parsed)
 
 
 def schedules_set(moves: list[tuple[int, datetime | None]]) -> None:

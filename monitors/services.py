@@ -5,17 +5,17 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from celery import current_app
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from lib.durations import parse_duration
 from monitors.engine import CheckRequest, CheckResult, run_checks_sync
 from monitors.models import Monitor
 from monitors.probes import is_passive, push
+from monitors.scheduling import passive_deadline
 
 logger = logging.getLogger(__name__)
 
@@ -53,12 +53,10 @@ def request_dispatch() -> None:
 
 def _schedule_now(monitor: Monitor, now: datetime) -> None:
     """Reset the schedule: run at once when enabled, never when disabled; drop any claim.
-    A push monitor is not run: its first deadline is one period plus its grace away."""
+    A push monitor is not run: its first deadline is its first expected ping plus grace."""
     monitor.next_run_at = now if monitor.enabled else None
     if monitor.enabled and is_passive(monitor.kind):
-        monitor.next_run_at = now + timedelta(
-            seconds=parse_duration(monitor.interval) + push.grace_seconds(monitor.properties or {})
-        )
+        monitor.next_run_at = passive_deadline(monitor, now)
     monitor.lease_until = None
     monitor.run_token = None
 

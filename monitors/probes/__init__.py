@@ -51,7 +51,7 @@ def remembers(kind: str) -> bool:
 def is_passive(kind: str) -> bool:
     """Whether monitors of ``kind`` are never probed but report in (push)."""
     probe = REGISTRY.get(kind)
-    return probe is not None and probe.missed is not None
+    return probe is not None and probe.passive is not None
 
 
 def kind_choices() -> list[tuple[str, str]]:

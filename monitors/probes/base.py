@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Literal, TypedDict
 
 from lib.durations import format_seconds, parse_duration
@@ -101,6 +102,19 @@ class ProbeResult:
     memory: dict[str, object] | None = None
 
 
+@dataclass(frozen=True)
+class PassiveSchedule:
+    """How a passive type's deadlines fall, from the monitor's interval (seconds) and its
+    parsed properties: ``deadline_after(moment, …)`` is when a ping expected after ``moment``
+    (a ping, a save, or the expected time of a missed one) is late; ``expected(deadline, …)``
+    the expected time a deadline was for; ``missed_message(interval as written, …)`` the
+    message of the Failed run recorded at a deadline."""
+
+    deadline_after: Callable[[datetime, float, Mapping[str, object]], datetime]
+    expected: Callable[[datetime, Mapping[str, object]], datetime]
+    missed_message: Callable[[str, Mapping[str, object]], str]
+
+
 ProbeCoroutine = Callable[[str, Mapping[str, object]], Awaitable[ProbeResult]]
 
 
@@ -148,9 +162,9 @@ class ProbeType:
     # what its last run's ``ProbeResult.memory`` kept for this monitor ({} at first), stored
     # in the monitor's state by the loop (a Failed run keeps the memory as it was).
     remembers: bool = False
-    # A passive type (push) is never probed: the run the loop records at its deadline is
-    # Failed with ``missed(interval, parsed_properties)`` as its message.
-    missed: Callable[[str, Mapping[str, object]], str] | None = None
+    # A passive type (push) is never probed: its schedule holds deadlines, and the run the
+    # loop records at one is Failed (``PassiveSchedule``).
+    passive: PassiveSchedule | None = None
 
     def output(self, name: str) -> OutputSpec | None:
         """The declared output ``name`` refers to (``result7`` → dns's ``result1``), or None."""

@@ -12,7 +12,10 @@ Contract, plain data in and out:
 * Target: what reports in, as free text (``nightly backup on db1``): shown, never contacted.
 * Interval: the period, how often the job is expected (nixcloud's ``timers.check``).
 * Properties: ``grace`` (1m: how late a ping may be, nixcloud's ``timers.timeout`` minus the
-  period).
+  period); ``schedule``, a cron expression (``0 2 * * *``, ``@daily``: ``lib.cron``) read in
+  ``tz`` (UTC), when the job runs at set times rather than every period: a ping is then due
+  at each time the expression names, plus the grace, and the interval is not used for
+  deadlines.
 * Outputs of a ping: ``exitCode`` (the code a ping reported; 0 for a plain success ping, 1 for
   ``/fail`` and Uptime Kuma's ``status=down``), ``duration`` (ms since the ``/start`` ping
   of this run, when there was one; also the value; Uptime Kuma's ``ping=`` otherwise).
@@ -24,11 +27,14 @@ Contract, plain data in and out:
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime, timedelta
 
+from lib.cron import Cron, parse_cron, parse_zone
 from lib.durations import format_seconds, parse_duration
 from monitors.probes.base import (
     MonitorTemplate,
     OutputSpec,
+    PassiveSchedule,
     ProbeFailure,
     ProbeResult,
     ProbeType,
@@ -59,6 +65,18 @@ PROPERTIES = (
         default="1m",
         parse=parse_grace,
     ),
+    PropertySpec(
+        "schedule",
+        "A cron expression (0 2 * * *, @daily) when the job runs at set times: a ping is due "
+        "at each, plus the grace; unset: one every interval.",
+        parse=parse_cron,
+    ),
+    PropertySpec(
+        "tz",
+        "The time zone the schedule is read in, an IANA name (Europe/Berlin).",
+        default="UTC",
+        parse=parse_zone,
+    ),
 )
 
 OUTPUTS = (
@@ -82,8 +100,30 @@ def check_target(target: str) -> None:
 
 
 def missed_message(interval: str, parsed: Mapping[str, object]) -> str:
-    """The message of a missed deadline: ``no ping within 5m (+1m grace)``."""
-    return f"no ping within {interval} (+{_short(float(parsed['grace']))} grace)"
+    """The message of a missed deadline: ``no ping within 5m (+1m grace)``, or for a schedule
+    ``no ping for schedule 0 2 * * * (Europe/Berlin) (+1h grace)``."""
+    grace = _short(float(parsed["grace"]))
+    schedule: Cron | None = parsed.get("schedule")  # type: ignore[assignment]
+    if schedule is not None:
+        return f"no ping for schedule {schedule.text} ({parsed['tz']}) (+{grace} grace)"
+    return f"no ping within {interval} (+{grace} grace)"
+
+
+def deadline_after(moment: datetime, interval: float, parsed: Mapping[str, object]) -> datetime:
+    """When a ping expected after ``moment`` is late: the next time the schedule names (or
+    ``moment`` plus the interval), plus the grace."""
+    schedule: Cron | None = parsed.get("schedule")  # type: ignore[assignment]
+    expected = (
+        schedule.next_after(moment, parsed["tz"])  # type: ignore[arg-type]
+        if schedule is not None
+        else moment + timedelta(seconds=interval)
+    )
+    return expected + timedelta(seconds=float(parsed["grace"]))
+
+
+def expected_at(deadline: datetime, parsed: Mapping[str, object]) -> datetime:
+    """The time a deadline's ping was expected: the deadline less the grace."""
+    return deadline - timedelta(seconds=float(parsed["grace"]))
 
 
 def _short(seconds: float) -> str:
@@ -92,11 +132,6 @@ def _short(seconds: float) -> str:
         if seconds and seconds % size == 0:
             return f"{seconds / size:g}{unit}"
     return format_seconds(seconds)
-
-
-def grace_seconds(properties: Mapping[str, str]) -> float:
-    """The monitor's grace in seconds, from its stored (string) properties."""
-    return float(PROBE.parse_properties(properties)["grace"])
 
 
 async def probe(target: str, properties: Mapping[str, object]) -> ProbeResult:
@@ -124,5 +159,7 @@ PROBE = ProbeType(
     ),
     deadline_for=lambda parsed: 0.0,
     target_shape="free text naming the job",
-    missed=missed_message,
+    passive=PassiveSchedule(
+        deadline_after=deadline_after, expected=expected_at, missed_message=missed_message
+    ),
 )

@@ -4,7 +4,7 @@ recorded by the dispatcher's claims, exactly once per missed period."""
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.utils import timezone
@@ -199,3 +199,41 @@ def test_a_disabled_push_monitor_has_no_deadline_and_edits_keep_the_token(push_m
     assert ping_record(Ping(token, PingKind.SUCCESS), now=later)  # still recorded
     assert Monitor.objects.get(pk=push_monitor.pk).next_run_at is None
     assert timezone.is_aware(results(push_monitor)[-1].date)
+
+
+def test_a_cron_schedule_sets_the_deadlines_in_its_time_zone(make_monitor, now, client):
+    # now is 2026-11-21 12:00 UTC = 13:00 in Berlin; the job runs daily at 02:30 Berlin time.
+    monitor = make_monitor(
+        name="nightly", kind="push", target="job", interval="24h",
+        properties={"schedule": "30 2 * * *", "tz": "Europe/Berlin", "grace": "1h"},
+    )  # fmt: skip
+    first = datetime(2026, 11, 22, 1, 30, tzinfo=UTC) + timedelta(hours=1)  # 02:30 CET + grace
+    assert monitor.next_run_at == first
+    (missed,) = run_due(first)
+    assert missed.message == "no ping for schedule 30 2 * * * (Europe/Berlin) (+1h grace)"
+    assert Monitor.objects.get(pk=monitor.pk).next_run_at == first + timedelta(days=1)
+    # A ping at 02:40 Berlin the next night: due again the night after, plus the grace.
+    pinged_at = datetime(2026, 11, 23, 1, 40, tzinfo=UTC)
+    assert ping_record(Ping(monitor.push_token, PingKind.SUCCESS), now=pinged_at)
+    assert Monitor.objects.get(pk=monitor.pk).next_run_at == datetime(
+        2026, 11, 24, 2, 30, tzinfo=UTC
+    )
+
+
+def test_after_a_stopped_dispatcher_one_missed_run_and_the_next_deadline_to_come(push_monitor, now):
+    late = now + timedelta(hours=2)  # 5m period: many deadlines passed unrun
+    assert len(run_due(late)) == 1
+    following = Monitor.objects.get(pk=push_monitor.pk).next_run_at
+    assert late < following <= late + timedelta(minutes=5)
+    assert run_due(late + timedelta(seconds=1)) == []
+
+
+def test_bad_schedules_are_refused_naming_the_property(make_monitor):
+    from django.core.exceptions import ValidationError
+
+    for properties, words in [
+        ({"schedule": "61 * * * *"}, "minute: 61 is outside 0-59"),
+        ({"schedule": "@daily", "tz": "Mars/Olympus"}, "unknown time zone"),
+    ]:
+        with pytest.raises(ValidationError, match=words):
+            make_monitor(kind="push", target="job", interval="1h", properties=properties)
