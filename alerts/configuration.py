@@ -34,11 +34,16 @@ def builtin_channel_ensure() -> Channel:
 
 
 def channel_effective_config(channel: Channel) -> dict[str, object]:
-    """The channel's full config, secrets included (never show it): the ``ALERT_SMTP_*``
-    settings for the built-in channel, the stored config otherwise."""
+    """The channel's full config, secrets included and opened (for the sender only, never
+    shown): the ``ALERT_SMTP_*`` settings for the built-in channel, the stored config
+    otherwise. Raises ``SecretsKeyError`` when no key opens a stored secret."""
     if channel.builtin == Channel.BUILTIN_SETTINGS_EMAIL:
         return selectors.settings_email_config()
-    return dict(channel.config or {})
+    try:
+        transport = get_transport(channel.kind)
+    except KeyError:
+        return dict(channel.config or {})
+    return transport.opened_config(channel.config or {})
 
 
 def channel_save(channel: Channel, *, config: Mapping[str, object] | None = None) -> Channel:

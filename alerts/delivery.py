@@ -33,6 +33,7 @@ from alerts.models import (
     Notification,
 )
 from alerts.signals import delivery_attempted
+from lib.secrets_at_rest import SecretsKeyError
 
 logger = logging.getLogger(__name__)
 
@@ -132,12 +133,15 @@ def _send_and_record(
     new status, the channel's health) in one transaction."""
     channel = notification.channel
     timeout = settings.ALERT_DELIVERY_TIMEOUT
-    config = channel_effective_config(channel)
     transport = get_transport(channel.kind)
     clock = time.monotonic()
     error = ""
+    config: dict[str, object] = {}
     try:
+        config = channel_effective_config(channel)
         transport(config).send(message_for(notification, now=now), timeout=timeout)
+    except SecretsKeyError as failure:  # a failed attempt saying so, as any other
+        error = f"channel settings: {failure}"
     except DeliveryError as failure:
         error = str(failure) or "delivery failed"
     except Exception as failure:  # a library bug must not lose the notification

@@ -14,6 +14,7 @@ from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
 
+from alerts.channels import REGISTRY as transports
 from alerts.channels import kind_choices
 from monitors.models import Monitor
 from results.models import Result
@@ -86,6 +87,13 @@ class Channel(models.Model):
     def __str__(self) -> str:
         # Never the config: it may hold passwords, tokens or URLs with credentials.
         return f"{self.name} ({self.get_kind_display()})"
+
+    def save(self, *args, **kwargs) -> None:
+        # Secret settings are stored sealed (Transport.sealed_config, docs/security.md).
+        transport = transports.get(self.kind)
+        if transport is not None and self.config:
+            self.config = transport.sealed_config(self.config)
+        super().save(*args, **kwargs)
 
 
 class MonitorAlertPolicy(models.Model):

@@ -69,7 +69,8 @@ def channel_summary(channel: Channel) -> str:
             return "not configured: set ALERT_SMTP_FROM and ALERT_SMTP_TO"
         return "from ALERT_SMTP_*: " + EmailTransport.summary(settings_email_config())
     try:
-        return get_transport(channel.kind).summary(channel.config or {})
+        transport = get_transport(channel.kind)
+        return transport.summary(transport.mask_config(channel.config or {}))
     except KeyError:
         return f"unknown kind {channel.kind!r}"
 

@@ -17,10 +17,11 @@ from alerts.models import Channel, MonitorAlertPolicy
 from backups.records import Refused, parse_moment
 from lib.durations import parse_duration
 from lib.errors import first_message
+from lib.secrets_at_rest import SecretsKeyError, is_sealed, open_sealed
 from monitors.api.serializers import ExportedMonitorSerializer
 from monitors.imports import masked_secret_problem
 from monitors.models import Monitor
-from monitors.secrets import MASK
+from monitors.secrets import MASK, sealed_properties, secret_property_names
 
 CHANNEL_KEYS = frozenset(
     {"record", "id", "name", "kind", "enabled", "default", "builtin", "config"}
@@ -101,6 +102,8 @@ def checked_channel(record: dict, line: int, previous: int | None) -> Channel:
                     f"channel record: field 'config.{spec.name}' holds a masked secret: restore "
                     "a backup taken by an admin (GET /api/backup as an admin, or manage.py backup)",
                 )
+        secret = {spec.name for spec in transport.fields if spec.secret}
+        _check_sealed(config, secret, "channel record: field 'config", line)
         try:
             config = transport.clean_config(config)
         except ValidationError as error:
@@ -114,11 +117,29 @@ def checked_channel(record: dict, line: int, previous: int | None) -> Channel:
         enabled=_flag(record, "enabled", "channel", line),
         is_default=_flag(record, "default", "channel", line),
         builtin=builtin,
-        config=config,
+        # Stored sealed (bulk_create skips Channel.save); a sealed one in the file was opened
+        # by clean_config, so it is sealed again with the first key.
+        config=transport.sealed_config(config),
         created_at=created,
         updated_at=updated,
     )
     return channel
+
+
+def _check_sealed(values: dict, secret: set[str], where: str, line: int) -> None:
+    """Refuse a sealed secret that no key here opens, saying what to do."""
+    for name, value in values.items():
+        if name not in secret or not is_sealed(value):
+            continue
+        try:
+            open_sealed(value)
+        except SecretsKeyError:
+            raise Refused(
+                line,
+                f"{where}.{name}' is sealed with a key this NanoMon does not hold: set "
+                "NANOMON_SECRETS_KEY to include it, or restore a backup with secrets in "
+                "plaintext (manage.py backup --with-secrets, GET /api/backup?secrets=plain)",
+            ) from None
 
 
 def _text(value: object) -> str:
@@ -141,6 +162,9 @@ def checked_monitor(record: dict, line: int, previous: int | None, *, now: datet
         for key in MONITOR_KEYS - {"record", "id", "created", "updated"}
         if key in record
     }
+    if isinstance(definition.get("properties"), dict):
+        secret = set(secret_property_names(str(definition.get("type"))))
+        _check_sealed(definition["properties"], secret, "monitor record: field 'properties", line)
     serializer = ExportedMonitorSerializer(data=definition)
     if not serializer.is_valid():
         raise Refused(line, f"monitor record: {first_message(serializer.errors)}")
@@ -149,6 +173,9 @@ def checked_monitor(record: dict, line: int, previous: int | None, *, now: datet
     if problem is not None:
         raise Refused(line, f"monitor record: {problem}")
     created, updated = _dates(record, "monitor", line)
+    # Stored sealed (bulk_create skips Monitor.save); a sealed one in the file was checked
+    # (opened) by the serializer's checks, so a key here opens it.
+    fields["properties"] = sealed_properties(fields["kind"], fields["properties"])
     return Monitor(
         id=monitor_id,
         **fields,

@@ -18,9 +18,11 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from alerts.channels import REGISTRY as CHANNEL_KINDS
 from alerts.models import Channel, MonitorAlertPolicy
 from alerts.selectors import channel_public_config
 from backups.records import (
+    ENCRYPTED,
     END,
     INCLUDED,
     MASKED,
@@ -29,8 +31,9 @@ from backups.records import (
     record_types,
     rfc3339,
 )
+from lib.secrets_at_rest import SecretsKeyError, is_sealed, open_sealed
 from monitors.models import Monitor
-from monitors.secrets import masked_properties, masked_target
+from monitors.secrets import masked_properties, masked_target, sealed_properties
 
 CHUNK_ROWS = 2000
 FLUSH_BYTES = 64 * 1024
@@ -45,21 +48,24 @@ def backup_chunks(
     *,
     monitor_secrets: bool,
     channel_secrets: bool,
+    plaintext: bool = False,
     progress: Callable[[dict[str, int]], None] | None = None,
 ) -> Iterator[bytes]:
     """The backup of ``kind`` (``config`` or ``full``) as chunks of bytes.
 
-    Secrets are written only when the flags say so (the header says which); masked ones are
-    the API's masks. ``progress`` is called with the counts so far, every few thousand records
-    and at the end.
+    Secrets are written only when the flags say so (the header says which): sealed as they
+    are stored (``encrypted``), or opened when ``plaintext`` (an admin's secret-bearing
+    backup: ``included``); masked ones are the API's masks. ``progress`` is called with the
+    counts so far, every few thousand records and at the end.
     """
+    shown = INCLUDED if plaintext else ENCRYPTED
     counts: dict[str, int] = {}
     buffer: list[bytes] = []
     size = 0
     with _snapshot():
         secrets = {
-            "monitors": INCLUDED if monitor_secrets else MASKED,
-            "channels": INCLUDED if channel_secrets else MASKED,
+            "monitors": shown if monitor_secrets else MASKED,
+            "channels": shown if channel_secrets else MASKED,
         }
         yield _line(
             header_record(
@@ -73,9 +79,9 @@ def backup_chunks(
         monitor_ids: set[int] = set()
         for record_type in record_types(kind):
             if record_type == "channel":
-                records = _channels(channel_secrets)
+                records = _channels(secrets["channels"])
             elif record_type == "monitor":
-                records = _monitors(monitor_secrets, monitor_ids)
+                records = _monitors(secrets["monitors"], monitor_ids)
             elif record_type == "policy":
                 records = _policies(monitor_ids)
             else:
@@ -111,7 +117,32 @@ def _snapshot():
         yield
 
 
-def _channels(reveal: bool) -> Iterator[dict[str, object]]:
+def _opened(value: object) -> object:
+    """A sealed value opened for a plaintext backup; one no key opens stays sealed (a restore
+    with the key that sealed it takes it)."""
+    try:
+        return open_sealed(value) if is_sealed(value) else value
+    except SecretsKeyError:
+        return value
+
+
+def _channel_config(channel: Channel, secrets: str) -> dict[str, object]:
+    if secrets == MASKED:
+        return channel_public_config(channel)
+    transport = CHANNEL_KINDS.get(channel.kind)
+    config = dict(channel.config or {})
+    if transport is None:
+        return config
+    if secrets == ENCRYPTED:
+        return transport.sealed_config(config)
+    for spec in transport.fields:
+        if spec.secret and is_sealed(config.get(spec.name)):
+            opened = _opened(config[spec.name])
+            config[spec.name] = opened if is_sealed(opened) else json.loads(opened)
+    return config
+
+
+def _channels(secrets: str) -> Iterator[dict[str, object]]:
     for channel in Channel.objects.order_by("pk").iterator(chunk_size=CHUNK_ROWS):
         yield {
             "record": "channel",
@@ -122,9 +153,7 @@ def _channels(reveal: bool) -> Iterator[dict[str, object]]:
             "default": channel.is_default,
             "builtin": channel.builtin,
             # The built-in channel's settings are the environment's: its stored config is {}.
-            "config": dict(channel.config or {})
-            if reveal or channel.builtin
-            else channel_public_config(channel),
+            "config": {} if channel.builtin else _channel_config(channel, secrets),
             "created": rfc3339(channel.created_at),
             "updated": rfc3339(channel.updated_at),
         }
@@ -144,18 +173,24 @@ _MONITOR_COLUMNS = (
 )
 
 
-def _monitors(reveal: bool, seen: set[int]) -> Iterator[dict[str, object]]:
+def _monitors(secrets: str, seen: set[int]) -> Iterator[dict[str, object]]:
     """Each monitor as the API exports it (docs/api.md: ``type`` is the monitor's type), with
-    its id and dates."""
+    its id and dates; its secret properties sealed, opened or masked as ``secrets`` says (a
+    target's credentials are in full unless masked: they are not sealed at rest)."""
     keys = tuple(key for key, _ in _MONITOR_COLUMNS)
     rows = Monitor.objects.order_by("pk").values_list(*(column for _, column in _MONITOR_COLUMNS))
     for row in rows.iterator(chunk_size=CHUNK_ROWS):
         record = {"record": "monitor", **dict(zip(keys, row, strict=True))}
         record["created"], record["updated"] = rfc3339(row[8]), rfc3339(row[9])
         record["properties"] = dict(record["properties"] or {})
-        if not reveal:
-            record["properties"] = masked_properties(record["type"], record["properties"])
+        properties = record["properties"]
+        if secrets == MASKED:
+            record["properties"] = masked_properties(record["type"], properties)
             record["target"] = masked_target(record["target"])
+        elif secrets == ENCRYPTED:
+            record["properties"] = sealed_properties(record["type"], properties)
+        else:
+            record["properties"] = {name: _opened(value) for name, value in properties.items()}
         seen.add(row[0])
         yield record
 

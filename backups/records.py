@@ -5,7 +5,9 @@ this order:
 1. ``header``: ``format`` (``nanomon-backup``), ``version`` (1), ``kind`` (``config`` or
    ``full``), ``nanomon`` (the version that wrote it), ``database`` (``sqlite`` or
    ``postgresql``), ``created`` (UTC, RFC 3339), ``records`` (the record types the file may
-   hold, in order) and ``secrets`` (``included`` or ``masked``, for monitors and channels);
+   hold, in order) and ``secrets`` (``encrypted``: sealed as stored, ``enc:v1:…``;
+   ``included``: in plaintext, on an admin's request; or ``masked``; for monitors and
+   channels);
 2. ``channel``, ``monitor``, ``policy`` records (every kind), then for ``full`` ``state``,
    ``result`` and ``rollup`` records;
 3. ``end``, with the count of each type: a file cut at a line boundary is refused too.
@@ -31,7 +33,7 @@ FORMAT = "nanomon-backup"
 VERSION = 1
 CONFIG, FULL = "config", "full"
 KINDS = (CONFIG, FULL)
-INCLUDED, MASKED = "included", "masked"
+INCLUDED, ENCRYPTED, MASKED = "included", "encrypted", "masked"
 CONFIG_TYPES = ("channel", "monitor", "policy")
 HISTORY_TYPES = ("state", "result", "rollup")
 END = "end"
@@ -128,9 +130,12 @@ def read_header(record: object) -> Header:
         raise Refused(1, f"field 'records' must list some of {', '.join(allowed)}")
     secrets = record.get("secrets")
     if not isinstance(secrets, dict) or any(
-        secrets.get(name) not in (INCLUDED, MASKED) for name in ("monitors", "channels")
+        secrets.get(name) not in (INCLUDED, ENCRYPTED, MASKED) for name in ("monitors", "channels")
     ):
-        raise Refused(1, "field 'secrets' must say 'included' or 'masked' for monitors, channels")
+        raise Refused(
+            1,
+            "field 'secrets' must say 'encrypted', 'included' or 'masked' for monitors, channels",
+        )
     parse_moment(record.get("created"), "created", 1)
     return Header(
         kind=kind,

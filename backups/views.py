@@ -2,9 +2,10 @@
 a backup (streamed, an attachment), POST restores one (read from the request's stream, never
 as a whole body), all or nothing.
 
-Who may: a backup is read by a signed-in user who may read (secret monitor properties in full
-only for those who may change monitors, channel secrets only for admins: the admin role or a
-superuser; the header says which were masked). A restore replaces monitors, their history and
+Who may: a backup is read by a signed-in user who may read (secret monitor properties, sealed
+as stored, only for those who may change monitors, channel secrets only for admins: the admin
+role or a superuser; the header says which were masked). ``?secrets=plain`` asks for them in
+plaintext: admins only (who may see both kinds). A restore replaces monitors, their history and
 alert channels: it needs the permissions to add, change and delete monitors, alert policies
 and channels (the admin role, or a superuser).
 """
@@ -15,7 +16,7 @@ import logging
 
 from django.http import StreamingHttpResponse
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.request import Request
@@ -89,24 +90,48 @@ class BackupView(APIView):
     content_negotiation_class = _FirstRenderer
 
     @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "secrets",
+                str,
+                enum=["plain"],
+                description="plain: secrets in plaintext (admins only); left out: secrets "
+                "sealed as stored (enc:v1:…), or masked for those who may not see them.",
+            )
+        ],
         responses={
             (200, MEDIA_TYPE): OpenApiResponse(description="The backup, one record per line."),
-            **problem_responses(401, 403),
+            **problem_responses(400, 401, 403),
         },
     )
     def get(self, request: Request):
         user = request.user
+        monitor_secrets, channel_secrets = may_see_secrets(user), may_see_channel_secrets(user)
+        asked = request.query_params.get("secrets", "")
+        if asked not in ("", "plain"):
+            body = problem(400, "secrets must be 'plain' or left out", request.path)
+            return Response(body, status=400, content_type=PROBLEM_CONTENT_TYPE)
+        plaintext = asked == "plain"
+        if plaintext and not (monitor_secrets and channel_secrets):
+            body = problem(403, "a backup with secrets in plaintext is for admins", request.path)
+            return Response(body, status=403, content_type=PROBLEM_CONTENT_TYPE)
         chunks = backup_chunks(
             self.kind,
-            monitor_secrets=may_see_secrets(user),
-            channel_secrets=may_see_channel_secrets(user),
+            monitor_secrets=monitor_secrets,
+            channel_secrets=channel_secrets,
+            plaintext=plaintext,
         )
         stamp = timezone.now().strftime("%Y%m%dT%H%M%SZ")
         name = f"nanomon-backup{'-full' if self.kind == FULL else ''}-{stamp}.jsonl"
         response = StreamingHttpResponse(chunks, content_type=MEDIA_TYPE)
         response["Content-Disposition"] = f'attachment; filename="{name}"'
         response["Cache-Control"] = "no-store"
-        logger.info("backup (%s) read by user %s", self.kind, user.pk)
+        logger.info(
+            "backup (%s%s) read by user %s",
+            self.kind,
+            ", secrets in plaintext" if plaintext else "",
+            user.pk,
+        )
         return response
 
     @extend_schema(

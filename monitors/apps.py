@@ -2,6 +2,7 @@ from django.apps import AppConfig
 from django.conf import settings
 from django.core.signals import setting_changed
 
+from lib import secrets_at_rest
 from monitors import netpolicy
 
 POLICY_SETTINGS = (
@@ -25,6 +26,13 @@ def install_network_policy(*, setting: str = netpolicy.ALLOW_VARIABLE, **kwargs:
     )
 
 
+def install_secrets_keys(*, setting: str = "NANOMON_SECRETS_KEYS", **kwargs: object) -> None:
+    """Hand the secrets-at-rest keys of Django's settings to ``lib.secrets_at_rest`` (which
+    the Django-free probes read): at start, and again when a test overrides them."""
+    if setting == "NANOMON_SECRETS_KEYS":
+        secrets_at_rest.install(tuple(getattr(settings, "NANOMON_SECRETS_KEYS", ())))
+
+
 class MonitorsConfig(AppConfig):
     name = "monitors"
     verbose_name = "Monitors"
@@ -32,3 +40,5 @@ class MonitorsConfig(AppConfig):
     def ready(self) -> None:
         install_network_policy()
         setting_changed.connect(install_network_policy, dispatch_uid="nanomon-network-policy")
+        install_secrets_keys()
+        setting_changed.connect(install_secrets_keys, dispatch_uid="nanomon-secrets-keys")

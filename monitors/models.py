@@ -13,6 +13,7 @@ from django.db.models import Q
 from lib.durations import parse_duration
 from monitors.engine import CheckRequest
 from monitors.probes import kind_choices
+from monitors.secrets import sealed_properties
 
 
 class Monitor(models.Model):
@@ -66,6 +67,8 @@ class Monitor(models.Model):
 
     def save(self, *args, **kwargs) -> None:
         self.interval_duration = timedelta(seconds=parse_duration(self.interval))
+        # Secret properties are stored sealed (monitors.secrets, docs/security.md).
+        self.properties = sealed_properties(self.kind, self.properties)
         update_fields = kwargs.get("update_fields")
         if update_fields is not None and "interval" in update_fields:
             kwargs["update_fields"] = {*update_fields, "interval_duration"}

@@ -39,6 +39,7 @@ from lib.durations import format_seconds
 from monitors.engine import CheckRequest, CheckResult, CheckStatus, failed_result, run_check
 from monitors.models import OneOffCheck, OneOffResult
 from monitors.probes.base import describe_error
+from monitors.secrets import sealed_properties
 
 logger = logging.getLogger(__name__)
 
@@ -183,11 +184,13 @@ def _wait_for_result(check_id: uuid.UUID, until: datetime) -> CheckResult | None
 
 
 def request_to_json(request: CheckRequest) -> dict[str, object]:
-    """The check as the task carries it (plain JSON: the worker reads no monitor)."""
+    """The check as the task carries it (plain JSON: the worker reads no monitor; secret
+    properties sealed, so the broker never holds one in plaintext: the probe's parse opens
+    them)."""
     return {
         "kind": request.kind,
         "target": request.target,
-        "properties": dict(request.properties),
+        "properties": sealed_properties(request.kind, request.properties),
         "rule": request.rule,
     }
 

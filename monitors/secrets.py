@@ -4,6 +4,11 @@ Authorization header, a request body), declared by each probe type (``PropertySp
 and the credentials a target URL may carry (``masked_target``: user info and secret-looking
 query parameters). A masked value sent back keeps the stored secret (``restore_masked_target``
 here, ``restore_masked_secrets`` for properties).
+
+Secret properties are stored sealed (``enc:v1:…``, ``lib.secrets_at_rest``): ``Monitor.save``
+seals them (``sealed_properties``), the probe's parse opens them, and the readers who may see
+them get them opened (``revealed_properties``); masking opens a sealed value only to keep a
+JSON object's keys.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import unquote_plus
 
+from lib.secrets_at_rest import SecretsKeyError, is_sealed, open_sealed, seal
 from monitors.probes import REGISTRY
 
 MASK = "••••••"
@@ -20,6 +26,10 @@ MASK = "••••••"
 
 def _mask_value(value: str) -> str:
     """Mask a secret value; a JSON object keeps its keys (header names) and loses its values."""
+    try:
+        value = open_sealed(value)
+    except SecretsKeyError:
+        return MASK
     try:
         parsed = json.loads(value)
     except (TypeError, ValueError):
@@ -39,6 +49,40 @@ def masked_properties(kind: str, properties: Mapping[str, object] | None) -> dic
         value = properties.get(spec.name)
         if spec.secret and isinstance(value, str) and value:
             properties[spec.name] = _mask_value(value)
+    return properties
+
+
+def secret_property_names(kind: str) -> tuple[str, ...]:
+    """The secret properties of ``kind`` (``PropertySpec.secret``), in declaration order."""
+    probe_type = REGISTRY.get(kind)
+    if probe_type is None:
+        return ()
+    return tuple(spec.name for spec in probe_type.properties if spec.secret)
+
+
+def sealed_properties(kind: str, properties: Mapping[str, object] | None) -> dict[str, object]:
+    """A copy of ``properties`` with every secret property of ``kind`` sealed (what is stored;
+    a sealed value stays as it is)."""
+    properties = dict(properties or {})
+    for name in secret_property_names(kind):
+        value = properties.get(name)
+        if isinstance(value, str) and value and not is_sealed(value):
+            properties[name] = seal(value)
+    return properties
+
+
+def revealed_properties(kind: str, properties: Mapping[str, object] | None) -> dict[str, object]:
+    """A copy of ``properties`` with every sealed secret of ``kind`` opened, for a reader who
+    may see secrets; one that no key opens shows the mask (sent back, it keeps the stored
+    value)."""
+    properties = dict(properties or {})
+    for name in secret_property_names(kind):
+        value = properties.get(name)
+        if is_sealed(value):
+            try:
+                properties[name] = open_sealed(value)
+            except SecretsKeyError:
+                properties[name] = MASK
     return properties
 
 

@@ -31,6 +31,13 @@ def prepare() -> None:
     from django.core.management import call_command
 
     call_command("migrate", interactive=False, verbosity=0)
+    # Stored secrets no key opens stop NanoMon here, once, before any child starts (never a
+    # restart loop): docs/security.md.
+    from alerts.secrets_store import stored_secrets_problem
+
+    if (problem := stored_secrets_problem()) is not None:
+        print(f"NanoMon cannot start: {problem}", file=sys.stderr)
+        raise SystemExit(2)
     # Hashed static file names (cache busting) need the manifest collectstatic writes.
     call_command("collectstatic", interactive=False, verbosity=0)
     users = get_user_model()

@@ -132,6 +132,9 @@ def service_env(transactional_db, tmp_path):
         "CELERY_BROKER_URL": broker,
         "NANOMON_BROKER_KEY_PREFIX": prefix,
         "NANOMON_DATA_DIR": str(tmp_path),
+        # The test process's keys: its data folder's SECRET_KEY, and so the key derived from
+        # it, differ from this one's (docs/security.md); the processes open what it sealed.
+        "NANOMON_SECRETS_KEY": ",".join(settings.NANOMON_SECRETS_KEYS),
     }
     if isolation.is_redis(broker):
         client = redis.Redis.from_url(broker)

@@ -21,6 +21,7 @@ from urllib.parse import parse_qsl, urlsplit
 from django.core.exceptions import ValidationError
 
 from lib.formatting import format_value
+from lib.secrets_at_rest import SecretsKeyError, is_sealed, open_sealed, seal
 from monitors.secrets import MASK
 
 FieldType = Literal[
@@ -163,6 +164,8 @@ class Transport:
             if spec.secret and current and _blank_or_masked(value) and spec.name in current:
                 value = current[spec.name]
             try:
+                if spec.secret and is_sealed(value):
+                    value = _opened(value)
                 converted = _convert(spec, value)
             except ValueError as error:
                 errors[spec.name] = str(error)
@@ -181,6 +184,27 @@ class Transport:
     def check_config(cls, config: Mapping[str, object]) -> dict[str, str]:
         """Checks across fields or beyond types; returns errors by field name."""
         return {}
+
+    @classmethod
+    def sealed_config(cls, config: Mapping[str, object]) -> dict[str, object]:
+        """A copy of ``config`` as stored: each secret value (a string, list or object) sealed
+        as one ``enc:v1:…`` string of its JSON (lib.secrets_at_rest; a sealed one stays)."""
+        sealed = dict(config)
+        for spec in cls.fields:
+            value = sealed.get(spec.name)
+            if spec.secret and value not in (None, "", [], {}) and not is_sealed(value):
+                sealed[spec.name] = seal(json.dumps(value, ensure_ascii=False))
+        return sealed
+
+    @classmethod
+    def opened_config(cls, config: Mapping[str, object]) -> dict[str, object]:
+        """A copy of ``config`` with its sealed secrets opened: for the sender only (and for
+        masking). Raises ``SecretsKeyError`` when no key opens one."""
+        opened = dict(config)
+        for spec in cls.fields:
+            if spec.secret and is_sealed(opened.get(spec.name)):
+                opened[spec.name] = json.loads(open_sealed(opened[spec.name]))
+        return opened
 
     @classmethod
     def mask_config(cls, config: Mapping[str, object]) -> dict[str, object]:
@@ -222,6 +246,11 @@ class Transport:
 def mask_value(spec: ConfigField, value: object) -> object:
     if value in (None, "", [], {}):
         return value
+    if is_sealed(value):  # opened to keep what the mask shows (a URL's host, header names)
+        try:
+            value = json.loads(open_sealed(value))
+        except (SecretsKeyError, ValueError):
+            return MASK
     if spec.type == "url" and isinstance(value, str):
         return mask_url(value)
     if spec.type == "list" and isinstance(value, list):
@@ -281,6 +310,14 @@ def describe_network_error(error: BaseException, *, timeout: float) -> str:
     if isinstance(error, OSError) and error.strerror:
         return error.strerror.lower()
     return error.__class__.__name__
+
+
+def _opened(value: str) -> object:
+    """A sealed secret's value; a ``ValueError`` (a field's error) when no key opens it."""
+    try:
+        return json.loads(open_sealed(value))
+    except SecretsKeyError as error:
+        raise ValueError(f"{error} (give it again)") from None
 
 
 def _blank_or_masked(value: object) -> bool:

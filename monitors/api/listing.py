@@ -15,9 +15,10 @@ from datetime import UTC, datetime
 
 from django.db.models import BooleanField, ExpressionWrapper, F, Func, Q, QuerySet, TextField
 
+from lib.secrets_at_rest import PREFIX as SEALED
 from monitors.models import Monitor
 from monitors.probes import REGISTRY
-from monitors.secrets import masked_properties, masked_target
+from monitors.secrets import masked_properties, masked_target, revealed_properties
 
 # The secret properties of each type that has some (masked for readers who may not change).
 SECRET_PROPERTIES = {
@@ -69,6 +70,8 @@ def monitors_data(
             if item["type"] in SECRET_PROPERTIES:
                 item["properties"] = masked_properties(item["type"], item["properties"])
             item["target"] = masked_target(item["target"])
+        elif item["type"] in SECRET_PROPERTIES:
+            item["properties"] = revealed_properties(item["type"], item["properties"])
         data.append(item)
     return data
 
@@ -98,7 +101,9 @@ def monitors_json(monitors: QuerySet[Monitor], *, reveal_secrets: bool) -> bytes
     """The list route's JSON body, written by PostgreSQL; the same document as
     ``monitors_data`` gives. Python only joins the rows, and masks the few that hold a
     secret when the reader may not see them (a secret property, or a target that may carry
-    credentials: ``masked_target`` needs an ``@`` or an ``=`` to find any)."""
+    credentials: ``masked_target`` needs an ``@`` or an ``=`` to find any), and opens the
+    sealed secret properties of the rows that hold some for a reader who may (the stored JSON,
+    and so ``listed_json``, holds them sealed)."""
     secret_names = sorted({name for names in SECRET_PROPERTIES.values() for name in names})
     rows = monitors.annotate(
         listed=_ListedJSON(),
@@ -115,6 +120,10 @@ def monitors_json(monitors: QuerySet[Monitor], *, reveal_secrets: bool) -> bytes
             item = json.loads(text)
             item["properties"] = masked_properties(item["type"], item["properties"])
             item["target"] = masked_target(item["target"])
+            text = json.dumps(item, ensure_ascii=False, separators=(",", ":"))
+        elif has_secret and SEALED in text:
+            item = json.loads(text)
+            item["properties"] = revealed_properties(item["type"], item["properties"])
             text = json.dumps(item, ensure_ascii=False, separators=(",", ":"))
         parts.append(text)
     return f"[{','.join(parts)}]".encode()

@@ -28,7 +28,13 @@ from monitors.engine import CheckRequest
 from monitors.imports import masked_secret_problem
 from monitors.models import Monitor
 from monitors.probes import REGISTRY
-from monitors.secrets import MASK, masked_properties, masked_target, restore_masked_target
+from monitors.secrets import (
+    MASK,
+    masked_properties,
+    masked_target,
+    restore_masked_target,
+    revealed_properties,
+)
 from monitors.services import monitor_create, monitor_update
 from monitors.validation import UNSET_INTERVAL, check_monitor_definition
 
@@ -155,7 +161,9 @@ def restore_masked_secrets(
         if new == masked_properties(kind, {spec.name: old})[spec.name]:
             restored[spec.name] = old
         elif MASK in new:
-            merged = _merge_masked_object(new, old)
+            merged = _merge_masked_object(
+                new, revealed_properties(kind, {spec.name: old})[spec.name]
+            )
             if merged is not None:
                 restored[spec.name] = merged
     return restored
@@ -283,8 +291,10 @@ class MonitorSerializer(serializers.ModelSerializer):
         if not self.context.get("reveal_secrets", False):
             data["properties"] = masked_properties(instance.kind, data["properties"])
             data["target"] = masked_target(data["target"])
-        elif instance.push_token:  # the push URLs are the job's credential: as secrets
-            data["pushUrl"] = push_url(self.context.get("request"), instance.push_token)
+        else:
+            data["properties"] = revealed_properties(instance.kind, data["properties"])
+            if instance.push_token:  # the push URLs are the job's credential: as secrets
+                data["pushUrl"] = push_url(self.context.get("request"), instance.push_token)
         return data
 
 

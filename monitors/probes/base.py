@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Literal, TypedDict
 
 from lib.durations import format_seconds, parse_duration
+from lib.secrets_at_rest import SecretsKeyError, is_sealed, open_sealed
 
 OutputValue = float | str
 
@@ -44,12 +45,19 @@ class PropertySpec:
     default: str | None = None  # None: optional with no default (absent means "not set")
     parse: Callable[[str], object] = str  # raises ValueError with a short reason
     choices: tuple[str, ...] = ()
-    secret: bool = False  # may hold credentials: masked for users who may not change it
+    # May hold credentials: masked for users who may not change it, and stored sealed
+    # (``enc:v1:…``, lib.secrets_at_rest), opened only by ``convert`` (the probe's parse).
+    secret: bool = False
     required: bool = False  # refused when absent or empty (``property 'query': is required``)
 
     def convert(self, raw: str) -> object:
         if not isinstance(raw, str):
             raise PropertyError(self.name, "value must be a string")
+        if self.secret and is_sealed(raw):
+            try:
+                raw = open_sealed(raw)
+            except SecretsKeyError as error:
+                raise PropertyError(self.name, str(error)) from None
         if self.choices and raw not in self.choices:
             raise PropertyError(self.name, f"must be one of {', '.join(self.choices)}, got {raw!r}")
         try:

@@ -14,6 +14,7 @@ from alerts.configuration import (
     builtin_channel_ensure,
     channel_create,
     channel_delete,
+    channel_effective_config,
     channel_update,
 )
 from alerts.delivery import channel_send_test
@@ -69,7 +70,7 @@ def test_configs_are_normalised_on_save():
     assert mail.config["recipients"] == ["a@example.org", "b@example.org", "c@example.org"]
     assert mail.config["verify_tls"] is True
     assert hook.config["verify_tls"] is True
-    assert chat.config["urls"] == APPRISE["urls"]
+    assert channel_effective_config(chat)["urls"] == APPRISE["urls"]
 
 
 def test_public_configs_and_summaries_mask_every_secret():
@@ -97,11 +98,12 @@ def test_an_edit_that_leaves_secrets_blank_or_masked_keeps_them():
     mail.refresh_from_db()
     hook.refresh_from_db()
     chat.refresh_from_db()
-    assert (mail.config["password"], mail.config["host"]) == ("smtp-pass-123", "smtp2.example.org")
-    assert hook.config["url"] == WEBHOOK["url"]
-    assert hook.config["headers"] == WEBHOOK["headers"]
-    assert hook.config["method"] == "GET"
-    assert chat.config["urls"] == APPRISE["urls"]
+    mail_config, hook_config = channel_effective_config(mail), channel_effective_config(hook)
+    assert (mail_config["password"], mail_config["host"]) == ("smtp-pass-123", "smtp2.example.org")
+    assert hook_config["url"] == WEBHOOK["url"]
+    assert hook_config["headers"] == WEBHOOK["headers"]
+    assert hook_config["method"] == "GET"
+    assert channel_effective_config(chat)["urls"] == APPRISE["urls"]
 
 
 def test_changing_the_kind_keeps_nothing_of_the_old_config():

@@ -22,7 +22,7 @@ def records(body: bytes) -> list[dict]:
 
 def current_state() -> list[dict]:
     """Everything a full backup holds now, secrets included, without the header (its date)."""
-    body = b"".join(backup_chunks(FULL, monitor_secrets=True, channel_secrets=True))
+    body = b"".join(backup_chunks(FULL, monitor_secrets=True, channel_secrets=True, plaintext=True))
     return records(body)[1:]
 
 

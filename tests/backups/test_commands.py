@@ -104,11 +104,21 @@ def test_a_full_backup_moves_from_sqlite_to_postgresql_and_back(tmp_path, privat
         manage(env, "migrate", "-v", "0")
     manage(first, "shell", "-c", SEED)
 
-    manage(first, "backup", "--full", "--output", str(tmp_path / "sqlite.jsonl"))
+    # Secrets sealed as stored: another installation (another key) refuses them, saying why.
+    manage(first, "backup", "--full", "--output", str(tmp_path / "sealed.jsonl"))
+    refused = manage(postgres, "restore", str(tmp_path / "sealed.jsonl"), "--yes", check=False)
+    assert refused.returncode == 1
+    assert "line 3: channel record: field 'config.url' is sealed with a key this NanoMon does " in (
+        refused.stderr
+    )
+    assert "--with-secrets" in refused.stderr
+    # In plaintext (an admin's choice) they move anywhere.
+    plain = ("--full", "--with-secrets")
+    manage(first, "backup", *plain, "--output", str(tmp_path / "sqlite.jsonl"))
     restored = manage(postgres, "restore", str(tmp_path / "sqlite.jsonl"), "--yes")
-    manage(postgres, "backup", "--full", "--output", str(tmp_path / "postgres.jsonl"))
+    manage(postgres, "backup", *plain, "--output", str(tmp_path / "postgres.jsonl"))
     manage(second, "restore", str(tmp_path / "postgres.jsonl"), "--yes")
-    again = manage(second, "backup", "--full", "--output", "-")
+    again = manage(second, "backup", *plain, "--output", "-")
 
     from_sqlite = records(tmp_path / "sqlite.jsonl")
     from_postgres = records(tmp_path / "postgres.jsonl")

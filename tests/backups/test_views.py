@@ -55,7 +55,7 @@ def test_a_backup_is_a_streamed_attachment_with_its_header_and_end(admin, instal
     assert header["kind"] == kind
     assert header["database"] == "postgresql"
     assert header["nanomon"]
-    assert header["secrets"] == {"monitors": "included", "channels": "included"}
+    assert header["secrets"] == {"monitors": "encrypted", "channels": "encrypted"}
     expected = {"channel": 2, "monitor": 2, "policy": 1}
     if kind == "full":
         expected |= {"state": 2, "result": 60}
@@ -74,18 +74,37 @@ def test_a_backup_is_a_streamed_attachment_with_its_header_and_end(admin, instal
 def test_secrets_only_for_those_who_may_see_them(admin, admin_role, editor, viewer, installation):
     for client, monitors, channels in (
         (viewer, "masked", "masked"),
-        (editor, "included", "masked"),
-        (admin_role, "included", "included"),
-        (admin, "included", "included"),
+        (editor, "encrypted", "masked"),
+        (admin_role, "encrypted", "encrypted"),
+        (admin, "encrypted", "encrypted"),
     ):
         body = body_of(client.get("/api/backup_full"))
         header = records(body)[0]
         assert header["secrets"] == {"monitors": monitors, "channels": channels}
         text = body.decode()
-        assert ("s3cret-token" in text) == (monitors == "included")
-        assert ("hook-secret-path" in text) == (channels == "included")
+        # A target's credentials are not sealed at rest: in full for those who may see them.
+        assert ("s3cret-token" in text) == (monitors == "encrypted")
+        # Secret properties and channel secrets: sealed (enc:v1:…) or masked, never plaintext.
+        assert not [secret for secret in SECRETS[2:] if secret in text]
+        assert ("enc:v1:" in text) == (monitors == "encrypted")
         if monitors == channels == "masked":
             assert not [secret for secret in SECRETS if secret in text]
+
+
+@pytest.mark.django_db
+def test_secrets_in_plaintext_only_when_an_admin_asks(admin_role, editor, viewer, installation):
+    body = body_of(admin_role.get("/api/backup_full?secrets=plain"))
+
+    header = records(body)[0]
+    assert header["secrets"] == {"monitors": "included", "channels": "included"}
+    text = body.decode()
+    assert [secret for secret in SECRETS if secret in text] == list(SECRETS)
+    assert "enc:v1:" not in text
+    for client in (editor, viewer):
+        response = client.get("/api/backup?secrets=plain")
+        assert response.status_code == 403
+        assert response.json()["detail"] == "a backup with secrets in plaintext is for admins"
+    assert admin_role.get("/api/backup?secrets=yes").status_code == 400
 
 
 @pytest.mark.django_db
@@ -107,8 +126,8 @@ def test_a_restore_needs_the_admin_role(editor, viewer, admin, installation):
 @pytest.mark.django_db
 @pytest.mark.parametrize("path", ["/api/backup", "/api/backup_full"])
 def test_a_restore_makes_the_backup_the_state(admin_role, installation, make_monitor, path):
-    body = body_of(admin_role.get(path))
-    before = records(body)[1:]
+    body = body_of(admin_role.get(path))  # secrets sealed: restored where a key opens them
+    before = records(body_of(admin_role.get(path + "?secrets=plain")))[1:]
     make_monitor(name="added later")
     installation["hook"].delete()
 

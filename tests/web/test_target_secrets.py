@@ -11,7 +11,7 @@ from datetime import timedelta
 import pytest
 
 from monitors.models import Monitor
-from monitors.secrets import MASK
+from monitors.secrets import MASK, revealed_properties
 from results.models import Result
 from tests.support.http_servers import refused_port
 from tests.support.personas import user_with
@@ -113,7 +113,7 @@ def test_the_edit_form_never_holds_the_credentials_and_keeps_them_when_sent_back
     assert response.status_code == 302, response.content.decode()
     private.refresh_from_db()
     assert private.target == TARGET.replace("/send", "/v2/send")
-    assert private.properties["body"] == "pw=hunter2"
+    assert revealed_properties(private.kind, private.properties)["body"] == "pw=hunter2"
 
 
 def test_a_new_monitor_may_not_store_a_masked_target(editor):

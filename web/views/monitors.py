@@ -16,7 +16,7 @@ from django.views.decorators.http import require_GET
 from monitors.filtersets import MonitorFilterSet
 from monitors.models import Monitor
 from monitors.probes import REGISTRY
-from monitors.secrets import masked_properties, masked_target
+from monitors.secrets import masked_properties, masked_target, revealed_properties
 from monitors.selectors import STATUS_FILTERS, monitor_get, monitors_overview
 from results.models import Result
 from results.route_history import route_changes
@@ -123,7 +123,7 @@ def get_monitor(monitor_id: int) -> Monitor:
 
 
 def _property_rows(monitor: Monitor, reveal: bool) -> list[dict[str, object]]:
-    shown = monitor.properties if reveal else masked_properties(monitor.kind, monitor.properties)
+    shown = (revealed_properties if reveal else masked_properties)(monitor.kind, monitor.properties)
     probe_type = REGISTRY.get(monitor.kind)
     rows = []
     for spec in probe_type.properties if probe_type else ():

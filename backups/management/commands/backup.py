@@ -1,5 +1,7 @@
-"""``manage.py backup [--full] [--output FILE|-]``: the backup of /api/backup (or
-/api/backup_full with ``--full``), secrets included, to a file or to standard output."""
+"""``manage.py backup [--full] [--with-secrets] [--output FILE|-]``: the backup of /api/backup
+(or /api/backup_full with ``--full``), secrets included, to a file or to standard output:
+sealed as stored (``enc:v1:…``, restorable where a key of ``NANOMON_SECRETS_KEY`` opens them),
+or in plaintext with ``--with-secrets``."""
 
 from __future__ import annotations
 
@@ -20,8 +22,13 @@ class Command(BaseCommand):
         parser.add_argument(
             "--output", "-o", default="-", help="File to write (default -: standard output)."
         )
+        parser.add_argument(
+            "--with-secrets",
+            action="store_true",
+            help="Write secrets in plaintext (default: sealed as stored, enc:v1:…).",
+        )
 
-    def handle(self, *args, full: bool, output: str, **options) -> None:
+    def handle(self, *args, full: bool, output: str, with_secrets: bool, **options) -> None:
         kind = FULL if full else CONFIG
         progress = Progress(self.stderr, "written")
         try:
@@ -30,7 +37,11 @@ class Command(BaseCommand):
             raise CommandError(f"cannot write {output}: {error.strerror}") from None
         try:
             for chunk in backup_chunks(
-                kind, monitor_secrets=True, channel_secrets=True, progress=progress.update
+                kind,
+                monitor_secrets=True,
+                channel_secrets=True,
+                plaintext=with_secrets,
+                progress=progress.update,
             ):
                 stream.write(chunk)
             stream.flush()

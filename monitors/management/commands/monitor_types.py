@@ -41,7 +41,10 @@ def render_type(probe_type: ProbeType) -> str:
         if spec.choices:
             meaning += f" One of: {', '.join(f'`{choice}`' for choice in spec.choices)}."
         if spec.secret:
-            meaning += " Secret: masked for people who may not change the monitor."
+            meaning += (
+                " Secret: stored encrypted (docs/security.md), masked for people who may not "
+                "change the monitor."
+            )
         lines.append(f"| `{spec.name}` | {default} | {meaning} |")
     lines += ["", "| Output | Kind | Meaning |", "|---|---|---|"]
     for output in probe_type.outputs:

@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 
 from monitors.models import Monitor
-from monitors.secrets import MASK, masked_target
+from monitors.secrets import MASK, masked_target, revealed_properties
 from results.models import Result
 from tests.support.api import http_monitor, token_client
 from tests.support.http_servers import refused_port
@@ -94,7 +94,8 @@ def test_the_masked_target_put_back_keeps_the_stored_one(editor, private):
 
     assert response.status_code == 200, response.content
     private.refresh_from_db()
-    assert (private.name, private.target, private.properties["body"]) == ("renamed", TARGET, BODY)
+    body = revealed_properties(private.kind, private.properties)["body"]
+    assert (private.name, private.target, body) == ("renamed", TARGET, BODY)
 
 
 def test_a_changed_target_keeps_its_masked_parts(editor, private):

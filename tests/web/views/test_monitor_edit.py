@@ -8,7 +8,7 @@ import pytest
 
 from monitors.models import Monitor
 from monitors.probes import REGISTRY
-from monitors.secrets import MASK
+from monitors.secrets import MASK, revealed_properties
 from results.models import Result
 from tests.support.http_servers import build_test_app, serve_app
 
@@ -209,7 +209,8 @@ def test_saving_the_masked_secret_back_keeps_the_stored_one(editor, secret_monit
     assert response.status_code == 302
     secret_monitor.refresh_from_db()
     assert secret_monitor.name == "api v2"
-    assert json.loads(secret_monitor.properties["headers"]) == {
+    properties = revealed_properties(secret_monitor.kind, secret_monitor.properties)
+    assert json.loads(properties["headers"]) == {
         "Authorization": "Bearer s3cret",
         "Accept": "text/html",
     }
