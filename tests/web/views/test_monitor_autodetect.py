@@ -6,6 +6,7 @@ import pytest
 
 from monitors.autodetect import AUTO_HTTP_RULE
 from monitors.models import Monitor
+from tests.support.http_servers import build_test_app, serve_app
 
 pytestmark = pytest.mark.django_db
 
@@ -56,3 +57,19 @@ def test_the_page_with_an_error_keeps_decide_from_the_target_chosen(editor):
 
     assert '<option value="auto" selected>' in page
     assert 'data-kind-section="auto">' in page
+
+
+def test_test_now_with_decide_from_the_target_runs_the_decided_type(editor, tests_worker):
+    with serve_app(build_test_app()) as server:
+        page = editor.post(
+            "/monitors/test", form_data(target=server.url("/status/404"))
+        ).content.decode()
+
+    assert "Rule violated: status &gt;= 200 &amp;&amp; status &lt; 400" in page
+
+
+def test_test_now_says_when_the_target_decides_no_type(editor):
+    page = editor.post("/monitors/test", form_data(target="ftp://example.net")).content.decode()
+
+    assert "Could not test" in page
+    assert "missing monitor type: the target does not decide it" in page
