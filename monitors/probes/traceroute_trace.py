@@ -1,8 +1,10 @@
 """The ``traceroute`` probe's packets: every TTL's probes sent at once, replies matched.
 
-One ``trace()`` opens its own raw ICMP socket (the replies: echo reply, time exceeded,
-destination unreachable; a kernel filter passes only those three types) and, in ``udp`` mode,
-a UDP socket on an ephemeral port (the probes). It sends ``probes`` packets for every
+The traces of one event loop share one raw ICMP socket per address family (``_Receiver``:
+the answers, echo reply, time exceeded and destination unreachable, the only types a kernel
+filter passes; and the echo requests), which hands each answer to the trace it belongs to by
+its echo identifier or its UDP source port; in ``udp`` mode a trace sends from a UDP socket
+of its own, on an ephemeral port. It sends ``probes`` packets for every
 TTL from 1 to ``hops`` in one go, each with its TTL set on the socket just before it leaves,
 then reads replies until every TTL up to the end of the path has all its answers, or the
 deadline comes, or the hops still silent after the end of the path answered have had
@@ -41,6 +43,7 @@ import secrets
 import socket
 import struct
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from monitors.probes.base import ProbeFailure
@@ -55,6 +58,8 @@ PERMISSION_MESSAGE = (
 )
 
 _SO_TIMESTAMPNS = 35
+_SO_RCVBUFFORCE = getattr(socket, "SO_RCVBUFFORCE", 33)
+_RECEIVE_BUFFER_BYTES = 8 << 20
 _SOL_RAW, _ICMP_FILTER, _ICMP6_FILTER = 255, 1, 1
 _FILLER = bytes(range(24))  # after the 8-byte token: 32 bytes of payload, as traceroute's
 _identifiers = itertools.count(random.getrandbits(16))
@@ -151,38 +156,131 @@ def _open_raw_icmp(kind: _Family) -> socket.socket:
     return sock
 
 
+def _key(kind: _Family, packet: memoryview) -> tuple[str, int] | None:
+    """Whose answer ``packet`` is: ("icmp", echo identifier) or ("udp", source port)."""
+    offset = (packet[0] & 0x0F) * 4 if kind.ip_header and len(packet) else 0
+    if len(packet) < offset + 8:
+        return None
+    if packet[offset] == kind.echo_reply:
+        return "icmp", int.from_bytes(packet[offset + 4 : offset + 6], "big")
+    inner = offset + 8
+    if len(packet) < inner + 20:
+        return None
+    inner_data = inner + (kind.quoted_header or (packet[inner] & 0x0F) * 4)
+    if len(packet) < inner_data + 8:
+        return None
+    quoted_protocol = packet[inner + kind.next_header]
+    if quoted_protocol == kind.icmp:
+        return "icmp", int.from_bytes(packet[inner_data + 4 : inner_data + 6], "big")
+    if quoted_protocol == socket.IPPROTO_UDP:
+        return "udp", int.from_bytes(packet[inner_data : inner_data + 2], "big")
+    return None
+
+
+class _Receiver:
+    """The raw ICMP socket of one event loop and address family, shared by every trace on
+    it (a raw socket gets a copy of every ICMP packet the host receives: one per trace would
+    make N traces read N × N answers). Answers go to the trace registered under their key;
+    echo requests leave through it too."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, kind: _Family) -> None:
+        self.loop = loop
+        self.kind = kind
+        self.users = 0
+        self.tracers: dict[tuple[str, int], _Tracer] = {}
+        self.sock = _open_raw_icmp(kind)
+        # Every trace's answers queue here (the destination answers each probe that reaches
+        # it): a large buffer, beyond net.core.rmem_max when the process may (CAP_NET_ADMIN).
+        try:
+            self.sock.setsockopt(socket.SOL_SOCKET, _SO_RCVBUFFORCE, _RECEIVE_BUFFER_BYTES)
+        except OSError:
+            with contextlib.suppress(OSError):  # capped at net.core.rmem_max
+                self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, _RECEIVE_BUFFER_BYTES)
+        self.buffer = bytearray(2048)
+        loop.add_reader(self.sock.fileno(), self._on_readable)
+
+    def _on_readable(self) -> None:
+        for _ in range(256):  # bounded, so a flood of ICMP cannot hold the loop
+            try:
+                size, ancillary, _flags, source = self.sock.recvmsg_into(
+                    [self.buffer], socket.CMSG_SPACE(16)
+                )
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                continue
+            packet = memoryview(self.buffer)[:size]
+            key = _key(self.kind, packet)
+            tracer = self.tracers.get(key) if key is not None else None
+            if tracer is not None:
+                sender = socket.inet_pton(self.kind.family, source[0].partition("%")[0])
+                tracer.receive(packet, sender, ancillary)
+
+    def close(self) -> None:
+        self.loop.remove_reader(self.sock.fileno())
+        self.sock.close()
+
+
+_receivers: dict[tuple[asyncio.AbstractEventLoop, int], _Receiver] = {}
+
+
+@contextlib.contextmanager
+def _use_receiver(loop: asyncio.AbstractEventLoop, kind: _Family) -> Iterator[_Receiver]:
+    """The loop's shared receiver for ``kind``: opened by the first trace, closed by the last."""
+    key = (loop, kind.family)
+    receiver = _receivers.get(key)
+    if receiver is None:
+        receiver = _receivers[key] = _Receiver(loop, kind)
+    receiver.users += 1
+    try:
+        yield receiver
+    finally:
+        receiver.users -= 1
+        if receiver.users == 0:
+            del _receivers[key]
+            receiver.close()
+
+
 class _Tracer:
     def __init__(
-        self, loop: asyncio.AbstractEventLoop, target: str, hops: int, probes: int, protocol: str
+        self, receiver: _Receiver, target: str, hops: int, probes: int, protocol: str
     ) -> None:
-        self.loop = loop
-        self.kind = _IPV6 if ":" in target else _IPV4
+        self.loop = receiver.loop
+        self.kind = receiver.kind
+        self.receiver = receiver
         self.target = target
         self.target_packed = socket.inet_pton(self.kind.family, target)
         self.protocol = protocol
         self.trace = Trace(hops=hops, probes=probes)
-        self.identifier = next(_identifiers) & 0xFFFF
         # An echo reply carries the whole request back: the token tells ours from a ping's
         # that happens to use the same identifier.
         self.payload = secrets.token_bytes(8) + _FILLER
         self.sent_ns: dict[int, int] = {}
-        self.done = loop.create_future()
+        self.done = self.loop.create_future()
         self.settle: asyncio.TimerHandle | None = None
-        self.receiver = _open_raw_icmp(self.kind)
-        self.sender = self.receiver
+        self.keys: list[tuple[str, int]] = []
         self.source_port = 0
+        self.identifier = 0
         if protocol == "udp":
             self.sender = socket.socket(self.kind.family, socket.SOCK_DGRAM)
             self.sender.setblocking(False)
-        self.buffer = bytearray(2048)
-        loop.add_reader(self.receiver.fileno(), self._on_readable)
+        else:
+            self.sender = receiver.sock
+            while ("icmp", self.identifier) in receiver.tracers or not self.identifier:
+                self.identifier = next(_identifiers) & 0xFFFF
+            self._register(("icmp", self.identifier))
+
+    def _register(self, key: tuple[str, int]) -> None:
+        self.receiver.tracers[key] = self
+        self.keys.append(key)
 
     def close(self) -> None:
         if self.settle is not None:
             self.settle.cancel()
-        self.loop.remove_reader(self.receiver.fileno())
-        self.receiver.close()
-        if self.sender is not self.receiver:
+        for key in self.keys:
+            if self.receiver.tracers.get(key) is self:
+                del self.receiver.tracers[key]
+        if self.sender is not self.receiver.sock:
             self.sender.close()
 
     def send_all(self) -> None:
@@ -200,8 +298,9 @@ class _Tracer:
         sent = time.time_ns()
         if self.protocol == "udp":
             self.sender.sendto(self.payload, (self.target, UDP_BASE_PORT + index))
-            # The first send binds the socket to an ephemeral port: the replies quote it.
-            self.source_port = self.source_port or self.sender.getsockname()[1]
+            if not self.source_port:  # the first send binds an ephemeral port: answers quote it
+                self.source_port = self.sender.getsockname()[1]
+                self._register(("udp", self.source_port))
         else:
             request = self.kind.echo_request
             header = struct.pack("!BBHHH", request, 0, 0, self.identifier, index)
@@ -211,40 +310,30 @@ class _Tracer:
             self.sender.sendto(header + self.payload, (self.target, 0))
         self.sent_ns[index] = sent
 
-    def _on_readable(self) -> None:
-        for _ in range(256):  # bounded, so a flood of ICMP cannot hold the loop
-            try:
-                size, ancillary, _flags, source = self.receiver.recvmsg_into(
-                    [self.buffer], socket.CMSG_SPACE(16)
-                )
-            except (BlockingIOError, InterruptedError):
-                return
-            except OSError:
-                continue
-            sender = socket.inet_pton(self.kind.family, source[0].partition("%")[0])
-            matched = self._match(memoryview(self.buffer)[:size], sender)
-            if matched is None:
-                continue
-            index, reached, unreachable = matched
-            trace = self.trace
-            if index in trace.answers or index not in self.sent_ns:
-                continue
-            received = _kernel_timestamp(ancillary) or time.time_ns()
-            answer = Answer(
-                ttl=index // trace.probes + 1,
-                address=socket.inet_ntop(self.kind.family, sender),
-                rtt_ms=round(max(0, received - self.sent_ns[index]) / 1e6, 3),
-                reached=reached,
-                unreachable=unreachable,
-            )
-            if trace.add(index, answer):
-                self._finish()
-                return  # what is still queued (the destination's later answers) is not read
-            if (reached or unreachable) and self.settle is None:
-                # The end of the path answered: the hops still silent get a last wait.
-                slowest = max(a.rtt_ms for a in trace.answers.values()) / 1000
-                wait = max(SETTLE_SECONDS, SETTLE_RTTS * slowest)
-                self.settle = self.loop.call_later(wait, self._finish)
+    def receive(self, packet: memoryview, sender: bytes, ancillary: list) -> None:
+        """Take ``packet`` (from ``sender``) if it answers one of this trace's probes."""
+        matched = self._match(packet, sender)
+        if matched is None:
+            return
+        index, reached, unreachable = matched
+        trace = self.trace
+        if index in trace.answers or index not in self.sent_ns or self.done.done():
+            return
+        received = _kernel_timestamp(ancillary) or time.time_ns()
+        answer = Answer(
+            ttl=index // trace.probes + 1,
+            address=socket.inet_ntop(self.kind.family, sender),
+            rtt_ms=round(max(0, received - self.sent_ns[index]) / 1e6, 3),
+            reached=reached,
+            unreachable=unreachable,
+        )
+        if trace.add(index, answer):
+            self._finish()
+        elif (reached or unreachable) and self.settle is None:
+            # The end of the path answered: the hops still silent get a last wait.
+            slowest = max(a.rtt_ms for a in trace.answers.values()) / 1000
+            wait = max(SETTLE_SECONDS, SETTLE_RTTS * slowest)
+            self.settle = self.loop.call_later(wait, self._finish)
 
     def _finish(self) -> None:
         if not self.done.done():
@@ -303,16 +392,17 @@ async def trace(target: str, *, hops: int, probes: int, protocol: str, ends_at: 
     """Trace the path to the IP address ``target`` until ``ends_at`` (loop time)."""
     loop = asyncio.get_running_loop()
     started = loop.time()
-    tracer = _Tracer(loop, target, hops, probes, protocol)
-    try:
-        tracer.send_all()
-        remaining = ends_at - loop.time()
-        if remaining > 0 and not tracer.done.done():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(asyncio.shield(tracer.done), remaining)
-    finally:
-        tracer.close()
-        if not tracer.done.done():
-            tracer.done.cancel()
+    with _use_receiver(loop, _IPV6 if ":" in target else _IPV4) as receiver:
+        tracer = _Tracer(receiver, target, hops, probes, protocol)
+        try:
+            tracer.send_all()
+            remaining = ends_at - loop.time()
+            if remaining > 0 and not tracer.done.done():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(asyncio.shield(tracer.done), remaining)
+        finally:
+            tracer.close()
+            if not tracer.done.done():
+                tracer.done.cancel()
     tracer.trace.elapsed_ms = round((loop.time() - started) * 1000, 3)
     return tracer.trace

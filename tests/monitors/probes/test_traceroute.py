@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from monitors.engine import CheckRequest, CheckStatus, run_check
-from monitors.probes import REGISTRY, remembers
+from monitors.probes import REGISTRY, remembers, traceroute_trace
 from monitors.probes.base import ProbeFailure, ProbeResult, PropertyError
 from monitors.probes.traceroute import (
     PROBE,
@@ -168,6 +168,29 @@ def test_concurrent_traces_each_get_their_own_answers():
     results = asyncio.run(many())
 
     assert [result.outputs["route"] for result in results] == ["127.0.0.1"] * 20
+
+
+def test_the_shared_socket_is_closed_when_the_last_trace_ends():
+    trace("127.0.0.1", hops="2")
+    trace("::1", hops="2", protocol="udp")
+
+    assert traceroute_trace._receivers == {}
+
+
+@pytest.mark.netns
+def test_concurrent_traces_of_both_protocols_on_a_path_each_get_every_hop(path):
+    async def many() -> list[ProbeResult]:
+        return await asyncio.gather(
+            *(
+                PROBE.probe(path.target, PROBE.parse_properties({"protocol": protocol}), {})
+                for protocol in ("icmp", "udp")
+                for _ in range(25)
+            )
+        )
+
+    results = asyncio.run(many())
+
+    assert {result.outputs["route"] for result in results} == {" ".join(path.first_path())}
 
 
 # --- A routed path --------------------------------------------------------------------------
