@@ -8,6 +8,7 @@ secret by the mask.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 
 from django.core.exceptions import ValidationError
@@ -21,7 +22,10 @@ from lib.secrets_at_rest import SecretsKeyError, is_sealed, open_sealed
 from monitors.api.serializers import ExportedMonitorSerializer
 from monitors.imports import masked_secret_problem
 from monitors.models import Monitor
+from monitors.probes import is_passive
+from monitors.scheduling import passive_deadline
 from monitors.secrets import MASK, sealed_properties, secret_property_names
+from monitors.services import push_token_new
 
 CHANNEL_KEYS = frozenset(
     {"record", "id", "name", "kind", "enabled", "default", "builtin", "config"}
@@ -29,8 +33,10 @@ CHANNEL_KEYS = frozenset(
 )
 MONITOR_KEYS = frozenset(
     {"record", "id", "name", "type", "interval", "target", "rule", "enabled", "properties"}
-    | {"created", "updated"}
+    | {"created", "updated", "pushToken"}
 )
+# A push token as NanoMon makes them (monitors.services.push_token_new), or longer.
+PUSH_TOKEN = re.compile(r"[A-Za-z0-9_-]{16,64}")
 POLICY_KEYS = frozenset(
     {"record", "monitor", "fail_threshold", "recover_threshold", "reminder_minutes", "muted"}
     | {"use_default_channels", "channels"}
@@ -159,7 +165,7 @@ def checked_monitor(record: dict, line: int, previous: int | None, *, now: datet
     monitor_id = record_id(record, "id", "monitor", line, previous)
     definition = {
         key: record[key]
-        for key in MONITOR_KEYS - {"record", "id", "created", "updated"}
+        for key in MONITOR_KEYS - {"record", "id", "created", "updated", "pushToken"}
         if key in record
     }
     if isinstance(definition.get("properties"), dict):
@@ -176,7 +182,7 @@ def checked_monitor(record: dict, line: int, previous: int | None, *, now: datet
     # Stored sealed (bulk_create skips Monitor.save); a sealed one in the file was checked
     # (opened) by the serializer's checks, so a key here opens it.
     fields["properties"] = sealed_properties(fields["kind"], fields["properties"])
-    return Monitor(
+    monitor = Monitor(
         id=monitor_id,
         **fields,
         interval_duration=timedelta(seconds=parse_duration(fields["interval"])),
@@ -185,7 +191,31 @@ def checked_monitor(record: dict, line: int, previous: int | None, *, now: datet
         next_run_at=now if fields["enabled"] else None,
         lease_until=None,
         run_token=None,
+        push_token=_push_token(record, fields["kind"], line),
     )
+    if monitor.enabled and is_passive(monitor.kind):  # a push monitor: its first deadline
+        monitor.next_run_at = passive_deadline(monitor, now)
+    return monitor
+
+
+def _push_token(record: dict, kind: str, line: int) -> str | None:
+    """The record's push token (opened when sealed), or a new one for a push monitor that
+    has none (a masked backup); None for other types."""
+    if not is_passive(kind):
+        return None
+    token = record.get("pushToken")
+    if token is None:
+        return push_token_new()
+    if is_sealed(token):
+        try:
+            token = open_sealed(token)
+        except SecretsKeyError as error:
+            raise Refused(line, f"monitor record: field 'pushToken': {error}") from None
+    if not isinstance(token, str) or not PUSH_TOKEN.fullmatch(token):
+        raise Refused(
+            line, "monitor record: field 'pushToken' must be 16 to 64 letters, digits, - or _"
+        )
+    return token
 
 
 def _threshold(record: dict, key: str, line: int, minimum: int) -> int | None:

@@ -31,7 +31,7 @@ from backups.records import (
     record_types,
     rfc3339,
 )
-from lib.secrets_at_rest import SecretsKeyError, is_sealed, open_sealed
+from lib.secrets_at_rest import SecretsKeyError, is_sealed, open_sealed, seal
 from monitors.models import Monitor
 from monitors.secrets import masked_properties, masked_target, sealed_properties
 
@@ -170,6 +170,7 @@ _MONITOR_COLUMNS = (
     ("properties", "properties"),
     ("created", "created_at"),
     ("updated", "updated_at"),
+    ("pushToken", "push_token"),
 )
 
 
@@ -191,6 +192,11 @@ def _monitors(secrets: str, seen: set[int]) -> Iterator[dict[str, object]]:
             record["properties"] = sealed_properties(record["type"], properties)
         else:
             record["properties"] = {name: _opened(value) for name, value in properties.items()}
+        # A push monitor's token is its jobs' credential: sealed, in plaintext, or left out
+        # (masked: the restore gives it a new one), as its secrets.
+        token = record.pop("pushToken")
+        if token and secrets != MASKED:
+            record["pushToken"] = seal(token) if secrets == ENCRYPTED else token
         seen.add(row[0])
         yield record
 

@@ -4,7 +4,7 @@ entry; the site-wide hooks are in ``nanomon.api.schema``)."""
 from __future__ import annotations
 
 from monitors.api.serializers import LENGTH_LIMITS, MAX_PROPERTY_LENGTH
-from monitors.probes import REGISTRY
+from monitors.probes import REGISTRY, is_passive
 from monitors.rules import MAX_RULE_LENGTH
 
 # Monitor definitions as they are sent (create, replace, import, test). The serializer reads
@@ -34,8 +34,10 @@ def describe_monitor_definitions(result, generator, request, public):
             type=["string", "null"] if one_off else "string", minLength=0 if one_off else 1
         )
         properties["target"].update(type="string", minLength=1)
-        # Empty, null or absent: the target decides the type (monitors.autodetect).
-        properties["type"].update(type=["string", "null"], enum=[*kinds, "", None])
+        # Empty, null or absent: the target decides the type (monitors.autodetect). A one-off
+        # check cannot be of a passive type (push: nothing to probe).
+        types = [kind for kind in kinds if not (one_off and is_passive(kind))]
+        properties["type"].update(type=["string", "null"], enum=[*types, "", None])
         if "interval" in properties:
             properties["interval"].update(type="string", minLength=1)
         for field in ("name", "type", "target", "interval"):

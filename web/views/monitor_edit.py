@@ -13,7 +13,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from monitors.engine import CheckRequest
 from monitors.models import Monitor
 from monitors.oneoff import OneOffError, one_off_check
-from monitors.probes import REGISTRY
+from monitors.probes import REGISTRY, is_passive
 from monitors.secrets import masked_target
 from monitors.selectors import monitor_get
 from monitors.services import monitor_delete, push_token_rotate
@@ -138,6 +138,9 @@ def monitor_test(request: HttpRequest) -> HttpResponse:
         ]
         return render(request, "monitors/_test_result.html", context)
     definition = form.definition()
+    if is_passive(definition["kind"]):
+        context["errors"] = ["A push monitor is not probed: it waits for its job's pings."]
+        return render(request, "monitors/_test_result.html", context)
     check = CheckRequest(
         kind=definition["kind"],
         target=definition["target"],

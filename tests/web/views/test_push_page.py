@@ -39,3 +39,13 @@ def test_a_new_token_from_the_page(push_monitor, editor, viewer):
 def test_the_new_monitor_page_offers_the_push_template(editor):
     page = editor.get("/monitors/new?template=push").content.decode()
     assert "Cron job or heartbeat (push)" in page
+
+
+def test_test_now_on_the_form_says_a_push_monitor_is_not_probed(editor):
+    response = editor.post(
+        "/monitors/test",
+        {"kind": "push", "target": "job", "interval": "1h", "rule": "", "enabled": "on",
+         "prop_grace": "1m", "prop_tz": "UTC"},
+    )  # fmt: skip
+    assert response.status_code == 200
+    assert "not probed" in response.content.decode()
