@@ -18,7 +18,7 @@ from collections.abc import Iterator
 import pytest
 
 from monitors import netpolicy
-from monitors.engine import DEADLINE_GRACE_SECONDS, CheckRequest, CheckStatus, run_check
+from monitors.engine import CheckRequest, CheckStatus, run_check
 from monitors.probes import remembers
 from monitors.probes.base import ProbeFailure, ProbeResult, PropertyError
 from monitors.probes.ssh import PROBE, split_target
@@ -264,16 +264,13 @@ def _remote_processes(text: str) -> str:
 
 def test_a_hanging_command_is_cut_at_the_deadline_and_killed_on_the_server(server):
     command = "sleep 3607"  # a number no other test uses
-    started = time.monotonic()
     message, tasks = asyncio.run(
         _probe_then_tasks(target(server), timeout="1s", command=command, **login(server))
     )
-    elapsed = time.monotonic() - started
 
+    # Its own deadline (the engine's, 0.5 s later, would not name the step), and no task left.
     assert message == "timed out after 1s (running the check)"
     assert tasks == set()
-    # Functional guarantee, not a benchmark: ended by its own deadline, before the engine's.
-    assert elapsed < 1 + DEADLINE_GRACE_SECONDS
     deadline = time.monotonic() + 10
     while _remote_processes(command) and time.monotonic() < deadline:
         time.sleep(0.05)
