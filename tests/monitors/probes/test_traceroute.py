@@ -17,8 +17,9 @@ from monitors.probes.traceroute import (
     check_target,
     remembered_route,
     route_changed,
+    route_of,
 )
-from monitors.probes.traceroute_trace import PERMISSION_MESSAGE
+from monitors.probes.traceroute_trace import PERMISSION_MESSAGE, Answer, Trace
 from tests.support import netns, netns_routes
 
 
@@ -121,6 +122,17 @@ def test_route_changed_compares_hops_that_both_traces_got_answers_from(
     old, old_reached, new, new_reached, changed
 ):
     assert route_changed(old, old_reached, new, new_reached) is changed
+
+
+def test_a_hops_entry_is_its_first_answered_probe_in_sending_order_not_by_arrival():
+    answers = Trace(hops=3, probes=3)
+    # Hop 1's third probe answers first, from another router (load balancing), then its
+    # second; its first probe never answers. The destination answers at hop 2.
+    answers.add(2, Answer(ttl=1, address=X, rtt_ms=1.0, reached=False, unreachable=False))
+    answers.add(1, Answer(ttl=1, address=A, rtt_ms=2.0, reached=False, unreachable=False))
+    answers.add(3, Answer(ttl=2, address=T, rtt_ms=3.0, reached=True, unreachable=False))
+
+    assert route_of(answers) == ([A, T], True)
 
 
 def test_an_unchanged_route_is_remembered_with_its_gaps_filled_from_the_last_one():
