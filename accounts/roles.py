@@ -2,7 +2,8 @@
 
 - **viewer**: every ``view_*`` permission of the monitors, results and alerts apps.
 - **editor**: viewer, plus add/change/delete monitors, delete results, change the alert
-  policy of a monitor, and re-send notifications (``alerts.change_notification``).
+  policy of a monitor, re-send notifications (``alerts.change_notification``) and manage
+  maintenance windows.
 - **admin**: every permission of the monitors, results, alerts and metrics apps (alert
   channels hold credentials, so only admins manage them).
 
@@ -46,6 +47,9 @@ EDITOR_PERMISSIONS = frozenset(
         "alerts.change_monitoralertpolicy",
         "alerts.delete_monitoralertpolicy",
         "alerts.change_notification",
+        "alerts.add_maintenancewindow",
+        "alerts.change_maintenancewindow",
+        "alerts.delete_maintenancewindow",
     }
 )
 

@@ -201,6 +201,12 @@ class AlertState(models.Model):
     )
     reminders_sent = models.PositiveIntegerField(default=0, help_text="Reminders in this outage.")
     reminded_at = models.DateTimeField(null=True, blank=True)
+    held_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="Down during a maintenance window: its down alert is held until the window "
+        "ends (alerts.maintenance).",
+    )
 
     class Meta:
         indexes = [
@@ -298,3 +304,7 @@ class DeliveryAttempt(models.Model):
     def __str__(self) -> str:
         outcome = "ok" if self.succeeded else "failed"
         return f"attempt {self.number} of notification {self.notification_id}: {outcome}"
+
+
+# Maintenance windows live in their own module; imported here so Django registers the model.
+from alerts.windows import MaintenanceWindow  # noqa: E402, F401

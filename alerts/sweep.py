@@ -1,11 +1,12 @@
-"""The sweeper: due reminders, and notifications whose delivery task was lost.
+"""The sweeper: due reminders, held down alerts whose maintenance window ended
+(``alerts.maintenance``), and notifications whose delivery task was lost.
 
 Beat runs ``alerts.tasks.sweep_alerts`` every ``ALERT_SWEEP_INTERVAL``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -15,6 +16,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from alerts import selectors
+from alerts.maintenance import held_release, monitors_in_maintenance
 from alerts.models import AlertLevel, AlertState, MonitorAlertPolicy, Notification
 from alerts.outbox import channel_ids_by_monitor, enqueue_deliveries, enqueue_on_commit
 
@@ -28,6 +30,7 @@ UNSENT = (Notification.Status.PENDING, Notification.Status.SENDING)
 class SweepReport:
     reminders: list[int]
     requeued: list[int]
+    released: list[int] = field(default_factory=list)  # held DOWN alerts sent
 
 
 def alerts_sweep(*, now: datetime | None = None) -> SweepReport:
@@ -36,20 +39,25 @@ def alerts_sweep(*, now: datetime | None = None) -> SweepReport:
     lost, a worker that died holding a claim). Safe to run often and in parallel."""
     now = now or timezone.now()
     with transaction.atomic():
+        released = held_release(now)
         reminders = _reminders_create(now)
         enqueue_on_commit(reminders)
     requeued = selectors.notifications_due(
         due_before=now - SWEEP_GRACE, lease_expired_before=now, limit=SWEEP_LIMIT
     )
     enqueue_deliveries(requeued)
-    return SweepReport(reminders=reminders, requeued=requeued)
+    return SweepReport(reminders=reminders, requeued=requeued, released=released)
 
 
 def _reminders_create(now: datetime) -> list[int]:
-    """One reminder per channel for each DOWN monitor whose reminder interval has passed."""
+    """One reminder per channel for each DOWN monitor whose reminder interval has passed
+    (none while its alert is held or a maintenance window covers it)."""
     default_minutes = settings.ALERT_REMINDER_MINUTES
     candidates = AlertState.objects.filter(
-        state=AlertLevel.DOWN, monitor__enabled=True, last_transition__isnull=False
+        state=AlertLevel.DOWN,
+        monitor__enabled=True,
+        last_transition__isnull=False,
+        held_at__isnull=True,
     ).select_related("monitor__alert_policy")
     # Cheap when reminders are off: only the monitors that turned them on themselves.
     if default_minutes:
@@ -60,8 +68,12 @@ def _reminders_create(now: datetime) -> list[int]:
         candidates = candidates.filter(
             monitor__alert_policy__reminder_minutes__gt=0, monitor__alert_policy__muted=False
         )
+    candidates = list(candidates)
+    paused = monitors_in_maintenance({standing.monitor_id for standing in candidates}, now)
     due: list[tuple[AlertState, bool]] = []  # claimed standings, whether on their own channels
     for standing in candidates:
+        if standing.monitor_id in paused:
+            continue
         try:
             policy: MonitorAlertPolicy | None = standing.monitor.alert_policy
         except ObjectDoesNotExist:

@@ -13,6 +13,9 @@
   as it is: an open outage stays open (failures after the update send nothing new) and the
   first OK runs send the recovery. A disabled monitor has no runs, so no transitions; its
   pending notifications and reminders are cancelled.
+* a DOWN while an active maintenance window covers the monitor is recorded but *held*: no
+  notification now (``alerts.maintenance``: the sweeper sends it when the window ends with
+  the monitor still down); a recovery from a held DOWN sends nothing.
 
 Guarantees: a transition is claimed with a conditional update on ``AlertState.version`` (and a
 unique (monitor, state_version) constraint), inside ``batch_record``'s transaction, together
@@ -28,6 +31,7 @@ from datetime import datetime
 
 from django.conf import settings
 
+from alerts.maintenance import monitors_in_maintenance
 from alerts.models import AlertLevel, AlertState, Notification, Transition
 from alerts.outbox import channel_ids_by_monitor, enqueue_on_commit
 from lib.status import Status
@@ -79,6 +83,7 @@ class _Standing:
     recover_threshold: int
     muted: bool
     use_default_channels: bool
+    held: bool
 
 
 def transitions_record(
@@ -122,6 +127,12 @@ def transitions_record(
         AlertState.objects.bulk_create(
             [AlertState(monitor_id=monitor_id) for monitor_id in missing], ignore_conflicts=True
         )
+    going_down = {
+        result.monitor_id
+        for result, standing, new_state, _ in changes
+        if new_state == AlertLevel.DOWN and standing.state != AlertLevel.DOWN
+    }
+    held = monitors_in_maintenance(going_down, now) if going_down else set()
     transitions: list[Transition] = []
     for result, standing, new_state, new_ok_streak in changes:
         moved = new_state != standing.state
@@ -131,7 +142,12 @@ def transitions_record(
             "version": standing.version + 1,
         }
         if moved:
-            fields.update(changed_at=now, reminders_sent=0, reminded_at=None)
+            fields.update(
+                changed_at=now,
+                reminders_sent=0,
+                reminded_at=None,
+                held_at=now if result.monitor_id in held else None,
+            )
         claimed = AlertState.objects.filter(
             monitor_id=result.monitor_id, state=standing.state, version=standing.version
         ).update(**fields)
@@ -163,7 +179,10 @@ def transitions_record(
     notifying = [
         item
         for item in transitions
-        if event_for(item.from_state, item.to_state) and not standings[item.monitor_id].muted
+        if event_for(item.from_state, item.to_state)
+        and not standings[item.monitor_id].muted
+        and item.monitor_id not in held  # a DOWN held by maintenance
+        and not (item.to_state == AlertLevel.UP and standings[item.monitor_id].held)
     ]
     if notifying:
         channels = channel_ids_by_monitor(
@@ -206,9 +225,10 @@ def _load_standings(latest: Mapping[int, Result]) -> dict[int, _Standing]:
         "alert_policy__recover_threshold",
         "alert_policy__muted",
         "alert_policy__use_default_channels",
+        "alert_state__held_at",
     )
     standings = {}
-    for pk, state, ok_streak, version, fail, recover, muted, use_defaults in rows:
+    for pk, state, ok_streak, version, fail, recover, muted, use_defaults, held_at in rows:
         standings[pk] = _Standing(
             exists=state is not None,
             state=state or AlertLevel.UNKNOWN,
@@ -218,5 +238,6 @@ def _load_standings(latest: Mapping[int, Result]) -> dict[int, _Standing]:
             recover_threshold=recover or settings.ALERT_RECOVER_COUNT,
             muted=bool(muted),
             use_default_channels=use_defaults is not False,
+            held=held_at is not None,
         )
     return standings

@@ -5,7 +5,17 @@ Django's own admin keeps ``/admin/``). ``/live/…`` are the fragments the pages
 
 from django.urls import include, path
 
-from web.views import badges, charts, dashboard, manage, monitor_edit, monitors, results, site
+from web.views import (
+    badges,
+    charts,
+    dashboard,
+    maintenance,
+    manage,
+    monitor_edit,
+    monitors,
+    results,
+    site,
+)
 
 monitor_patterns = [
     path("", monitors.monitor_list, name="list"),
@@ -42,6 +52,14 @@ web_patterns = [
     path("manage/import", manage.import_monitors, name="import"),
     path("manage/delete-monitors", manage.delete_all_monitors, name="delete-monitors"),
     path("manage/delete-results", manage.delete_all_results, name="delete-results"),
+    path("maintenance", maintenance.maintenance_list, name="maintenance"),
+    path("maintenance/new", maintenance.maintenance_new, name="maintenance-new"),
+    path("maintenance/<int:window_id>/edit", maintenance.maintenance_edit, name="maintenance-edit"),
+    path(
+        "maintenance/<int:window_id>/delete",
+        maintenance.maintenance_delete,
+        name="maintenance-delete",
+    ),
 ]
 
 # Images under /api/ (docs/api.md, Charts and Badges): the charts, and badges at Uptime Kuma's
