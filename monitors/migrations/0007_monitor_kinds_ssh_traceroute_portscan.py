@@ -4,15 +4,30 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('monitors', '0006_seal_secret_properties'),
+        ("monitors", "0006_seal_secret_properties"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='monitor',
-            name='kind',
-            field=models.CharField(choices=[('http', 'HTTP'), ('tcp', 'TCP'), ('ping', 'Ping'), ('dns', 'DNS'), ('tls', 'TLS'), ('prometheus', 'Prometheus'), ('prom_scrape', 'Scrape'), ('push', 'Push'), ('ssh', 'SSH'), ('portscan', 'Port scan'), ('traceroute', 'Traceroute')], max_length=16, verbose_name='type'),
+            model_name="monitor",
+            name="kind",
+            field=models.CharField(
+                choices=[
+                    ("http", "HTTP"),
+                    ("tcp", "TCP"),
+                    ("ping", "Ping"),
+                    ("dns", "DNS"),
+                    ("tls", "TLS"),
+                    ("prometheus", "Prometheus"),
+                    ("prom_scrape", "Scrape"),
+                    ("push", "Push"),
+                    ("ssh", "SSH"),
+                    ("portscan", "Port scan"),
+                    ("traceroute", "Traceroute"),
+                ],
+                max_length=16,
+                verbose_name="type",
+            ),
         ),
     ]
