@@ -179,6 +179,7 @@ class SshServer:
         (directory / "sshd_config").write_text(
             f"Port {self.port}\n"
             "ListenAddress 127.0.0.1\n"
+            "ListenAddress [::1]\n"
             f"HostKey {directory}/host_ed25519\n"
             f"HostKey {directory}/host_ecdsa\n"
             f"PidFile {directory}/sshd.pid\n"

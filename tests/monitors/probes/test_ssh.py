@@ -62,6 +62,14 @@ def test_a_password_login_runs_the_command_and_reports_its_exit_code_and_output(
     assert result.outputs["hostKeyFingerprint"] == server.host_fingerprint
 
 
+def test_an_ipv6_target_and_a_host_name_log_in(server):
+    ipv6 = probe(f"[::1]:{server.port}", command="echo $SSH_CONNECTION", **login(server))
+    named = probe(f"localhost:{server.port}", command="true", **login(server))
+
+    assert ipv6.outputs["stdout"].split()[2] == "::1"  # the server's address, as sshd saw it
+    assert named.outputs["exitCode"] == 0
+
+
 def test_a_key_with_a_passphrase_logs_in(server):
     result = probe(
         target(server),
