@@ -285,6 +285,30 @@ def test_a_hanging_command_is_cut_at_the_deadline_and_killed_on_the_server(serve
     assert _remote_processes(command) == ""
 
 
+def test_a_probe_cancelled_from_outside_kills_the_command_and_closes_the_connection(server):
+    command = "sleep 3608"
+
+    async def cancelled() -> set:
+        parsed = PROBE.parse_properties({**login(server), "command": command, "timeout": "1m"})
+        running = asyncio.ensure_future(PROBE.probe(target(server), parsed, {}))
+        started = time.monotonic()
+        while not _remote_processes(command):  # until the command runs on the server
+            assert time.monotonic() < started + 10, "the command never started"
+            await asyncio.sleep(0.05)
+        running.cancel()  # as the engine's wait_for does at its deadline
+        with contextlib.suppress(asyncio.CancelledError):
+            await running
+        for _ in range(3):
+            await asyncio.sleep(0)
+        return asyncio.all_tasks() - {asyncio.current_task()}
+
+    assert asyncio.run(cancelled()) == set()
+    deadline = time.monotonic() + 10
+    while _remote_processes(command) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _remote_processes(command) == ""
+
+
 def test_a_server_that_never_answers_times_out_while_logging_in():
     with socket.create_server(("127.0.0.1", 0)) as silent:
         port = silent.getsockname()[1]
