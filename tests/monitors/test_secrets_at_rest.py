@@ -17,6 +17,7 @@ from django.apps import apps as django_apps
 from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 from django.db import connection
+from django.urls import reverse
 
 from alerts.secrets_store import stored_secrets_problem
 from lib.secrets_at_rest import PREFIX, Keyring
@@ -184,3 +185,35 @@ def test_the_migration_seals_what_was_stored_in_plaintext(make_monitor):
     assert json.loads(raw_row(monitor.pk)[0]) == stored
     migration.unseal(django_apps, None)  # the way back
     assert json.loads(raw_row(monitor.pk)[0]) == plain
+
+
+@pytest.mark.django_db
+def test_the_admin_shows_the_sealed_form_and_saving_it_back_keeps_the_secret(
+    make_monitor, admin_client
+):
+    monitor = guarded_monitor(make_monitor, "http://127.0.0.1:9/guarded")
+    url = reverse("admin:monitors_monitor_change", args=[monitor.pk])
+    page = admin_client.get(url).content.decode()
+    stored = Monitor.objects.get(pk=monitor.pk).properties
+    assert "s3cret-t0ken" not in page
+    assert stored["headers"] in page
+
+    response = admin_client.post(
+        url,
+        {
+            "name": "guarded, renamed",
+            "kind": "http",
+            "target": monitor.target,
+            "interval": "30s",
+            "rule": monitor.rule,
+            "enabled": "on",
+            "properties": json.dumps({**stored, "body": "typed in plaintext"}),
+        },
+    )
+
+    assert response.status_code == 302, response.content.decode()[:2000]
+    saved = Monitor.objects.get(pk=monitor.pk)
+    assert saved.name == "guarded, renamed"
+    assert saved.properties["headers"] == stored["headers"]
+    assert Keyring([KEY_ONE]).open(saved.properties["body"]) == "typed in plaintext"
+    assert "typed in plaintext" not in raw_row(monitor.pk)[0]
