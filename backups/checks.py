@@ -22,8 +22,8 @@ from lib.secrets_at_rest import SecretsKeyError, is_sealed, open_sealed
 from monitors.api.serializers import ExportedMonitorSerializer
 from monitors.imports import masked_secret_problem
 from monitors.models import Monitor
+from monitors.passive import passive_deadline
 from monitors.probes import is_passive
-from monitors.scheduling import passive_deadline
 from monitors.secrets import MASK, sealed_properties, secret_property_names
 from monitors.services import push_token_new
 
@@ -33,7 +33,7 @@ CHANNEL_KEYS = frozenset(
 )
 MONITOR_KEYS = frozenset(
     {"record", "id", "name", "type", "interval", "target", "rule", "enabled", "properties"}
-    | {"created", "updated", "pushToken"}
+    | {"created", "updated", "pushToken", "group", "tags"}
 )
 # A push token as NanoMon makes them (monitors.services.push_token_new), or longer.
 PUSH_TOKEN = re.compile(r"[A-Za-z0-9_-]{16,64}")

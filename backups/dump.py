@@ -171,6 +171,8 @@ _MONITOR_COLUMNS = (
     ("created", "created_at"),
     ("updated", "updated_at"),
     ("pushToken", "push_token"),
+    ("group", "group"),
+    ("tags", "tags"),
 )
 
 

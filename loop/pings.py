@@ -22,8 +22,9 @@ from django.utils import timezone
 from loop.batches import runs_record
 from monitors.engine import CheckResult, CheckStatus, apply_rule
 from monitors.models import Monitor
+from monitors.passive import passive_deadline
 from monitors.probes import push
-from monitors.scheduling import passive_deadline, schedules_set
+from monitors.scheduling import schedules_set
 from results.models import MonitorState
 from results.services import RunRecord
 

@@ -7,6 +7,7 @@ import uuid
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
@@ -14,6 +15,7 @@ from lib.durations import parse_duration
 from monitors.engine import CheckRequest
 from monitors.probes import kind_choices
 from monitors.secrets import sealed_properties
+from monitors.tags import group_problem, tags_normalized
 
 
 class Monitor(models.Model):
@@ -36,6 +38,11 @@ class Monitor(models.Model):
     rule = models.TextField(blank=True, max_length=4096)
     enabled = models.BooleanField(default=True)
     properties = models.JSONField(default=dict, blank=True)
+    # NanoMon upstream's optional group: monitors of a group are one section of the pages.
+    group = models.CharField(max_length=100, blank=True, default="")
+    # Labels to filter and select by (maintenance, policies): a sorted list of distinct
+    # strings (monitors.tags), e.g. ["db", "prod"].
+    tags = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -97,6 +104,12 @@ class Monitor(models.Model):
             rule=self.rule,
             properties=self.properties,
         )
+        if (problem := group_problem(self.group or "")) is not None:
+            raise ValidationError({"group": problem})
+        try:
+            self.tags = tags_normalized(self.tags)
+        except ValueError as error:
+            raise ValidationError({"tags": str(error)}) from None
 
 
 class OneOffCheck(models.Model):

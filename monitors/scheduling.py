@@ -24,10 +24,10 @@ from datetime import UTC, datetime, timedelta
 from django.db import connection, transaction
 from django.db.models import Q
 
-from lib.durations import parse_duration
 from monitors.engine import deadline_for
 from monitors.models import Monitor
-from monitors.probes import REGISTRY, is_passive
+from monitors.passive import passive_following
+from monitors.probes import is_passive
 
 # Knuth's multiplicative hash spreads consecutive ids evenly over [0, 1).
 _GOLDEN = 2654435761
@@ -130,31 +130,10 @@ def _following_slot(monitor: Monitor, claimed: datetime, now: datetime) -> datet
     interval = monitor.interval_duration.total_seconds()
     if is_passive(monitor.kind):
         try:
-            return _passive_following(monitor, claimed, now)
+            return passive_following(monitor, claimed, now)
         except ValueError:  # properties no longer valid: its runs say so (Failed); keep a grid
             pass
     return next_slot(monitor.id, interval, max(now, monitor.next_run_at))
-
-
-def _passive_following(monitor: Monitor, claimed: datetime, now: datetime) -> datetime:
-    probe = REGISTRY[monitor.kind]
-    parsed = probe.parse_properties(monitor.properties or {})
-    interval = monitor.interval_duration.total_seconds()
-    passive = probe.passive
-    following = passive.deadline_after(passive.expected(claimed, parsed), interval, parsed)
-    for _ in range(10_000):  # after a stopped dispatcher: the first deadline still to come
-        if following > now:
-            break
-        following = passive.deadline_after(passive.expected(following, parsed), interval, parsed)
-    return following
-
-
-def passive_deadline(monitor: Monitor, moment: datetime) -> datetime:
-    """A passive (push) monitor's deadline for a ping expected after ``moment`` (a ping or a
-    save); ``ValueError`` when its properties are not valid."""
-    probe = REGISTRY[monitor.kind]
-    parsed = probe.parse_properties(monitor.properties or {})
-    return probe.passive.deadline_after(moment, parse_duration(monitor.interval), parsed)
 
 
 def schedules_set(moves: list[tuple[int, datetime | None]]) -> None:

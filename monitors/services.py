@@ -14,15 +14,17 @@ from django.utils import timezone
 
 from monitors.engine import CheckRequest, CheckResult, run_checks_sync
 from monitors.models import Monitor
+from monitors.passive import passive_deadline
 from monitors.probes import is_passive, push
-from monitors.scheduling import passive_deadline
 
 logger = logging.getLogger(__name__)
 
 # loop.tasks.dispatch_due_monitors, called by its name: monitors does not import the loop.
 DISPATCH_TASK = "monitors.tasks.dispatch_due_monitors"
 
-EDITABLE_FIELDS = ("name", "kind", "target", "interval", "rule", "enabled", "properties")
+EDITABLE_FIELDS = (
+    "name", "kind", "target", "interval", "rule", "enabled", "properties", "group", "tags",
+)  # fmt: skip
 # Monitors deleted per statement group by ``monitors_delete_all`` (ids passed as parameters).
 DELETE_GROUP_SIZE = 1000
 

@@ -38,10 +38,14 @@ _COLUMNS = (
     ("enabled", "enabled"),
     ("properties", "properties"),
     ("created", "created_at"),
+    ("group", "group"),
+    ("tags", "tags"),
     ("status", "state__last_status"),
     ("lastRun", "state__last_run_at"),
 )
-_EXPORTED_KEYS = ("name", "type", "interval", "target", "rule", "enabled", "properties")
+_EXPORTED_KEYS = (
+    "name", "type", "interval", "target", "rule", "enabled", "properties", "group", "tags",
+)  # fmt: skip
 _DATES = frozenset({"updated", "created", "lastRun"})
 
 
@@ -66,6 +70,7 @@ def monitors_data(
         for key in _DATES.intersection(item):
             item[key] = _rfc3339(item[key])
         item["properties"] = dict(item["properties"] or {})
+        item["tags"] = list(item["tags"] or [])
         if not reveal_secrets:
             if item["type"] in SECRET_PROPERTIES:
                 item["properties"] = masked_properties(item["type"], item["properties"])

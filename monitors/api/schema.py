@@ -6,6 +6,7 @@ from __future__ import annotations
 from monitors.api.serializers import LENGTH_LIMITS, MAX_PROPERTY_LENGTH
 from monitors.probes import REGISTRY, is_passive
 from monitors.rules import MAX_RULE_LENGTH
+from monitors.tags import MAX_GROUP
 
 # Monitor definitions as they are sent (create, replace, import, test). The serializer reads
 # them as NanoMon's Go decoder does, so the schema says what it takes: ``null`` for the zero
@@ -26,7 +27,7 @@ def describe_monitor_definitions(result, generator, request, public):
         if properties is None:
             continue
         one_off = name == "CheckRequest"
-        lengths = {**LENGTH_LIMITS, "rule": MAX_RULE_LENGTH}
+        lengths = {**LENGTH_LIMITS, "rule": MAX_RULE_LENGTH, "group": MAX_GROUP}
         for field, limit in lengths.items():
             if field in properties:
                 properties[field].update(type=["string", "null"], maxLength=limit)

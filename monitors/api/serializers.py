@@ -36,6 +36,7 @@ from monitors.secrets import (
     revealed_properties,
 )
 from monitors.services import monitor_create, monitor_update
+from monitors.tags import MAX_TAGS, TAG_RULE, group_problem, tags_normalized
 from monitors.validation import UNSET_INTERVAL, check_monitor_definition
 
 # Longest property value accepted (an HTTP body to send, a headers object...).
@@ -140,6 +141,40 @@ class PropertiesField(serializers.Field):
         return dict(value or {})
 
 
+@extend_schema_field(
+    {
+        "type": ["array", "null"],
+        "items": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,39}$"},
+        "maxItems": MAX_TAGS,
+        "description": f"Labels to filter and select by: {TAG_RULE}; at most {MAX_TAGS}. "
+        "Stored sorted, without repeats; null or absent: none.",
+    }
+)
+class TagsField(serializers.Field):
+    """A list of tags (``monitors.tags``); ``null`` or absent mean ``[]``."""
+
+    def __init__(self, **kwargs) -> None:
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("default", list)
+        super().__init__(**kwargs)
+
+    def validate_empty_values(self, data):
+        if data is None and not self.read_only:
+            return True, []
+        return super().validate_empty_values(data)
+
+    def to_internal_value(self, data) -> list[str]:
+        if not isinstance(data, list):
+            raise serializers.ValidationError("tags must be a list of strings")
+        try:
+            return tags_normalized(data)
+        except ValueError as error:
+            raise serializers.ValidationError(str(error)) from None
+
+    def to_representation(self, value) -> list[str]:
+        return list(value or [])
+
+
 def restore_masked_secrets(
     kind: str, submitted: Mapping[str, str], stored: Mapping[str, object]
 ) -> dict[str, str]:
@@ -200,7 +235,7 @@ def definition_errors(attrs: Mapping[str, object]) -> str | None:
     for field, limit in LENGTH_LIMITS.items():
         if len(attrs[field]) > limit:
             return f"{field} must be at most {limit} characters"
-    return None
+    return group_problem(str(attrs.get("group", "")))
 
 
 def push_url(request, token: str) -> str:
@@ -228,6 +263,11 @@ class MonitorSerializer(serializers.ModelSerializer):
     rule = StrictCharField(help_text="Optional rule over the outputs, e.g. status == 200.")
     enabled = StrictBooleanField(help_text="Absent means false (NanoMon).")
     properties = PropertiesField()
+    group = StrictCharField(
+        help_text="Optional group (NanoMon upstream): a section of the pages; one line, at "
+        "most 100 characters."
+    )
+    tags = TagsField()
     updated = serializers.DateTimeField(
         source="updated_at", read_only=True, help_text="Last change (RFC 3339, UTC)."
     )
@@ -261,6 +301,8 @@ class MonitorSerializer(serializers.ModelSerializer):
             "enabled",
             "properties",
             "created",
+            "group",
+            "tags",
             "status",
             "lastRun",
         ]
@@ -302,7 +344,9 @@ class ExportedMonitorSerializer(MonitorSerializer):
     """A monitor as exported and imported: NanoMon's fields without id and updated."""
 
     class Meta(MonitorSerializer.Meta):
-        fields = ["name", "type", "interval", "target", "rule", "enabled", "properties"]
+        fields = [
+            "name", "type", "interval", "target", "rule", "enabled", "properties", "group", "tags",
+        ]  # fmt: skip
 
 
 def exported_definitions(items: Iterable[object]) -> list[dict[str, object]]:

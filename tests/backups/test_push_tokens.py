@@ -70,3 +70,15 @@ def test_a_bad_token_is_refused_naming_the_line(push_monitor, admin):
     response = post(admin, bad)
     assert response.status_code == 400
     assert "field 'pushToken' must be 16 to 64 letters" in response.content.decode()
+
+
+def test_group_and_tags_round_trip(make_monitor, admin):
+    monitor = make_monitor(name="db", kind="tcp", target="127.0.0.1:5432")
+    Monitor.objects.filter(pk=monitor.pk).update(group="Databases", tags=["db", "prod"])
+    body = b"".join(backup_chunks(CONFIG, monitor_secrets=True, channel_secrets=True))
+    (record,) = monitor_records(body)
+    assert (record["group"], record["tags"]) == ("Databases", ["db", "prod"])
+    Monitor.objects.filter(pk=monitor.pk).update(group="", tags=[])
+    assert post(admin, body).status_code == 200
+    restored = Monitor.objects.get(pk=monitor.pk)
+    assert (restored.group, restored.tags) == ("Databases", ["db", "prod"])

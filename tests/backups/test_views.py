@@ -67,6 +67,8 @@ def test_a_backup_is_a_streamed_attachment_with_its_header_and_end(admin, instal
         "properties",
         "created",
         "updated",
+        "group",
+        "tags",
     }
 
 

@@ -33,7 +33,8 @@ NANOMON_IMPORT = [
 ASSORTED = [
     http_monitor(name=" padded ", interval="1.5h", rule="status == 200 && respTime < 500"),
     {"name": "db", "type": "tcp", "interval": "1m", "target": "[::1]:5432", "enabled": False,
-     "rule": "", "properties": {"timeout": "500ms"}},
+     "rule": "", "properties": {"timeout": "500ms"}, "group": "Databases",
+     "tags": ["db", "prod"]},
     {"name": "gw", "type": "ping", "interval": "10s", "target": "192.0.2.1", "enabled": True,
      "rule": "packetLoss == 0", "properties": {"count": "5", "interval": "200ms"}},
     {"name": "dns", "type": "dns", "interval": "1h30m", "target": "example.test", "enabled": True,
@@ -184,14 +185,16 @@ def test_export_lists_monitors_in_creation_order_without_id_or_updated(admin, ma
     assert response.status_code == 200
     body = response.json()
     assert [monitor["name"] for monitor in body] == ["z first", "a second"]
-    assert set(body[0]) == {"name", "type", "interval", "target", "rule", "enabled", "properties"}
+    assert set(body[0]) == {
+        "name", "type", "interval", "target", "rule", "enabled", "properties", "group", "tags",
+    }  # fmt: skip
 
 
 def test_export_then_import_is_a_lossless_round_trip(admin):
     assert admin.post("/api/monitors/import", ASSORTED, format="json").status_code == 204
     exported = admin.get("/api/monitors/export").json()
 
-    assert exported == ASSORTED
+    assert exported == [{"group": "", "tags": [], **monitor} for monitor in ASSORTED]
     assert (
         admin.post("/api/monitors/import?mode=replace", exported, format="json").status_code == 204
     )

@@ -31,7 +31,8 @@ def test_creating_a_monitor_answers_200_with_nanomon_shape_and_the_extras(admin)
 
     assert response.status_code == 200, response.content
     body = response.json()
-    assert set(body) == NANOMON_FIELDS | {"created", "status", "lastRun"}
+    assert set(body) == NANOMON_FIELDS | {"created", "group", "tags", "status", "lastRun"}
+    assert (body["group"], body["tags"]) == ("", [])
     assert isinstance(body["id"], int)
     assert body["type"] == "http"
     assert body["interval"] == "30s"
