@@ -33,6 +33,7 @@ urlpatterns = [
     path("", ApiRootView.as_view(), name=ROOT_NAME),
     path("", include("monitors.api.urls")),
     path("", include("results.api.urls")),
+    path("", include("alerts.api.alerting_urls")),
     path("", include("alerts.api.urls")),
     # /api/backup and /api/backup_full (gosrvmon's routes): download or restore a backup.
     path("", include("backups.urls")),
