@@ -2,8 +2,8 @@
 
 - **viewer**: every ``view_*`` permission of the monitors, results and alerts apps.
 - **editor**: viewer, plus add/change/delete monitors, delete results, change the alert
-  policy of a monitor, re-send notifications (``alerts.change_notification``) and manage
-  maintenance windows.
+  policy of a monitor, re-send notifications (``alerts.change_notification``), manage
+  maintenance windows and acknowledge alerts (``alerts.change_alertstate``).
 - **admin**: every permission of the monitors, results, alerts and metrics apps (alert
   channels hold credentials, so only admins manage them).
 
@@ -50,6 +50,7 @@ EDITOR_PERMISSIONS = frozenset(
         "alerts.add_maintenancewindow",
         "alerts.change_maintenancewindow",
         "alerts.delete_maintenancewindow",
+        "alerts.change_alertstate",
     }
 )
 

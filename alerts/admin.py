@@ -177,7 +177,7 @@ class MonitorAlertPolicyAdmin(admin.ModelAdmin):
     list_filter = ["muted", "use_default_channels"]
     search_fields = ["monitor__name", "monitor__target"]
     autocomplete_fields = ["monitor"]
-    filter_horizontal = ["channels"]
+    filter_horizontal = ["channels", "escalation_channels"]
     list_select_related = ["monitor"]
 
     def save_model(self, request: HttpRequest, obj: MonitorAlertPolicy, form, change: bool) -> None:
@@ -189,6 +189,8 @@ class MonitorAlertPolicyAdmin(admin.ModelAdmin):
             muted=obj.muted,
             use_default_channels=obj.use_default_channels,
             channels=form.cleaned_data.get("channels", []),
+            escalate_after_minutes=obj.escalate_after_minutes,
+            escalation_channels=form.cleaned_data.get("escalation_channels", []),
         )
 
     def save_related(self, request: HttpRequest, form, formsets, change: bool) -> None:

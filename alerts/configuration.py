@@ -5,6 +5,7 @@ monitor's alert policy. Every entry point (API, admin, pages) writes through her
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from types import EllipsisType
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -133,9 +134,13 @@ def alert_policy_set(
     muted: bool = False,
     use_default_channels: bool = True,
     channels: Iterable[Channel] = (),
+    escalate_after_minutes: int | EllipsisType | None = ...,
+    escalation_channels: Iterable[Channel] | None = None,
 ) -> MonitorAlertPolicy:
     """Set how ``monitor`` alerts (None: the default from the environment). Takes effect from
-    the next run; an open outage stays open."""
+    the next run; an open outage stays open. ``escalate_after_minutes``: alert the
+    ``escalation_channels`` too when an outage stays unacknowledged that long (None: never);
+    left out (``...`` / None), the stored escalation is kept."""
     policy = MonitorAlertPolicy.objects.filter(monitor=monitor).first() or MonitorAlertPolicy(
         monitor=monitor
     )
@@ -144,8 +149,12 @@ def alert_policy_set(
     policy.reminder_minutes = reminder_minutes
     policy.muted = muted
     policy.use_default_channels = use_default_channels
+    if escalate_after_minutes is not ...:
+        policy.escalate_after_minutes = escalate_after_minutes
     policy.full_clean(exclude=["monitor"])
     with transaction.atomic():
         policy.save()
         policy.channels.set(list(channels))
+        if escalation_channels is not None:
+            policy.escalation_channels.set(list(escalation_channels))
     return policy

@@ -10,6 +10,7 @@ notification, send it, and log a ``DeliveryAttempt``.
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
@@ -127,6 +128,16 @@ class MonitorAlertPolicy(models.Model):
         default=True, help_text="Notify the default channels; otherwise the channels below."
     )
     channels = models.ManyToManyField(Channel, blank=True, related_name="policies")
+    escalate_after_minutes = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],
+        help_text="Down and unacknowledged this long: also alert the escalation channels "
+        "(once per outage). Empty: never.",
+    )
+    escalation_channels = models.ManyToManyField(
+        Channel, blank=True, related_name="escalation_policies"
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -206,6 +217,20 @@ class AlertState(models.Model):
         blank=True,
         help_text="Down during a maintenance window: its down alert is held until the window "
         "ends (alerts.maintenance).",
+    )
+    # Acknowledged (alerts.acknowledge): reminders and escalation stop; cleared by any change
+    # of state (the recovery, or a new outage).
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    acknowledged_reason = models.TextField(blank=True)
+    escalated_at = models.DateTimeField(
+        null=True, blank=True, help_text="When this outage was escalated (once per outage)."
     )
 
     class Meta:

@@ -1,5 +1,6 @@
 """The sweeper: due reminders, held down alerts whose maintenance window ended
-(``alerts.maintenance``), and notifications whose delivery task was lost.
+(``alerts.maintenance``), due escalations (``alerts.acknowledge``), and notifications whose
+delivery task was lost.
 
 Beat runs ``alerts.tasks.sweep_alerts`` every ``ALERT_SWEEP_INTERVAL``.
 """
@@ -16,6 +17,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from alerts import selectors
+from alerts.acknowledge import escalations_create
 from alerts.maintenance import held_release, monitors_in_maintenance
 from alerts.models import AlertLevel, AlertState, MonitorAlertPolicy, Notification
 from alerts.outbox import channel_ids_by_monitor, enqueue_deliveries, enqueue_on_commit
@@ -31,6 +33,7 @@ class SweepReport:
     reminders: list[int]
     requeued: list[int]
     released: list[int] = field(default_factory=list)  # held DOWN alerts sent
+    escalated: list[int] = field(default_factory=list)  # escalation notifications
 
 
 def alerts_sweep(*, now: datetime | None = None) -> SweepReport:
@@ -40,24 +43,28 @@ def alerts_sweep(*, now: datetime | None = None) -> SweepReport:
     now = now or timezone.now()
     with transaction.atomic():
         released = held_release(now)
+        escalated = escalations_create(now)
         reminders = _reminders_create(now)
         enqueue_on_commit(reminders)
     requeued = selectors.notifications_due(
         due_before=now - SWEEP_GRACE, lease_expired_before=now, limit=SWEEP_LIMIT
     )
     enqueue_deliveries(requeued)
-    return SweepReport(reminders=reminders, requeued=requeued, released=released)
+    return SweepReport(
+        reminders=reminders, requeued=requeued, released=released, escalated=escalated
+    )
 
 
 def _reminders_create(now: datetime) -> list[int]:
     """One reminder per channel for each DOWN monitor whose reminder interval has passed
-    (none while its alert is held or a maintenance window covers it)."""
+    (none while its alert is held, a maintenance window covers it, or it is acknowledged)."""
     default_minutes = settings.ALERT_REMINDER_MINUTES
     candidates = AlertState.objects.filter(
         state=AlertLevel.DOWN,
         monitor__enabled=True,
         last_transition__isnull=False,
         held_at__isnull=True,
+        acknowledged_at__isnull=True,
     ).select_related("monitor__alert_policy")
     # Cheap when reminders are off: only the monitors that turned them on themselves.
     if default_minutes:

@@ -16,6 +16,8 @@
 * a DOWN while an active maintenance window covers the monitor is recorded but *held*: no
   notification now (``alerts.maintenance``: the sweeper sends it when the window ends with
   the monitor still down); a recovery from a held DOWN sends nothing.
+* any change of state clears an acknowledgement and the escalation mark (``alerts.acknowledge``):
+  they last one outage.
 
 Guarantees: a transition is claimed with a conditional update on ``AlertState.version`` (and a
 unique (monitor, state_version) constraint), inside ``batch_record``'s transaction, together
@@ -147,6 +149,10 @@ def transitions_record(
                 reminders_sent=0,
                 reminded_at=None,
                 held_at=now if result.monitor_id in held else None,
+                acknowledged_at=None,  # an acknowledgement lasts one outage
+                acknowledged_by=None,
+                acknowledged_reason="",
+                escalated_at=None,
             )
         claimed = AlertState.objects.filter(
             monitor_id=result.monitor_id, state=standing.state, version=standing.version

@@ -6,6 +6,7 @@ Django's own admin keeps ``/admin/``). ``/live/…`` are the fragments the pages
 from django.urls import include, path
 
 from web.views import (
+    alerting,
     badges,
     charts,
     dashboard,
@@ -27,6 +28,7 @@ monitor_patterns = [
     path("monitors/<int:monitor_id>", monitors.monitor_detail, name="detail"),
     path("monitors/<int:monitor_id>/edit", monitor_edit.monitor_edit, name="edit"),
     path("monitors/<int:monitor_id>/delete", monitor_edit.monitor_delete_view, name="delete"),
+    path("monitors/<int:monitor_id>/acknowledge", alerting.monitor_acknowledge, name="acknowledge"),
     path(
         "monitors/<int:monitor_id>/push-token",
         monitor_edit.monitor_push_token_view,
@@ -52,6 +54,7 @@ web_patterns = [
     path("manage/import", manage.import_monitors, name="import"),
     path("manage/delete-monitors", manage.delete_all_monitors, name="delete-monitors"),
     path("manage/delete-results", manage.delete_all_results, name="delete-results"),
+    path("alerts/active", alerting.alerts_active, name="alerts-active"),
     path("maintenance", maintenance.maintenance_list, name="maintenance"),
     path("maintenance/new", maintenance.maintenance_new, name="maintenance-new"),
     path("maintenance/<int:window_id>/edit", maintenance.maintenance_edit, name="maintenance-edit"),

@@ -2,6 +2,7 @@
 
 from django.urls import path
 
+from alerts.api.acknowledge import AcknowledgeView
 from alerts.api.views import MaintenanceWindowViewSet
 
 urlpatterns = [
@@ -17,4 +18,5 @@ urlpatterns = [
         ),
         name="maintenance-window",
     ),
+    path("monitors/<str:id>/acknowledge", AcknowledgeView.as_view(), name="monitor-acknowledge"),
 ]

@@ -42,7 +42,9 @@ def maintenance_list(request: HttpRequest) -> HttpResponse:
 def _form_page(
     request: HttpRequest, window: MaintenanceWindow | None, *, title: str
 ) -> HttpResponse:
-    form = MaintenanceWindowForm(request.POST or None, instance=window)
+    form = MaintenanceWindowForm(
+        request.POST if request.method == "POST" else None, instance=window
+    )
     if request.method == "POST" and form.is_valid():
         saved = form.save(commit=False)
         try:

@@ -1,0 +1,21 @@
+"""Template tags for alerting on the pages: a monitor's outage with its acknowledgement."""
+
+from __future__ import annotations
+
+from django import template
+
+from alerts.models import AlertLevel, AlertState
+
+register = template.Library()
+
+
+@register.inclusion_tag("monitors/_alert_state.html", takes_context=True)
+def monitor_alert(context, monitor) -> dict[str, object]:
+    """The monitor's outage (if it is down): since when, acknowledged by whom and why, and an
+    Acknowledge button for those who may."""
+    standing = (
+        AlertState.objects.filter(monitor=monitor, state=AlertLevel.DOWN)
+        .select_related("acknowledged_by")
+        .first()
+    )
+    return {"monitor": monitor, "standing": standing, "perms": context.get("perms")}
