@@ -3,18 +3,28 @@
 from __future__ import annotations
 
 import django_filters
-from django.db.models import QuerySet
+from django.core.exceptions import ValidationError
+from django.db.models import QuerySet, TextField
+from django.db.models.functions import Cast
 
 from accounts.permissions import may_see_secrets
 from lib.status import STATUS_HELP, Status
 from monitors.models import Monitor
 from monitors.selectors import STATUS_FILTERS, monitors_of_status, searched
+from monitors.tags import tag_filter_text, tags_normalized
 
 # The status words of the monitor list: the API's numbers, then the page's names.
 STATUS_CHOICES = [
     *((str(value), label) for value, label in Status.choices),
     *((name, name.capitalize()) for name in STATUS_FILTERS),
 ]
+
+
+def _tags_valid(value: str) -> None:
+    try:
+        tags_normalized(value)
+    except ValueError as error:
+        raise ValidationError(str(error)) from None
 
 
 class MonitorFilterSet(django_filters.FilterSet):
@@ -55,9 +65,29 @@ class MonitorFilterSet(django_filters.FilterSet):
         "query, fragment or user info unless you may change monitors).",
     )
 
+    tag = django_filters.CharFilter(
+        method="filter_tag",
+        max_length=400,
+        help_text="Only monitors with every one of these tags (comma-separated: prod,db).",
+        validators=[_tags_valid],
+    )
+    group = django_filters.CharFilter(
+        field_name="group",
+        max_length=100,
+        help_text="Only monitors of this group (exactly as written).",
+    )
+
     class Meta:
         model = Monitor
-        fields = ["type", "enabled", "status", "search"]
+        fields = ["type", "enabled", "status", "search", "tag", "group"]
+
+    def filter_tag(self, queryset: QuerySet[Monitor], name: str, value: str):
+        listed = Cast("tags", TextField())
+        for tag in tags_normalized(value):  # checked by the field (_tags_valid)
+            queryset = queryset.alias(listed_tags=listed).filter(
+                listed_tags__contains=tag_filter_text(tag)
+            )
+        return queryset
 
     def filter_search(self, queryset: QuerySet[Monitor], name: str, value: str):
         user = getattr(self.request, "user", None)

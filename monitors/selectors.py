@@ -35,6 +35,7 @@ STATUS_FILTERS = (*RESULT_STATUS_KEYS, status_key(None), status_key(None, enable
 OVERVIEW_FIELDS = (
     "id",
     "name",
+    "group",
     "kind",
     "target",
     "interval",
@@ -85,6 +86,16 @@ def monitors_overview() -> QuerySet[Monitor]:
     ``monitors.filtersets.MonitorFilterSet``). Only the fields a card or tile shows are loaded
     (no properties or outputs to decode): these pages list every monitor."""
     return monitors_list().only(*OVERVIEW_FIELDS)
+
+
+def grouped_first(monitors: QuerySet[Monitor]) -> QuerySet[Monitor]:
+    """``monitors`` by group (named groups A to Z, then the monitors of no group), each group
+    in the order ``monitors`` had: the pages' sections."""
+    ungrouped_last = Case(
+        When(group="", then=Value(1)), default=Value(0), output_field=IntegerField()
+    )
+    within = monitors.query.order_by or Monitor._meta.ordering
+    return monitors.order_by(ungrouped_last, "group", *within)
 
 
 def monitors_of_status(monitors: QuerySet[Monitor], status: str) -> QuerySet[Monitor]:

@@ -62,3 +62,15 @@ def tile(
         uptime=uptime,
         **extra,
     )
+
+
+def sections(tiles: list[MonitorTile]) -> list[tuple[str, list[MonitorTile]]]:
+    """The tiles of each group in turn, as ``(group, tiles)`` (``monitors.selectors
+    .grouped_first`` put them in that order); one ``("", tiles)`` when no monitor has a group."""
+    grouped: list[tuple[str, list[MonitorTile]]] = []
+    for item in tiles:
+        group = item.monitor.group
+        if not grouped or grouped[-1][0] != group:
+            grouped.append((group, []))
+        grouped[-1][1].append(item)
+    return grouped

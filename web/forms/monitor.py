@@ -27,6 +27,7 @@ from monitors.secrets import (
     restore_masked_target,
 )
 from monitors.services import monitor_create, monitor_update
+from monitors.tags import MAX_GROUP, TAG_RULE, group_problem, tags_normalized
 from monitors.validation import UNSET_INTERVAL, check_monitor_definition
 
 # Properties whose values are usually several lines (a request body, a headers object, an
@@ -118,6 +119,18 @@ class MonitorForm(forms.Form):
         help_text="Optional. Without a rule any answer is Good. Uses the outputs listed below.",
     )
     enabled = forms.BooleanField(required=False, help_text="Disabled monitors never run.")
+    group = forms.CharField(
+        required=False,
+        strip=True,
+        max_length=MAX_GROUP,
+        help_text="Optional. Monitors of a group are one section of the monitors page and "
+        "the dashboard.",
+    )
+    tags = forms.CharField(
+        required=False,
+        help_text=f"Optional, separated by commas or spaces: prod, db. Each {TAG_RULE}.",
+        widget=forms.TextInput(attrs={"spellcheck": "false", "autocomplete": "off"}),
+    )
 
     def __init__(self, *args, instance: Monitor | None = None, **kwargs) -> None:
         self.instance = instance
@@ -138,6 +151,8 @@ class MonitorForm(forms.Form):
             "interval": monitor.interval,
             "rule": monitor.rule,
             "enabled": monitor.enabled,
+            "group": monitor.group,
+            "tags": ", ".join(monitor.tags or []),
         }
         # Secrets are never written into the page: the mask comes back and keeps the secret.
         for name, value in masked_properties(monitor.kind, monitor.properties).items():
@@ -278,7 +293,21 @@ class MonitorForm(forms.Form):
             "rule": data.get("rule") or "",
             "enabled": bool(data.get("enabled")),
             "properties": data["properties"],
+            "group": data.get("group") or "",
+            "tags": data.get("tags") or [],
         }
+
+    def clean_tags(self) -> list[str]:
+        try:
+            return tags_normalized(self.cleaned_data.get("tags") or "")
+        except ValueError as error:
+            raise ValidationError(str(error)) from None
+
+    def clean_group(self) -> str:
+        group = self.cleaned_data.get("group") or ""
+        if (problem := group_problem(group)) is not None:
+            raise ValidationError(problem)
+        return group
 
     def save(self) -> Monitor:
         """Create or update through the services; a ``ValidationError`` they raise (a race

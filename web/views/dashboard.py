@@ -11,11 +11,11 @@ from django.views.decorators.http import require_GET
 
 from alerts.selectors import channels_failing
 from metrics.health import page_health
-from monitors.selectors import monitor_status_counts, monitors_problems_first
+from monitors.selectors import grouped_first, monitor_status_counts, monitors_problems_first
 from nanomon.supervisor import supervisor_status
 from web.access import read_required
 from web.paging import paged
-from web.tiles import detail_prefix, tile, uptimes_24h
+from web.tiles import detail_prefix, sections, tile, uptimes_24h
 
 # Tiles per page: 10,000 monitors on one page made an 11 MB page that took 3 s
 # (bench/README.md, read path).
@@ -23,13 +23,15 @@ TILES_PER_PAGE = 500
 
 
 def _dashboard(request: HttpRequest) -> dict[str, object]:
-    page = paged(request, monitors_problems_first(), TILES_PER_PAGE)
+    page = paged(request, grouped_first(monitors_problems_first()), TILES_PER_PAGE)
     prefix = detail_prefix()
     monitors = list(page["page"].object_list)
     uptimes = uptimes_24h(monitors)
     return {
         **page,
-        "tiles": [tile(monitor, prefix, uptime=uptimes.get(monitor.id)) for monitor in monitors],
+        "sections": sections(
+            [tile(monitor, prefix, uptime=uptimes.get(monitor.id)) for monitor in monitors]
+        ),
         "counts": monitor_status_counts(),
         "page_url": reverse("monitors:dashboard"),
         "failing_channels": list(channels_failing()[:5]),

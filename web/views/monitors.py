@@ -17,7 +17,7 @@ from monitors.filtersets import MonitorFilterSet
 from monitors.models import Monitor
 from monitors.probes import REGISTRY
 from monitors.secrets import masked_properties, masked_target, revealed_properties
-from monitors.selectors import STATUS_FILTERS, monitor_get, monitors_overview
+from monitors.selectors import STATUS_FILTERS, grouped_first, monitor_get, monitors_overview
 from results.models import Result
 from results.route_history import route_changes
 from results.selectors import results_latest, sparklines, uptime_percentages
@@ -25,7 +25,7 @@ from web.access import may_see_secrets, read_required
 from web.charts import detail_chart, sparkline, uptime_bars
 from web.history import PERIODS, Period, period_of
 from web.paging import cursor, paged
-from web.tiles import MonitorCard, detail_prefix, tile, uptimes_24h
+from web.tiles import MonitorCard, detail_prefix, sections, tile, uptimes_24h
 
 SPARKLINE_POINTS = 20
 # Cards per page: 10,000 monitors on one page made an 11 MB page that took 3 s
@@ -64,9 +64,11 @@ def _monitor_cards(request: HttpRequest, *, say: bool) -> dict[str, object]:
         "status": valid.get("status", ""),
         "type": valid.get("type", ""),
         "enabled": valid.get("enabled", ""),
+        "tag": valid.get("tag", ""),
+        "group": valid.get("group", ""),
     }
     reveal = may_see_secrets(request.user)
-    page = paged(request, filterset.qs, CARDS_PER_PAGE)
+    page = paged(request, grouped_first(filterset.qs), CARDS_PER_PAGE)
     monitors = list(page["page"].object_list)
     series = sparklines([monitor.id for monitor in monitors], points=SPARKLINE_POINTS)
     prefix = detail_prefix()
@@ -86,6 +88,7 @@ def _monitor_cards(request: HttpRequest, *, say: bool) -> dict[str, object]:
     return {
         **page,
         "cards": cards,
+        "sections": sections(cards),
         "filters": filters,
         "filtered": filtered,
         "page_url": reverse("monitors:list"),
