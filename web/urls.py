@@ -6,6 +6,8 @@ Django's own admin keeps ``/admin/``). ``/live/…`` are the fragments the pages
 from django.urls import include, path
 
 from web.views import (
+    alert_channels,
+    alert_history,
     alerting,
     badges,
     charts,
@@ -55,6 +57,21 @@ web_patterns = [
     path("manage/delete-monitors", manage.delete_all_monitors, name="delete-monitors"),
     path("manage/delete-results", manage.delete_all_results, name="delete-results"),
     path("alerts/active", alerting.alerts_active, name="alerts-active"),
+    path("alerts/history", alert_history.alert_history, name="alert-history"),
+    path("alerts/channels", alert_channels.channel_list, name="channels"),
+    path("alerts/channels/new", alert_channels.channel_new, name="channel-new"),
+    path("alerts/channels/<int:channel_id>/edit", alert_channels.channel_edit, name="channel-edit"),
+    path("alerts/channels/<int:channel_id>/test", alert_channels.channel_test, name="channel-test"),
+    path(
+        "alerts/channels/<int:channel_id>/delete",
+        alert_channels.channel_delete_view,
+        name="channel-delete",
+    ),
+    path(
+        "monitors/<int:monitor_id>/alerting",
+        alert_history.monitor_alerting,
+        name="monitor-alerting",
+    ),
     path("maintenance", maintenance.maintenance_list, name="maintenance"),
     path("maintenance/new", maintenance.maintenance_new, name="maintenance-new"),
     path("maintenance/<int:window_id>/edit", maintenance.maintenance_edit, name="maintenance-edit"),
