@@ -9,6 +9,7 @@ from django.core.management import call_command
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from lib.secrets_at_rest import open_sealed
 from monitors.models import Monitor
 from monitors.secrets import MASK
 from tests.support.api import http_monitor, token_client
@@ -159,7 +160,7 @@ def test_a_masked_secret_put_back_unchanged_keeps_the_stored_secret(editor, secr
     assert response.status_code == 200, response.content
     secret_monitor.refresh_from_db()
     assert secret_monitor.name == "renamed"
-    assert secret_monitor.properties["headers"] == SECRET_HEADERS
+    assert open_sealed(secret_monitor.properties["headers"]) == SECRET_HEADERS
 
 
 def test_a_masked_header_keeps_its_secret_while_other_headers_change(editor, secret_monitor):
@@ -169,7 +170,7 @@ def test_a_masked_header_keeps_its_secret_while_other_headers_change(editor, sec
     editor.put(f"/api/monitors/{secret_monitor.id}", body, format="json")
 
     secret_monitor.refresh_from_db()
-    assert secret_monitor.properties["headers"] == (
+    assert open_sealed(secret_monitor.properties["headers"]) == (
         '{"Authorization": "Bearer s3cret", "X-Extra": "1"}'
     )
 
@@ -180,7 +181,7 @@ def test_a_new_secret_value_replaces_the_stored_one(editor, secret_monitor):
     editor.put(f"/api/monitors/{secret_monitor.id}", body, format="json")
 
     secret_monitor.refresh_from_db()
-    assert secret_monitor.properties["headers"] == '{"Authorization": "Bearer new"}'
+    assert open_sealed(secret_monitor.properties["headers"]) == '{"Authorization": "Bearer new"}'
 
 
 # --- Tokens and sessions -----------------------------------------------------------------------

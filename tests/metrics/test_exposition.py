@@ -85,8 +85,10 @@ def test_every_type_is_exported_under_nanomon_names_after_real_runs(one_of_each,
     }
     assert ping_results["_status"] == 0, "ping 127.0.0.1 failed (needs root or ping_group_range)"
     assert set(ping_results) == {
-        "_status", "_value", "minRtt", "avgRtt", "maxRtt", "jitter", "packetsRecv", "packetLoss"
+        "_status", "_value", "minRtt", "avgRtt", "maxRtt", "jitter", "packetsRecv", "packetLoss",
+        "addressCount", "answeringCount",
     }  # fmt: skip
+    assert (ping_results["addressCount"], ping_results["answeringCount"]) == (1, 1)
     assert ping_results["packetsRecv"] == 2
     assert ping_results["packetLoss"] == 0
     assert ping_results["minRtt"] <= ping_results["avgRtt"] <= ping_results["maxRtt"]
