@@ -146,3 +146,63 @@ def test_the_escalation_mail_reaches_its_own_server_after_the_delay(make_monitor
         assert "boss@example.org" in mail.message["To"]
         assert f"/monitors/{monitor.pk}/acknowledge" in mail.part("text/plain")
         assert len(team.mails) == 1
+
+
+def test_by_mail_the_acknowledge_link_then_no_more_reminders_then_the_recovery(
+    make_monitor, record, admin_user
+):
+    with LocalSmtpServer() as smtp:
+        email_channel(smtp)
+        monitor = make_monitor(name="shop")
+        alert_policy_set(monitor, reminder_minutes=10)
+        after = record(monitor, "FFF")
+        down_at = standing(monitor).changed_at
+        notification_deliver(the_notification(monitor).pk, now=down_at)
+        [down] = smtp.wait_for_mails(1)
+        link = f"https://nanomon.example.org/monitors/{monitor.pk}/acknowledge"
+        assert f"Acknowledge: {link}" in down.part("text/plain")
+        assert f'href="{link}"' in down.part("text/html")
+        [reminder] = alerts_sweep(now=down_at + timedelta(minutes=10)).reminders
+        notification_deliver(reminder, now=down_at + timedelta(minutes=10))
+        smtp.wait_for_mails(2)
+
+        alert_acknowledge(
+            monitor.pk, user=admin_user, reason="", now=down_at + timedelta(minutes=11)
+        )
+        for minutes in (20, 30, 120):
+            assert alerts_sweep(now=down_at + timedelta(minutes=minutes)).reminders == []
+        record(monitor, "O", start=after)
+        notification_deliver(the_notification(monitor, "up").pk)
+
+        mails = smtp.wait_for_mails(3)
+        assert [mail.message["Subject"] for mail in mails] == [
+            "NanoMon alert for: shop",
+            "NanoMon alert for: shop (still down)",
+            "NanoMon recovered: shop",
+        ]
+        assert "acknowledge" not in mails[2].part("text/plain").lower()
+        assert standing(monitor).acknowledged_at is None
+
+
+def test_a_held_alert_released_after_the_delay_is_escalated_in_the_same_sweep(
+    make_monitor, record, clock, webhook_channel
+):
+    from alerts.configuration import channel_create
+
+    pager = channel_create(
+        name="pager", kind="webhook", config={"url": "http://127.0.0.1:9/p"}, is_default=False
+    )
+    monitor = make_monitor()
+    alert_policy_set(monitor, escalate_after_minutes=5, escalation_channels=[pager])
+    window_save(
+        MaintenanceWindow(name="w", starts_at=clock - timedelta(hours=1),
+                          ends_at=clock + timedelta(hours=1)),
+        monitors=[monitor.pk],
+    )  # fmt: skip
+    record(monitor, "FFF")
+
+    report = alerts_sweep(now=clock + timedelta(hours=1, seconds=1))
+
+    assert len(report.released) == 1  # the default webhook channel
+    [escalated] = report.escalated
+    assert Notification.objects.get(pk=escalated).channel == pager

@@ -244,3 +244,20 @@ def test_the_held_down_mail_goes_out_when_the_window_ends_with_the_monitor_still
         assert events(monitor) == ["down"]
         assert AlertState.objects.get(monitor=monitor).held_at is None
         assert len(smtp.mails) == 1
+
+
+@pytest.mark.django_db
+def test_result_tables_mark_the_runs_inside_a_covering_window(make_monitor, record, clock):
+    from alerts.maintenance import results_marked
+
+    monitor, other = make_monitor(name="covered"), make_monitor(name="other")
+    assert results_marked(Result.objects.all()) == set()  # no windows: nothing to compute
+    covering(monitor, clock, hours=0.25)
+    record(monitor, "F")
+    record(other, "F")
+    record(monitor, "F", start=clock + timedelta(hours=1))
+
+    marked = results_marked(Result.objects.all())
+
+    inside = Result.objects.get(monitor=monitor, date=clock)
+    assert marked == {inside.pk}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django import template
 
+from alerts.maintenance import results_marked
 from alerts.models import AlertLevel, AlertState
 
 register = template.Library()
@@ -19,3 +20,10 @@ def monitor_alert(context, monitor) -> dict[str, object]:
         .first()
     )
     return {"monitor": monitor, "standing": standing, "perms": context.get("perms")}
+
+
+@register.simple_tag
+def maintenance_marks(results) -> set[int]:
+    """The ids of ``results`` that ran during a maintenance window covering their monitor
+    (computed from the windows when shown, never stored in the results)."""
+    return results_marked(results)

@@ -94,3 +94,21 @@ def test_viewers_may_not_write_and_anonymous_visitors_sign_in(viewer, anonymous)
     assert viewer.get("/maintenance/new").status_code == 403
     assert viewer.post("/maintenance/new", {"name": "x"}).status_code == 403
     assert anonymous.get("/maintenance").status_code == 302
+
+
+def test_results_run_during_a_window_are_marked_on_the_monitor_page(viewer, make_monitor):
+    from tests.web.conftest import add_results
+
+    now = timezone.now()
+    monitor = make_monitor(name="db")
+    window_save(
+        MaintenanceWindow(name="w", starts_at=now - timedelta(minutes=30),
+                          ends_at=now - timedelta(minutes=10)),
+        monitors=[monitor.pk],
+    )  # fmt: skip
+    add_results(monitor, [0, 2, 0], start=now - timedelta(minutes=40), every=timedelta(minutes=15))
+
+    page = viewer.get(f"/monitors/{monitor.pk}").content.decode()
+
+    # Runs at -40, -25 (inside the window) and -10 minutes (its end: outside).
+    assert page.count('class="muted small maintenance-mark"') == 1
