@@ -7,9 +7,30 @@ from datetime import datetime
 from django.conf import settings
 
 from alerts.channels.base import AlertMessage
+from alerts.history import duration_text
 from alerts.models import AlertLevel, Notification, Transition
+from lib.status import Status
+from monitors.rules import compile_rule
+from monitors.rules.errors import RuleError
 from monitors.secrets import masked_properties, masked_target
-from results.models import MonitorState
+from results.models import MonitorState, Result
+
+
+def rule_outputs(rule: str, outputs: object) -> dict[str, object]:
+    """The outputs ``rule`` reads (by name, in the rule's order of names), from a run's
+    ``outputs``: what the rule was checked on. Empty without a rule or outputs."""
+    if not rule or not isinstance(outputs, dict):
+        return {}
+    try:
+        names = compile_rule(rule).variables
+    except RuleError:
+        return {}
+    return {name: outputs[name] for name in sorted(names) if name in outputs}
+
+
+def status_text(status: int | None) -> str:
+    """``OK``, ``Error`` or ``Failed`` (empty when unknown)."""
+    return Status(status).label if status is not None else ""
 
 
 def monitor_link(monitor_id: int) -> str:
@@ -43,6 +64,8 @@ def message_for(notification: Notification, *, now: datetime) -> AlertMessage:
         state = MonitorState.objects.filter(monitor=monitor).first()
         return AlertMessage(
             **common,
+            status_text=status_text(state.last_status if state else None),
+            rule_outputs=rule_outputs(monitor.rule, state.last_outputs if state else None),
             monitor_name=monitor.name,
             target=masked_target(monitor.target),
             failures=state.consecutive_failures if state else transition.failures,
@@ -53,6 +76,14 @@ def message_for(notification: Notification, *, now: datetime) -> AlertMessage:
             outage_started_at=transition.happened_at,
         )
     outage_started_at = None
+    seen: dict[str, object] = {}
+    if transition.to_state == AlertLevel.DOWN and transition.result_id is not None:
+        run = Result.objects.filter(pk=transition.result_id).values("status", "outputs").first()
+        if run is not None:  # retention may have dropped it
+            seen = {
+                "status_text": status_text(run["status"]),
+                "rule_outputs": rule_outputs(monitor.rule, run["outputs"]),
+            }
     if transition.to_state == AlertLevel.UP:
         went_down = (
             Transition.objects.filter(
@@ -65,8 +96,12 @@ def message_for(notification: Notification, *, now: datetime) -> AlertMessage:
             .first()
         )
         outage_started_at = went_down
+        if went_down is not None:
+            lasted = (transition.happened_at - went_down).total_seconds()
+            seen["outage_duration_text"] = duration_text(max(0.0, lasted))
     return AlertMessage(
         **common,
+        **seen,
         monitor_name=transition.monitor_name,
         target=masked_target(transition.monitor_target),
         failures=transition.failures,

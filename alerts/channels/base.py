@@ -13,7 +13,7 @@ import json
 import socket
 import ssl
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import ClassVar, Literal
 from urllib.parse import parse_qsl, urlsplit
@@ -73,6 +73,11 @@ class AlertMessage:
     link: str
     reminder_number: int = 0
     outage_started_at: datetime | None = None
+    # What was seen (down, reminder): the run's status word and the outputs its rule used.
+    status_text: str = ""
+    rule_outputs: Mapping[str, object] = field(default_factory=dict)
+    # Up: how long the outage lasted (``2 h 5 min``).
+    outage_duration_text: str = ""
 
     @property
     def state(self) -> str:
