@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from django import template
+from django.utils import timezone
 
-from alerts.maintenance import results_marked
+from alerts.maintenance import monitor_maintenance, results_marked
 from alerts.models import AlertLevel, AlertState
 
 register = template.Library()
@@ -13,13 +14,18 @@ register = template.Library()
 @register.inclusion_tag("monitors/_alert_state.html", takes_context=True)
 def monitor_alert(context, monitor) -> dict[str, object]:
     """The monitor's outage (if it is down): since when, acknowledged by whom and why, and an
-    Acknowledge button for those who may."""
+    Acknowledge button for those who may; and the maintenance windows covering it now."""
     standing = (
         AlertState.objects.filter(monitor=monitor, state=AlertLevel.DOWN)
         .select_related("acknowledged_by")
         .first()
     )
-    return {"monitor": monitor, "standing": standing, "perms": context.get("perms")}
+    return {
+        "monitor": monitor,
+        "standing": standing,
+        "maintenance": monitor_maintenance(monitor.pk, timezone.now()),
+        "perms": context.get("perms"),
+    }
 
 
 @register.simple_tag

@@ -112,3 +112,20 @@ def test_results_run_during_a_window_are_marked_on_the_monitor_page(viewer, make
 
     # Runs at -40, -25 (inside the window) and -10 minutes (its end: outside).
     assert page.count('class="muted small maintenance-mark"') == 1
+
+
+def test_the_monitor_page_says_when_a_window_covers_it_now(viewer, make_monitor):
+    now = timezone.now()
+    covered, other = make_monitor(name="db"), make_monitor(name="web")
+    window_save(
+        MaintenanceWindow(name="<upgrade>", reason="v17", starts_at=now - timedelta(minutes=5),
+                          ends_at=now + timedelta(hours=1)),
+        monitors=[covered.pk],
+    )  # fmt: skip
+
+    page = viewer.get(f"/monitors/{covered.pk}").content.decode()
+
+    assert "In maintenance" in page
+    assert "&lt;upgrade&gt;</a> until" in page
+    assert "(v17)" in page
+    assert "In maintenance" not in viewer.get(f"/monitors/{other.pk}").content.decode()

@@ -50,9 +50,9 @@ def test_the_monitors_page_queries(editor, make_monitor, start, django_assert_nu
 def test_the_detail_page_queries(editor, make_monitor, start, django_assert_num_queries):
     """Session, user, permissions (2), monitor with state, latest 50, uptime, the chart's
     runs (24 hours by default), its outage if down (the alert panel), the maintenance windows
-    (to mark results run during one)."""
+    covering it now, and those to mark results run during one."""
     monitor = monitors_with_history(make_monitor, start, 1)[0]
-    with django_assert_num_queries(10):
+    with django_assert_num_queries(11):
         assert editor.get(f"/monitors/{monitor.id}").status_code == 200
 
 
