@@ -1,14 +1,18 @@
 """What the mails say about the outage, through a real SMTP server: the down mail says what
-was seen (the run's status, message, value and the outputs the rule read), and the recovery
-mail how long the outage lasted."""
+was seen (the run's status, message, value and the outputs the rule read), a reminder the
+latest run's, and the recovery mail how long the outage lasted."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
+from alerts.configuration import alert_policy_set
 from alerts.delivery import notification_deliver
 from alerts.messages import rule_outputs
-from alerts.models import Notification
+from alerts.models import AlertState, Notification
+from alerts.sweep import alerts_sweep
 from tests.alerts.conftest import email_channel
 from tests.support.smtp_server import LocalSmtpServer
 
@@ -63,3 +67,21 @@ def test_only_the_outputs_the_rule_reads_are_shown():
     assert rule_outputs("", outputs) == {}
     assert rule_outputs("status ==", outputs) == {}
     assert rule_outputs("status == 200", None) == {}
+
+
+def test_a_reminder_says_what_the_latest_run_saw(make_monitor, record):
+    with LocalSmtpServer() as smtp:
+        email_channel(smtp)
+        monitor = make_monitor(name="web", rule="status == 200")
+        alert_policy_set(monitor, reminder_minutes=10)
+        record(monitor, "EEE F")  # down on an Error; the latest run Failed
+        deliver_all(monitor)  # the down mail
+        down_at = AlertState.objects.get(monitor=monitor).changed_at
+        [reminder] = alerts_sweep(now=down_at + timedelta(minutes=10)).reminders
+        notification_deliver(reminder, now=down_at + timedelta(minutes=10))
+
+        _, mail = smtp.wait_for_mails(2)
+    assert "(still down)" in mail.message["Subject"]
+    text = mail.part("text/plain")
+    assert "Status:     Failed" in text
+    assert "Rule saw" not in text  # a failed run measured nothing
