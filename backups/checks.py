@@ -39,7 +39,7 @@ MONITOR_KEYS = frozenset(
 PUSH_TOKEN = re.compile(r"[A-Za-z0-9_-]{16,64}")
 POLICY_KEYS = frozenset(
     {"record", "monitor", "fail_threshold", "recover_threshold", "reminder_minutes", "muted"}
-    | {"use_default_channels", "channels"}
+    | {"use_default_channels", "channels", "escalate_after_minutes", "escalation_channels"}
 )
 
 
@@ -236,24 +236,26 @@ def checked_policy(
     *,
     monitor_ids: set[int],
     channel_ids: set[int],
-) -> tuple[MonitorAlertPolicy, list[int]]:
-    """A policy and its channel ids; its monitor and channels must be in the file."""
+) -> tuple[MonitorAlertPolicy, list[int], list[int]]:
+    """A policy, its channel ids and its escalation channel ids; its monitor and channels must
+    be in the file (the escalation keys are optional: files from before them restore none)."""
     _unknown(record, POLICY_KEYS, "policy", line)
     monitor_id = record_id(record, "monitor", "policy", line, previous)
     if monitor_id not in monitor_ids:
         raise Refused(
             line, f"policy record: field 'monitor': monitor {monitor_id} is not in the file"
         )
-    channels = record.get("channels", [])
-    if not isinstance(channels, list) or not all(
-        isinstance(item, int) and not isinstance(item, bool) for item in channels
+    channels = _policy_channels(record, "channels", line, channel_ids)
+    escalation = _policy_channels(record, "escalation_channels", line, channel_ids)
+    escalate_after = record.get("escalate_after_minutes")
+    if escalate_after is not None and (
+        not isinstance(escalate_after, int)
+        or isinstance(escalate_after, bool)
+        or not 1 <= escalate_after <= 2**31 - 1
     ):
-        raise Refused(line, "policy record: field 'channels' must be a list of channel ids")
-    for channel_id in channels:
-        if channel_id not in channel_ids:
-            raise Refused(
-                line, f"policy record: field 'channels': channel {channel_id} is not in the file"
-            )
+        raise Refused(
+            line, "policy record: field 'escalate_after_minutes' must be null or an integer from 1"
+        )
     reminder = record.get("reminder_minutes")
     if reminder is not None and (
         not isinstance(reminder, int) or isinstance(reminder, bool) or reminder < 0
@@ -266,5 +268,20 @@ def checked_policy(
         reminder_minutes=reminder,
         muted=_flag(record, "muted", "policy", line),
         use_default_channels=_flag(record, "use_default_channels", "policy", line),
+        escalate_after_minutes=escalate_after,
     )
-    return policy, sorted(set(channels))
+    return policy, sorted(set(channels)), sorted(set(escalation))
+
+
+def _policy_channels(record: dict, key: str, line: int, channel_ids: set[int]) -> list[int]:
+    channels = record.get(key, [])
+    if not isinstance(channels, list) or not all(
+        isinstance(item, int) and not isinstance(item, bool) for item in channels
+    ):
+        raise Refused(line, f"policy record: field '{key}' must be a list of channel ids")
+    for channel_id in channels:
+        if channel_id not in channel_ids:
+            raise Refused(
+                line, f"policy record: field '{key}': channel {channel_id} is not in the file"
+            )
+    return channels

@@ -204,7 +204,9 @@ def _monitors(secrets: str, seen: set[int]) -> Iterator[dict[str, object]]:
 
 
 def _policies(monitor_ids: set[int]) -> Iterator[dict[str, object]]:
-    policies = MonitorAlertPolicy.objects.order_by("monitor_id").prefetch_related("channels")
+    policies = MonitorAlertPolicy.objects.order_by("monitor_id").prefetch_related(
+        "channels", "escalation_channels"
+    )
     for policy in policies.iterator(chunk_size=CHUNK_ROWS):
         if policy.monitor_id not in monitor_ids:
             continue
@@ -218,6 +220,8 @@ def _policies(monitor_ids: set[int]) -> Iterator[dict[str, object]]:
             "muted": policy.muted,
             "use_default_channels": policy.use_default_channels,
             "channels": channels,
+            "escalate_after_minutes": policy.escalate_after_minutes,
+            "escalation_channels": sorted(c.pk for c in policy.escalation_channels.all()),
         }
 
 

@@ -182,6 +182,7 @@ class _Loader:
         self.builtins: set[str | None] = set()
         self.pending: list[models.Model] = []
         self.links: list[tuple[int, int]] = []  # (policy's monitor id, channel id)
+        self.escalation_links: list[tuple[int, int]] = []  # the same, escalation channels
         self.codecs = {name: codec_for(name) for name in header.records if name in _HISTORY}
         self.previous: object = None
 
@@ -238,7 +239,7 @@ class _Loader:
             self.monitor_ids.add(monitor.pk)
             self.pending.append(monitor)
         elif name == "policy":
-            policy, channels = checked_policy(
+            policy, channels, escalation = checked_policy(
                 record,
                 line,
                 self.previous,
@@ -248,6 +249,9 @@ class _Loader:
             self.previous = policy.monitor_id
             self.pending.append(policy)
             self.links.extend((policy.monitor_id, channel_id) for channel_id in channels)
+            self.escalation_links.extend(
+                (policy.monitor_id, channel_id) for channel_id in escalation
+            )
         else:
             self._add_history(name, record, line)
 
@@ -285,16 +289,20 @@ class _Loader:
             for obj, (created, updated) in zip(objects, dates, strict=True):
                 obj.created_at, obj.updated_at = created, updated
             model.objects.bulk_update(objects, ["created_at", "updated_at"], batch_size=GROUP)
-        if name == "policy" and self.links:
-            through = MonitorAlertPolicy.channels.through
-            through.objects.bulk_create(
-                [
-                    through(monitoralertpolicy_id=monitor_id, channel_id=channel_id)
-                    for monitor_id, channel_id in self.links
-                ],
-                batch_size=GROUP,
-            )
-            self.links = []
+        if name == "policy":
+            for relation, links in (
+                (MonitorAlertPolicy.channels, self.links),
+                (MonitorAlertPolicy.escalation_channels, self.escalation_links),
+            ):
+                through = relation.through
+                through.objects.bulk_create(
+                    [
+                        through(monitoralertpolicy_id=monitor_id, channel_id=channel_id)
+                        for monitor_id, channel_id in links
+                    ],
+                    batch_size=GROUP,
+                )
+            self.links, self.escalation_links = [], []
         if self.progress is not None:
             self.progress(dict(self.counts))
 
