@@ -94,23 +94,33 @@ def outages(
         if before_id is not None:
             older |= Q(happened_at=before, id__lt=before_id)
         downs = downs.filter(older)
+    page = list(downs.order_by("-happened_at", "-id")[:limit])
+    if not page:
+        return []
+    # The transitions that ended them (from down to up or unknown), and the runs that opened
+    # them, each in one query for the page; only the last message is one query per outage.
+    ends: dict[int, list[Transition]] = {}
+    for end in (
+        Transition.objects.filter(
+            monitor_id__in={down.monitor_id for down in page},
+            from_state=AlertLevel.DOWN,
+            happened_at__gte=min(down.happened_at for down in page),
+        )
+        .prefetch_related(_notifications())
+        .order_by("state_version")
+    ):
+        ends.setdefault(end.monitor_id, []).append(end)
+    runs_seen = Result.objects.in_bulk([d.result_id for d in page if d.result_id is not None])
     found = []
-    for down in downs.order_by("-happened_at", "-id")[:limit]:
-        end = (
-            Transition.objects.filter(
-                monitor_id=down.monitor_id, state_version__gt=down.state_version
-            )
-            .prefetch_related(_notifications())
-            .order_by("state_version")
-            .first()
+    for down in page:
+        end = next(
+            (e for e in ends.get(down.monitor_id, []) if e.state_version > down.state_version),
+            None,
         )
         runs = Result.objects.filter(monitor_id=down.monitor_id, date__gte=down.happened_at)
         if end is not None:
             runs = runs.filter(date__lt=end.happened_at)
         last = runs.exclude(status=Status.OK).order_by("-date", "-id").values("message").first()
-        seen = (
-            Result.objects.filter(pk=down.result_id).first() if down.result_id is not None else None
-        )
         notifications = list(down.notifications.all())
         if end is not None:
             notifications += list(end.notifications.all())
@@ -119,7 +129,7 @@ def outages(
                 down=down,
                 end=end,
                 last_message=(last["message"] if last else "") or down.reason,
-                seen=seen,
+                seen=runs_seen.get(down.result_id),
                 notifications=notifications,
             )
         )

@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from alerts import tasks
 from alerts.models import Notification
@@ -74,3 +76,18 @@ def test_bad_parameters_and_anonymous_callers_are_refused(viewer, anonymous):
     assert viewer.get("/api/alerts/history?monitor=x").status_code == 400
     assert viewer.get("/api/alerts/history?before=yesterday").status_code == 400
     assert anonymous.get("/api/alerts/history").status_code == 401
+
+
+def test_a_page_costs_one_query_per_outage_plus_a_fixed_few(viewer, make_monitor, record, clock):
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert viewer.get("/api/alerts/history").status_code == 200
+        return len(captured)
+
+    monitor = make_monitor()
+    moment = record(monitor, "FFF O FFF O", start=clock)
+    two = queries()
+    record(monitor, "FFF O FFF O FFF O FFF O", start=moment)
+    six = queries()
+
+    assert six - two == 4  # the last message of each outage; ends, runs, notifications batched
