@@ -17,8 +17,10 @@ default this repository) and an interpreter (``--python``, e.g. a venv built fro
 Then it creates ``--monitors`` monitors (default 200) through the REST API with a token made
 by ``manage.py drf_create_token``: http, tcp, ping and dns against local targets
 (``bench.targets``), at 2, 3, 5 and 10 s; one more http monitor (``flap``) whose target
-answers 200 and 500 in turns of ``--flap-seconds``; alerts go to a local SMTP sink. After the
-run it prints, and writes to ``bench/out/soak-<shape>-*.json``:
+answers 200 and 500 in turns of ``--flap-seconds``; and a push monitor (``push``, every 2 s,
+2 s grace) whose job pings it once a second through the shape's web server until the counts
+are taken. Alerts go to a local SMTP sink. After the run it prints, and writes to
+``bench/out/soak-<shape>-*.json``:
 
 * deaths and restarts per process (a single-host process that dies is started again, as
   systemd or Docker's restart policy would, and counted);
@@ -26,10 +28,12 @@ run it prints, and writes to ``bench/out/soak-<shape>-*.json``:
   ``2 × interval + NANOMON_LEASE_GRACE``; missed slots; duplicate slots;
 * outages (from the stored results, by the alerting rule: ``ALERT_FAIL_COUNT`` failures in a
   row) against the down and recovery mails the sink received;
-* the RSS of every process after warm-up and at the end.
+* the RSS of every process after warm-up and at the end;
+* the push pings' answers, and the push monitor's runs that were not OK.
 
 ``--gate`` exits 1 when a target is missed: zero deaths, no gap above the bound, alerts =
-outages, RSS growth at most 10 % after warm-up. ``.ci/run`` runs a 3-minute gate of each shape.
+outages, RSS growth at most 10 % after warm-up, every ping answered 200 and stored OK.
+``.ci/run`` runs a 3-minute gate of each shape.
 """
 
 from __future__ import annotations
@@ -48,8 +52,9 @@ import tempfile
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -70,6 +75,10 @@ KIND_SHARES = (("http", 0.4), ("tcp", 0.25), ("ping", 0.2), ("dns", 0.15))
 LEASE_GRACE_SECONDS = 30
 FAIL_COUNT = 3
 RSS_GROWTH_LIMIT = 0.10
+PUSH_MONITOR = {
+    "name": "push", "type": "push", "target": "soak pinger", "interval": "2s",
+    "properties": {"grace": "2s"}, "enabled": True,
+}  # fmt: skip
 SETTLE_SECONDS = 25
 ADMIN_PASSWORD = "soak-admin-password-1"  # noqa: S105 - a throwaway local admin
 MB = 1024 * 1024
@@ -309,6 +318,33 @@ def start_embedded(args, workdir: Path, smtp_port: int) -> Shape:
     return shape
 
 
+class Pinger:
+    """A job reporting in: ``GET`` on a push monitor's URL every ``period`` seconds through the
+    shape's web server, counting the answers (200, or what else came back)."""
+
+    def __init__(self, url: str, period: float) -> None:
+        self.url = url
+        self.period = period
+        self.answers: Counter[str] = Counter()
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while not self.stopped.wait(self.period):
+            try:
+                with urllib.request.urlopen(self.url, timeout=10) as response:
+                    self.answers[str(response.status)] += 1
+            except urllib.error.HTTPError as error:
+                self.answers[str(error.code)] += 1
+            except OSError as error:
+                self.answers[type(error).__name__] += 1
+
+    def stop(self) -> None:
+        self.stopped.set()
+        self.thread.join(15)
+
+
 def api(shape: Shape, method: str, path: str, token: str, body: object = None) -> object:
     data = json.dumps(body).encode() if body is not None else None
     request = urllib.request.Request(
@@ -486,7 +522,11 @@ def main(argv: list[str] | None = None) -> int:
             definitions = monitor_definitions(args.monitors, endpoints, flapper.url)
             for definition in definitions:
                 api(shape, "POST", "/api/monitors", token, definition)
-            print(f"soak: {len(definitions)} monitors created; running {args.minutes:g} min")
+            # A push monitor whose job pings every second through the web server: each ping
+            # is a run; a missed deadline (no ping within 2s + 2s grace) would be a Failed one.
+            push = api(shape, "POST", "/api/monitors", token, PUSH_MONITOR)
+            pinger = Pinger(shape.base + urllib.parse.urlsplit(push["pushUrl"]).path, 1.0)
+            print(f"soak: {len(definitions) + 1} monitors created; running {args.minutes:g} min")
             begin = time.monotonic()
             rss_start: dict[str, float] = {}
             since = until = None
@@ -508,6 +548,7 @@ def main(argv: list[str] | None = None) -> int:
                 .items()
             }
             rows = fetch_results(shape)
+            pinger.stop()  # after the settling too: a stopped job's missed deadlines are real
         finally:
             if shape:
                 shape.stop()
@@ -572,6 +613,11 @@ def main(argv: list[str] | None = None) -> int:
         failures.append(f"{duplicates} duplicate slots")
     if (down_mails, up_mails) != (report["outages"], report["recoveries"]) or not report["outages"]:
         failures.append("alerts differ from outages (or no outage happened)")
+    pings = dict(pinger.answers)
+    push_runs = next(m for m in report["monitors"] if m["name"] == PUSH_MONITOR["name"])
+    print(f"push pings answered {pings}; push runs not OK {push_runs['nonOk']}")
+    if set(pings) != {"200"} or push_runs["nonOk"]:
+        failures.append(f"push: answers {pings}, runs not OK {push_runs['nonOk']}")
     if any(g is not None and g > RSS_GROWTH_LIMIT for g in growth.values()):
         failures.append(f"RSS growth over {RSS_GROWTH_LIMIT:.0%}: {growth}")
     print("targets: " + ("all met" if not failures else "MISSED: " + "; ".join(failures)))
@@ -597,6 +643,7 @@ def main(argv: list[str] | None = None) -> int:
             "downMails": down_mails,
             "recoveryMails": up_mails,
             "monitors": report["monitors"],
+            "pushPings": pings,
             "failures": failures,
         },
         args.out_dir,
