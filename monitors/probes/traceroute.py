@@ -16,8 +16,9 @@ Contract, plain data in and out (docs/traceroute.md has the prose):
   message saying raw sockets are needed (root or CAP_NET_RAW).
 
 The route: one entry per TTL from 1 to ``hopCount``; each entry is the address that answered
-that hop's first answered probe in sending order (not by arrival), or ``*``. A trace that neither reached the target nor got an
-unreachable answer ends with one more ``*`` (silence after the last answer). E.g.
+that hop's first answered probe in sending order (not by arrival), or ``*``. A trace that
+neither reached the target nor got an unreachable answer ends with one more ``*`` (silence
+after the last answer). E.g.
 ``10.0.0.1 10.0.1.1 * 10.0.2.2``.
 
 Remembering (``ProbeType.remembers``): the monitor keeps its last route. ``routeChanged`` is

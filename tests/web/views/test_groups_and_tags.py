@@ -62,7 +62,8 @@ def test_the_form_saves_group_and_tags(editor):
     response = editor.post(
         "/monitors/new",
         {"name": "api", "kind": "tcp", "target": "127.0.0.1:9", "interval": "30s",
-         "enabled": "on", "group": "Backends", "tags": "prod, eu  prod", "prop__tcp__timeout": "5s"},
+         "enabled": "on", "group": "Backends", "tags": "prod, eu  prod",
+         "prop__tcp__timeout": "5s"},
     )  # fmt: skip
     assert response.status_code == 302, response.content.decode()[:2000]
     monitor = Monitor.objects.get(name="api")
