@@ -19,6 +19,7 @@ from django.db.models import Q
 
 from alerts.models import AlertLevel, AlertState, MaintenanceWindow, Notification
 from alerts.outbox import channel_ids_by_monitor, enqueue_on_commit
+from monitors.models import Monitor
 
 
 def windows_open(now: datetime) -> list[MaintenanceWindow]:
@@ -33,11 +34,21 @@ def windows_open(now: datetime) -> list[MaintenanceWindow]:
 
 
 def window_monitor_ids(window: MaintenanceWindow, candidates: set[int]) -> set[int]:
-    """Which of ``candidates`` the window covers. The one place that reads targets (tags, when
-    they come, are added here)."""
+    """Which of ``candidates`` the window covers: every monitor, or those chosen and those
+    with any of its tags. The one place that reads targets."""
     if window.all_monitors:
         return set(candidates)
-    return {monitor.pk for monitor in window.monitors.all()} & candidates
+    covered = {monitor.pk for monitor in window.monitors.all()} & candidates
+    if window.tags and candidates - covered:
+        wanted = set(window.tags)
+        covered |= {
+            monitor_id
+            for monitor_id, tags in Monitor.objects.filter(pk__in=candidates - covered).values_list(
+                "pk", "tags"
+            )
+            if wanted.intersection(tags or ())
+        }
+    return covered
 
 
 def monitors_in_maintenance(monitor_ids: Iterable[int], now: datetime) -> set[int]:

@@ -65,6 +65,8 @@ class MaintenanceWindow(models.Model):
         default=False, help_text="Covers every monitor (else the monitors chosen)."
     )
     monitors = models.ManyToManyField(Monitor, blank=True, related_name="maintenance_windows")
+    # And the monitors with any of these tags (monitors.tags), whenever they got them.
+    tags = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -10,6 +10,7 @@ from rest_framework import serializers
 from alerts.maintenance import window_save
 from alerts.models import MaintenanceWindow
 from monitors.models import Monitor
+from monitors.tags import MAX_TAGS, TAG, TAG_RULE, tags_normalized
 
 
 class _BlankIsNull:
@@ -53,6 +54,12 @@ class MaintenanceWindowSerializer(serializers.ModelSerializer):
     days_of_month = serializers.ListField(
         child=serializers.IntegerField(min_value=1, max_value=31), required=False
     )
+    tags = serializers.ListField(
+        child=serializers.RegexField(f"^{TAG.pattern}$"),
+        max_length=MAX_TAGS,
+        required=False,
+        help_text=f"It also covers the monitors with any of these tags ({TAG_RULE}).",
+    )
     active = serializers.SerializerMethodField()
     next_start = serializers.SerializerMethodField()
 
@@ -61,9 +68,16 @@ class MaintenanceWindowSerializer(serializers.ModelSerializer):
         fields = [
             "id", "name", "reason", "schedule", "starts_at", "ends_at", "weekdays",
             "days_of_month", "start_time", "cron", "duration_minutes", "time_zone",
-            "all_monitors", "monitors", "active", "next_start", "created_at", "updated_at",
+            "all_monitors", "monitors", "tags", "active", "next_start", "created_at",
+            "updated_at",
         ]  # fmt: skip
         read_only_fields = ["created_at", "updated_at"]
+
+    def validate_tags(self, tags: list[str]) -> list[str]:
+        try:
+            return tags_normalized(tags)
+        except ValueError as error:
+            raise serializers.ValidationError(str(error)) from None
 
     @extend_schema_field(serializers.BooleanField())
     def get_active(self, window: MaintenanceWindow) -> bool:

@@ -20,6 +20,7 @@ from alerts.maintenance import (
 )
 from alerts.models import AlertState, MaintenanceWindow, Notification, Transition
 from alerts.sweep import alerts_sweep
+from monitors.models import Monitor
 from results.models import Result
 from tests.alerts.conftest import alert_state, email_channel, events
 from tests.support.smtp_server import LocalSmtpServer
@@ -149,6 +150,27 @@ def test_which_monitors_a_window_covers(make_monitor, clock):
     window_save(MaintenanceWindow(name="all", starts_at=clock, ends_at=clock + timedelta(1),
                                   all_monitors=True))  # fmt: skip
     assert monitors_in_maintenance({chosen.pk, other.pk}, clock) == {chosen.pk, other.pk}
+
+
+@pytest.mark.django_db
+def test_a_window_covers_the_monitors_with_any_of_its_tags(make_monitor, clock, admin):
+    tagged, both, other = (make_monitor(name=name) for name in ("tagged", "both", "other"))
+    Monitor.objects.filter(pk=tagged.pk).update(tags=["db"])
+    Monitor.objects.filter(pk=both.pk).update(tags=["db", "prod"])
+    Monitor.objects.filter(pk=other.pk).update(tags=["prod-db"])
+    window_save(MaintenanceWindow(name="db upgrade", starts_at=clock,
+                                  ends_at=clock + timedelta(hours=1), tags=["db"]))  # fmt: skip
+    everyone = {tagged.pk, both.pk, other.pk}
+    assert monitors_in_maintenance(everyone, clock) == {tagged.pk, both.pk}
+    # Through the API: tags are checked and kept sorted.
+    body = {"name": "api", "schedule": "once", "starts_at": "2026-03-02T12:00:00Z",
+            "ends_at": "2026-03-02T13:00:00Z", "tags": ["prod", "db", "prod"]}  # fmt: skip
+    created = admin.post("/api/maintenance", body, format="json")
+    assert created.status_code == 201, created.content
+    assert created.json()["tags"] == ["db", "prod"]
+    refused = admin.post("/api/maintenance", {**body, "tags": ["not ok!"]}, format="json")
+    assert refused.status_code == 400
+    assert "tags" in refused.content.decode()
 
 
 @pytest.mark.django_db

@@ -9,6 +9,7 @@ from django.utils import timezone
 from alerts.models import MaintenanceWindow
 from lib.cron import parse_zone
 from monitors.models import Monitor
+from monitors.tags import tags_normalized
 
 WEEKDAYS = [(1, "Mon"), (2, "Tue"), (3, "Wed"), (4, "Thu"), (5, "Fri"), (6, "Sat"), (7, "Sun")]
 
@@ -47,11 +48,17 @@ class MaintenanceWindowForm(forms.ModelForm):
         help_text="The monitors it covers (unless it covers every monitor).",
     )
 
+    tags = forms.CharField(
+        required=False,
+        help_text="And the monitors with any of these tags (separated by commas or spaces).",
+    )
+
     class Meta:
         model = MaintenanceWindow
         fields = [
             "name", "reason", "schedule", "starts_at", "ends_at", "weekdays", "days_of_month",
             "start_time", "cron", "duration_minutes", "time_zone", "all_monitors", "monitors",
+            "tags",
         ]  # fmt: skip
         widgets = {
             "reason": forms.Textarea(attrs={"rows": 2}),
@@ -68,12 +75,19 @@ class MaintenanceWindowForm(forms.ModelForm):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         window = self.instance
+        self.initial["tags"] = ", ".join(window.tags or [])
         if window.pk:  # shown in the window's own time zone, as they are entered
             zone = window.zone()
             for name in ("starts_at", "ends_at"):
                 moment = getattr(window, name)
                 if moment is not None:
                     self.initial[name] = moment.astimezone(zone).replace(tzinfo=None)
+
+    def clean_tags(self) -> list[str]:
+        try:
+            return tags_normalized(self.cleaned_data.get("tags") or "")
+        except ValueError as error:
+            raise forms.ValidationError(str(error)) from None
 
     def clean(self) -> dict:
         data = super().clean()
