@@ -16,6 +16,11 @@ urlpatterns = [
     ),
     path("channels/<int:pk>/test", ChannelViewSet.as_view({"post": "test"}), name="channel-test"),
     path(
+        "channels/<int:pk>/preview",
+        ChannelViewSet.as_view({"post": "preview"}),
+        name="channel-preview",
+    ),
+    path(
         "monitors/<int:pk>/alert_policy",
         AlertPolicyViewSet.as_view({"get": "retrieve", "put": "update"}),
         name="monitor-alert-policy",

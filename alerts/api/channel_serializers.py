@@ -149,6 +149,35 @@ class ChannelTestSerializer(serializers.Serializer):
     notification = serializers.IntegerField(help_text="The test notification's id.")
 
 
+class ChannelPreviewRequestSerializer(serializers.Serializer):
+    """Which sample event to render, optionally with templates not yet saved."""
+
+    event = serializers.ChoiceField(choices=["down", "reminder", "up", "test"], default="down")
+    subject_template = serializers.CharField(
+        required=False, allow_blank=True, trim_whitespace=False, max_length=500,
+        help_text="Render with this subject template instead of the stored one.",
+    )  # fmt: skip
+    body_template = serializers.CharField(
+        required=False, allow_blank=True, trim_whitespace=False, max_length=5000,
+        help_text="Render with this message template instead of the stored one.",
+    )  # fmt: skip
+
+    def validate(self, data: dict) -> dict:
+        if _forbidden(data):
+            raise serializers.ValidationError("must not contain NUL or unpaired surrogates")
+        return data
+
+
+class ChannelPreviewSerializer(serializers.Serializer):
+    """A sample event rendered as the channel would send it (nothing is sent)."""
+
+    event = serializers.CharField()
+    subject = serializers.CharField(help_text="The mail's subject, Apprise's title.")
+    body = serializers.CharField(
+        help_text="The mail's text, Apprise's body, the webhook's {MESSAGE}."
+    )
+
+
 class PolicyDefaultsSerializer(serializers.Serializer):
     fail_threshold = serializers.IntegerField(help_text="ALERT_FAIL_COUNT")
     recover_threshold = serializers.IntegerField(help_text="ALERT_RECOVER_COUNT")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import viewsets
 from rest_framework.decorators import action
@@ -16,6 +17,8 @@ from rest_framework.response import Response
 from accounts.permissions import ReadOrModelPermission
 from alerts.api.channel_serializers import (
     AlertPolicySerializer,
+    ChannelPreviewRequestSerializer,
+    ChannelPreviewSerializer,
     ChannelSerializer,
     ChannelTestSerializer,
     refused,
@@ -23,6 +26,7 @@ from alerts.api.channel_serializers import (
 from alerts.configuration import channel_delete
 from alerts.delivery import channel_send_test
 from alerts.models import Channel, MonitorAlertPolicy
+from alerts.previews import channel_preview
 from monitors.models import Monitor
 from nanomon.api.renderers import RENDERER_CLASSES
 from nanomon.api.schema import problem_responses
@@ -91,6 +95,16 @@ def problems(*codes: int) -> dict:
         request=None,
         responses={200: ChannelTestSerializer, **problems(401, 403, 404)},
     ),
+    preview=extend_schema(
+        operation_id="channels_preview",
+        summary="Preview the channel's messages",
+        description="A sample event (down, reminder, up or test) rendered with the "
+        "channel's message templates, or with the subject_template / body_template sent "
+        "(checked as when saved: 400 with config.<name>). Sends nothing.",
+        parameters=[_ID],
+        request=ChannelPreviewRequestSerializer,
+        responses={200: ChannelPreviewSerializer, **problems(400, 401, 403, 404, 415)},
+    ),
 )
 class ChannelViewSet(viewsets.ModelViewSet):
     """Alert channels: list, create, read, replace, change, delete, test."""
@@ -107,6 +121,7 @@ class ChannelViewSet(viewsets.ModelViewSet):
         "partial_update": (CHANGE,),
         "destroy": (DELETE,),
         "test": (CHANGE,),
+        "preview": (CHANGE,),
     }
 
     def perform_destroy(self, channel: Channel) -> None:
@@ -125,6 +140,24 @@ class ChannelViewSet(viewsets.ModelViewSet):
             "notification": outcome.notification_id,
         }
         return Response(ChannelTestSerializer(body).data)
+
+    @action(detail=True, methods=["post"])
+    def preview(self, request: Request, pk: str | None = None) -> Response:
+        channel = self.get_object()
+        asked = ChannelPreviewRequestSerializer(data=request.data)
+        asked.is_valid(raise_exception=True)
+        templates = {
+            name: asked.validated_data[name]
+            for name in ("subject_template", "body_template")
+            if name in asked.validated_data
+        }
+        event = asked.validated_data["event"]
+        try:
+            subject, body = channel_preview(channel, event, now=timezone.now(), templates=templates)
+        except DjangoValidationError as error:
+            raise refused(error) from None
+        body = {"event": event, "subject": subject, "body": body}
+        return Response(ChannelPreviewSerializer(body).data)
 
 
 @extend_schema_view(

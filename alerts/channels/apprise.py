@@ -14,6 +14,7 @@ from collections.abc import Mapping
 import apprise
 
 from alerts.channels.base import AlertMessage, ConfigField, DeliveryError, Transport, scrub
+from alerts.channels.templating import TEMPLATE_FIELDS, custom_body, custom_subject
 
 NOTIFY_TYPES = {
     "down": apprise.NotifyType.FAILURE,
@@ -39,6 +40,7 @@ class AppriseTransport(Transport):
             secret=True,
             help="One per line, e.g. slack://…, discord://…, tgram://…, ntfy://…",
         ),
+        *TEMPLATE_FIELDS,
     )
 
     @classmethod
@@ -64,15 +66,26 @@ class AppriseTransport(Transport):
             if not notifier.add(url):
                 raise DeliveryError(f"URL {number} ({_schema(url)}://…) is not a valid Apprise URL")
         options = {"timeout": timeout * 3} if _ACCEPTS_TIMEOUT else {}
+        title, body = apprise_texts(self.config, message)
         result = notifier.notify(
-            body=message.summary + (f"\n{message.link}" if message.link else ""),
-            title=message.subject,
+            body=body,
+            title=title,
             notify_type=NOTIFY_TYPES.get(message.event, apprise.NotifyType.INFO),
             **options,
         )
         if result:
             return
         raise DeliveryError(scrub(_describe_failure(result, len(urls)), urls))
+
+
+def apprise_texts(config: Mapping[str, object], message: AlertMessage) -> tuple[str, str]:
+    """Title and body for ``message``: the channel's templates where set, else NanoMon's
+    subject and its one sentence with the monitor's link."""
+    title = custom_subject(config, message) or message.subject
+    body = custom_body(config, message)
+    if body is None:
+        body = message.summary + (f"\n{message.link}" if message.link else "")
+    return title, body
 
 
 def _describe_failure(result: object, count: int) -> str:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import socket
 import ssl
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import ClassVar, Literal
@@ -47,6 +47,8 @@ class ConfigField:
     secret: bool = False
     minimum: int | None = None
     maximum: int | None = None
+    # A further check of a set value (message templates): raises ValueError saying why.
+    check: Callable[[object], None] | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -172,6 +174,8 @@ class Transport:
                 if spec.secret and is_sealed(value):
                     value = _opened(value)
                 converted = _convert(spec, value)
+                if spec.check is not None and converted not in (None, ""):
+                    spec.check(converted)
             except ValueError as error:
                 errors[spec.name] = str(error)
                 continue

@@ -28,6 +28,7 @@ from alerts.channels.base import (
     describe_network_error,
     timed_out,
 )
+from alerts.channels.templating import TEMPLATE_FIELDS, custom_body, custom_subject
 from lib.tls import insecure_context, verifying_context
 
 SECURITY_CHOICES = ("starttls", "tls", "none")
@@ -96,6 +97,7 @@ class EmailTransport(Transport):
             required=True,
             help="One or more addresses (one per line or comma-separated).",
         ),
+        *TEMPLATE_FIELDS,
     )
 
     @classmethod
@@ -135,10 +137,10 @@ class EmailTransport(Transport):
         )
         from_address = str(config["from_address"])
         domain = parseaddr(from_address)[1].rpartition("@")[2] or "nanomon.localhost"
-        context = {"message": message}
+        subject, body, html = mail_texts(self.config, message)
         email = EmailMultiAlternatives(
-            subject=message.subject,
-            body=render_to_string("alerts/email/alert.txt", context),
+            subject=subject,
+            body=body,
             from_email=from_address,
             to=list(config["recipients"]),
             connection=connection,
@@ -149,7 +151,8 @@ class EmailTransport(Transport):
                 "X-NanoMon-Event": message.event,
             },
         )
-        email.attach_alternative(render_to_string("alerts/email/alert.html", context), "text/html")
+        if html is not None:
+            email.attach_alternative(html, "text/html")
         try:
             email.send(fail_silently=False)
         except smtplib.SMTPAuthenticationError as error:
@@ -175,6 +178,22 @@ class EmailTransport(Transport):
             raise DeliveryError(f"SMTP error: {str(error)[:200]}") from None
         except OSError as error:  # refused, timeout, DNS, TLS
             raise DeliveryError(describe_network_error(error, timeout=timeout)) from None
+
+
+def mail_texts(config: Mapping[str, object], message: AlertMessage) -> tuple[str, str, str | None]:
+    """Subject, text body and HTML body (None: none) of the mail for ``message``: the
+    channel's templates where set (a templated body is sent as plain text only), NanoMon's
+    otherwise (``alerts/email/alert.txt`` and ``alert.html``)."""
+    subject = custom_subject(config, message) or message.subject
+    body = custom_body(config, message)
+    if body is not None:
+        return subject, body, None
+    context = {"message": message}
+    return (
+        subject,
+        render_to_string("alerts/email/alert.txt", context),
+        render_to_string("alerts/email/alert.html", context),
+    )
 
 
 def _valid_address(text: str) -> bool:

@@ -15,7 +15,9 @@ Placeholders, in the URL and in a POST body template, are gosrvmon's
 =============  =====================================================================
 
 plus NanoMon's ``{NAME}``, ``{REASON}``, ``{EVENT}`` (down, up, reminder, test), ``{LINK}``,
-``{FAILURES}`` and ``{ID}``. In the URL the values are URL-encoded; in a POST body they are
+``{FAILURES}``, ``{ID}``, and ``{SUBJECT}`` / ``{MESSAGE}``: the channel's subject and message
+templates rendered (``alerts.channels.templating``; without them NanoMon's subject and its
+one sentence). In the URL the values are URL-encoded; in a POST body they are
 JSON-string-escaped (write ``"{NAME}"`` with the quotes). A POST without a body template sends
 the default payload of ``default_payload``. Any 2xx answer is success.
 """
@@ -48,20 +50,26 @@ from alerts.channels.base import (
     mask_url,
     timed_out,
 )
+from alerts.channels.templating import TEMPLATE_FIELDS, custom_body, custom_subject
 from lib.durations import format_seconds
 from monitors import netpolicy
 from monitors.probes import REGISTRY
 from monitors.probes.base import PropertyError
 
 PLACEHOLDER = re.compile(
-    r"\{(HOST|STATE|TIME|TIMESTAMP|RTT|RTTSTR|UP|DOWN|NAME|REASON|EVENT|LINK|FAILURES|ID)\}"
+    r"\{(HOST|STATE|TIME|TIMESTAMP|RTT|RTTSTR|UP|DOWN|NAME|REASON|EVENT|LINK|FAILURES|ID"
+    r"|SUBJECT|MESSAGE)\}"
 )
 MAX_REDIRECTS = 3
 RESPONSE_SNIPPET = 200
 
 
-def placeholder_values(message: AlertMessage) -> dict[str, str]:
-    """The value of each placeholder for ``message`` (not yet encoded)."""
+def placeholder_values(
+    message: AlertMessage, config: Mapping[str, object] | None = None
+) -> dict[str, str]:
+    """The value of each placeholder for ``message`` (not yet encoded); ``config``: the
+    channel's, for its message templates."""
+    title, text = webhook_texts(config or {}, message)
     when = message.happened_at.astimezone(UTC)
     value = rtt_milliseconds(message)
     return {
@@ -79,7 +87,17 @@ def placeholder_values(message: AlertMessage) -> dict[str, str]:
         "LINK": message.link,
         "FAILURES": str(message.failures),
         "ID": "" if message.monitor_id is None else str(message.monitor_id),
+        "SUBJECT": title,
+        "MESSAGE": text,
     }
+
+
+def webhook_texts(config: Mapping[str, object], message: AlertMessage) -> tuple[str, str]:
+    """``{SUBJECT}`` and ``{MESSAGE}``: the channel's templates rendered, or NanoMon's
+    subject and one sentence."""
+    title = custom_subject(config, message) or message.subject
+    text = custom_body(config, message)
+    return title, message.summary if text is None else text
 
 
 def rtt_milliseconds(message: AlertMessage) -> float:
@@ -112,20 +130,27 @@ def timeout_seconds(kind: str, properties: Mapping[str, object]) -> float | None
         return None
 
 
-def render_url(template: str, message: AlertMessage) -> str:
-    values = placeholder_values(message)
+def render_url(
+    template: str, message: AlertMessage, config: Mapping[str, object] | None = None
+) -> str:
+    values = placeholder_values(message, config)
     return PLACEHOLDER.sub(lambda match: quote(values[match.group(1)], safe=""), template)
 
 
-def render_body(template: str, message: AlertMessage) -> str:
-    values = placeholder_values(message)
+def render_body(
+    template: str, message: AlertMessage, config: Mapping[str, object] | None = None
+) -> str:
+    values = placeholder_values(message, config)
     return PLACEHOLDER.sub(lambda match: json.dumps(values[match.group(1)])[1:-1], template)
 
 
-def default_payload(message: AlertMessage) -> dict[str, object]:
-    """The JSON a POST webhook gets without a body template."""
+def default_payload(
+    message: AlertMessage, config: Mapping[str, object] | None = None
+) -> dict[str, object]:
+    """The JSON a POST webhook gets without a body template. With the channel's message
+    templates (``config``), ``text`` is the rendered message and ``title`` the subject."""
     when = message.happened_at.astimezone(UTC)
-    return {
+    payload: dict[str, object] = {
         "event": message.event,
         "state": message.state,
         "up": message.state == "up",
@@ -148,6 +173,13 @@ def default_payload(message: AlertMessage) -> dict[str, object]:
         "rtt": message.value,
         "reminder": message.reminder_number,
     }
+    subject = custom_subject(config or {}, message)
+    if subject is not None:
+        payload["title"] = subject
+    text = custom_body(config or {}, message)
+    if text is not None:
+        payload["text"] = text
+    return payload
 
 
 class WebhookTransport(Transport):
@@ -178,6 +210,7 @@ class WebhookTransport(Transport):
             help='A JSON object, e.g. {"Authorization": "Bearer …"}.',
         ),
         ConfigField("verify_tls", "Verify TLS certificate", "bool", default=True),
+        *TEMPLATE_FIELDS,
     )
 
     @classmethod
@@ -201,14 +234,16 @@ class WebhookTransport(Transport):
     def send(self, message: AlertMessage, *, timeout: float) -> None:
         config = self.config
         method = str(config.get("method") or "GET")
-        url = render_url(str(config["url"]), message)
+        url = render_url(str(config["url"]), message, config)
         headers = {"User-Agent": f"NanoMon/{settings.VERSION}"}
         headers.update(dict(config.get("headers") or {}))
         data: bytes | None = None
         if method == "POST":
             template = str(config.get("body") or "")
             body = (
-                render_body(template, message) if template else json.dumps(default_payload(message))
+                render_body(template, message, config)
+                if template
+                else json.dumps(default_payload(message, config))
             )
             data = body.encode()
             if not any(name.lower() == "content-type" for name in headers):

@@ -9,6 +9,7 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from alerts import selectors
@@ -17,6 +18,7 @@ from alerts.configuration import channel_delete, channel_save
 from alerts.delivery import channel_send_test
 from alerts.forms import ChannelForm, config_field_name
 from alerts.models import Channel
+from alerts.previews import EVENTS, channel_preview
 from web.access import permission_required, read_required
 
 ADD, CHANGE, DELETE = "alerts.add_channel", "alerts.change_channel", "alerts.delete_channel"
@@ -70,8 +72,21 @@ def _form_page(request: HttpRequest, channel: Channel | None, *, title: str) -> 
         "title": title,
         "sections": _kind_sections(form, channel),
         "public_config": selectors.channel_public_config(channel) if channel else {},
+        "previews": _previews(channel),
     }
     return render(request, "web/channel_form.html", context)
+
+
+def _previews(channel: Channel | None) -> list[dict]:
+    """Each event's sample message as the saved channel sends it (its templates)."""
+    if channel is None:
+        return []
+    now = timezone.now()
+    previews = []
+    for event in EVENTS:
+        subject, body = channel_preview(channel, event, now=now)
+        previews.append({"event": event, "subject": subject, "body": body})
+    return previews
 
 
 @require_http_methods(["GET", "POST"])
