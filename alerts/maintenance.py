@@ -17,6 +17,7 @@ from datetime import datetime
 from django.db import transaction
 from django.db.models import Q
 
+from alerts.dependencies import held_by_dependencies
 from alerts.models import AlertLevel, AlertState, MaintenanceWindow, Notification
 from alerts.outbox import channel_ids_by_monitor, enqueue_on_commit
 from monitors.models import Monitor
@@ -120,6 +121,8 @@ def held_release(now: datetime) -> list[int]:
     if not held:
         return []
     still = monitors_in_maintenance({standing.monitor_id for standing in held}, now)
+    # Held by a dependency too (a parent still down, every canary down): alerts.dependencies.
+    still |= set(held_by_dependencies({standing.monitor_id for standing in held} - still))
     released: list[tuple[AlertState, bool]] = []
     for standing in held:
         if standing.monitor_id in still:

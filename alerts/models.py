@@ -138,6 +138,11 @@ class MonitorAlertPolicy(models.Model):
     escalation_channels = models.ManyToManyField(
         Channel, blank=True, related_name="escalation_policies"
     )
+    canary = models.BooleanField(
+        default=False,
+        help_text="A self-check of the prober's own connectivity: while every canary is down, "
+        "the down alerts of all other monitors are held (alerts.dependencies).",
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -329,6 +334,26 @@ class DeliveryAttempt(models.Model):
     def __str__(self) -> str:
         outcome = "ok" if self.succeeded else "failed"
         return f"attempt {self.number} of notification {self.notification_id}: {outcome}"
+
+
+class Dependency(models.Model):
+    """``child`` depends on ``parent`` (a host behind its gateway): while the parent is down,
+    the child's down alert is held. Set through ``alerts.dependencies.dependencies_set``
+    (refuses cycles)."""
+
+    child = models.ForeignKey(Monitor, on_delete=models.CASCADE, related_name="alert_parents")
+    parent = models.ForeignKey(Monitor, on_delete=models.CASCADE, related_name="alert_children")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["child", "parent"], name="alerts_dependency_uniq"),
+            models.CheckConstraint(
+                condition=~Q(child=models.F("parent")), name="alerts_dependency_not_self"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"monitor {self.child_id} depends on monitor {self.parent_id}"
 
 
 # Maintenance windows live in their own module; imported here so Django registers the model.

@@ -15,7 +15,8 @@
   pending notifications and reminders are cancelled.
 * a DOWN while an active maintenance window covers the monitor is recorded but *held*: no
   notification now (``alerts.maintenance``: the sweeper sends it when the window ends with
-  the monitor still down); a recovery from a held DOWN sends nothing.
+  the monitor still down); a recovery from a held DOWN sends nothing. A DOWN while a parent
+  is down, or while every canary is down, is held the same way (``alerts.dependencies``).
 * any change of state clears an acknowledgement and the escalation mark (``alerts.acknowledge``):
   they last one outage.
 
@@ -33,6 +34,7 @@ from datetime import datetime
 
 from django.conf import settings
 
+from alerts.dependencies import held_by_dependencies
 from alerts.maintenance import monitors_in_maintenance
 from alerts.models import AlertLevel, AlertState, Notification, Transition
 from alerts.outbox import channel_ids_by_monitor, enqueue_on_commit
@@ -135,6 +137,9 @@ def transitions_record(
         if new_state == AlertLevel.DOWN and standing.state != AlertLevel.DOWN
     }
     held = monitors_in_maintenance(going_down, now) if going_down else set()
+    if going_down - held:  # a down parent, or every canary down (alerts.dependencies)
+        settled = {result.monitor_id: new_state for result, _, new_state, _ in changes}
+        held |= set(held_by_dependencies(going_down - held, settled))
     transitions: list[Transition] = []
     for result, standing, new_state, new_ok_streak in changes:
         moved = new_state != standing.state

@@ -6,10 +6,12 @@ from dataclasses import dataclass
 
 from django.urls import reverse
 
-from lib.status import status_key
+from lib.status import Status, status_key
 from monitors.models import Monitor
 from results.history import uptime_by_period
 from web.charts import Sparkline
+
+NOT_OK = (Status.ERROR, Status.FAILED)
 
 
 @dataclass(frozen=True)
@@ -21,6 +23,7 @@ class MonitorTile:
     key: str
     url: str
     uptime: float | None  # percent of OK runs over the last 24 hours (rollups); None: no run
+    note: str  # why its down alert is held: "unreachable (parent down)" (alerts.dependencies)
 
 
 @dataclass(frozen=True)
@@ -37,6 +40,16 @@ def detail_prefix() -> str:
     return reverse("monitors:detail", args=[0]).removesuffix("0")
 
 
+def failing_ids(monitors: list[Monitor]) -> list[int]:
+    """The enabled monitors whose latest run was not OK (from their loaded state: no query)."""
+    return [
+        monitor.id
+        for monitor in monitors
+        if monitor.enabled
+        and getattr(getattr(monitor, "state", None), "last_status", None) in NOT_OK
+    ]
+
+
 def uptimes_24h(monitors: list[Monitor]) -> dict[int, float | None]:
     """Each monitor's uptime over the last 24 hours, in one query (``uptime_by_period``)."""
     uptimes = uptime_by_period([monitor.id for monitor in monitors], ("24h",))
@@ -48,10 +61,12 @@ def tile(
     prefix: str,
     kind: type[MonitorTile] = MonitorTile,
     uptime: float | None = None,
+    note: str = "",
     **extra: object,
 ) -> MonitorTile:
     """``monitor`` as a tile (or a card: ``kind`` and its ``extra`` fields); ``prefix`` is
-    ``detail_prefix()``, ``uptime`` its 24-hour uptime (``uptimes_24h``)."""
+    ``detail_prefix()``, ``uptime`` its 24-hour uptime (``uptimes_24h``), ``note`` what
+    ``alerts.dependencies.monitors_unreachable`` says of it."""
     state = getattr(monitor, "state", None)
     status = state.last_status if state is not None else None
     return kind(
@@ -60,6 +75,7 @@ def tile(
         key=status_key(status, enabled=monitor.enabled),
         url=f"{prefix}{monitor.id}",
         uptime=uptime,
+        note=note,
         **extra,
     )
 

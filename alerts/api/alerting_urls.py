@@ -3,6 +3,7 @@
 from django.urls import path
 
 from alerts.api.channel_views import AlertPolicyViewSet, ChannelViewSet
+from alerts.api.dependencies import DependenciesView
 from alerts.api.history import AlertHistoryView
 
 urlpatterns = [
@@ -26,4 +27,5 @@ urlpatterns = [
         name="monitor-alert-policy",
     ),
     path("alerts/history", AlertHistoryView.as_view(), name="alerts-history"),
+    path("monitors/<str:id>/dependencies", DependenciesView.as_view(), name="monitor-dependencies"),
 ]

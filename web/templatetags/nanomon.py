@@ -160,7 +160,7 @@ def get_item(mapping: dict, key: str) -> object:
 CARD_HTML = (
     '<li class="card status-{key}" data-monitor-id="{id}" data-status="{key}" data-name="{name}">'
     '<div class="card-head">{icon}'
-    '<h2 class="card-title"><a href="{url}">{name}</a></h2>{pill}</div>'
+    '<h2 class="card-title"><a href="{url}">{name}</a></h2>{pill}</div>{note}'
     '<p class="card-target" title="{target}">{target}</p>'
     "{sparkline}"
     '<p class="card-figures"><span class="card-value" title="Value of the last run">{value}</span>'
@@ -194,6 +194,7 @@ def monitor_card(card) -> SafeString:
         icon=type_icon(monitor.kind),
         url=card.url,
         pill=status_pill(card.status, monitor.enabled),
+        note=format_html('<p class="card-note">{}</p>', card.note) if card.note else "",
         target=card.target,
         sparkline=card.sparkline.svg(),
         value=last_value(monitor, state) or NO_VALUE,
@@ -222,6 +223,8 @@ def dashboard_tile(tile) -> SafeString:
     status, _ = status_style(tile.status, enabled=monitor.enabled)
     if value := last_value(monitor, getattr(monitor, "state", None)):
         status = f"{status} · {value}"
+    if tile.note:  # alerts.dependencies: held because a parent (or every canary) is down
+        status = f"{status} · {tile.note}"
     uptime = ""
     if tile.uptime is not None:
         uptime = format_html(TILE_UPTIME_HTML, f"24 h: {format_percent(tile.uptime)}")

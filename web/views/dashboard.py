@@ -9,13 +9,14 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_GET
 
+from alerts.dependencies import monitors_unreachable
 from alerts.selectors import channels_failing
 from metrics.health import page_health
 from monitors.selectors import grouped_first, monitor_status_counts, monitors_problems_first
 from nanomon.supervisor import supervisor_status
 from web.access import read_required
 from web.paging import paged
-from web.tiles import detail_prefix, sections, tile, uptimes_24h
+from web.tiles import detail_prefix, failing_ids, sections, tile, uptimes_24h
 
 # Tiles per page: 10,000 monitors on one page made an 11 MB page that took 3 s
 # (bench/README.md, read path).
@@ -27,10 +28,19 @@ def _dashboard(request: HttpRequest) -> dict[str, object]:
     prefix = detail_prefix()
     monitors = list(page["page"].object_list)
     uptimes = uptimes_24h(monitors)
+    unreachable = monitors_unreachable(failing_ids(monitors), failing=True)
     return {
         **page,
         "sections": sections(
-            [tile(monitor, prefix, uptime=uptimes.get(monitor.id)) for monitor in monitors]
+            [
+                tile(
+                    monitor,
+                    prefix,
+                    uptime=uptimes.get(monitor.id),
+                    note=unreachable.get(monitor.id, ""),
+                )
+                for monitor in monitors
+            ]
         ),
         "counts": monitor_status_counts(),
         "page_url": reverse("monitors:dashboard"),

@@ -13,6 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
+from alerts.dependencies import monitors_unreachable
 from monitors.filtersets import MonitorFilterSet
 from monitors.models import Monitor
 from monitors.probes import REGISTRY
@@ -25,7 +26,7 @@ from web.access import may_see_secrets, read_required
 from web.charts import detail_chart, sparkline, uptime_bars
 from web.history import PERIODS, Period, period_of
 from web.paging import cursor, paged
-from web.tiles import MonitorCard, detail_prefix, sections, tile, uptimes_24h
+from web.tiles import MonitorCard, detail_prefix, failing_ids, sections, tile, uptimes_24h
 
 SPARKLINE_POINTS = 20
 # Cards per page: 10,000 monitors on one page made an 11 MB page that took 3 s
@@ -73,12 +74,14 @@ def _monitor_cards(request: HttpRequest, *, say: bool) -> dict[str, object]:
     series = sparklines([monitor.id for monitor in monitors], points=SPARKLINE_POINTS)
     prefix = detail_prefix()
     uptimes = uptimes_24h(monitors)
+    unreachable = monitors_unreachable(failing_ids(monitors), failing=True)
     cards = [
         tile(
             monitor,
             prefix,
             MonitorCard,
             uptime=uptimes.get(monitor.id),
+            note=unreachable.get(monitor.id, ""),
             sparkline=sparkline(series.get(monitor.id, []), slots=SPARKLINE_POINTS),
             target=monitor.target if reveal else masked_target(monitor.target),
         )
