@@ -152,13 +152,13 @@ def dependencies_set(
             [Dependency(child=monitor, parent_id=parent_id) for parent_id in sorted(wanted)],
             ignore_conflicts=True,
         )
-        if canary is not None:
-            policy = MonitorAlertPolicy.objects.filter(monitor=monitor).first()
-            if policy is None and canary:
-                MonitorAlertPolicy.objects.create(monitor=monitor, canary=True)
-            elif policy is not None and policy.canary != canary:
-                policy.canary = canary
-                policy.save(update_fields=["canary", "updated_at"])
+        # Kept with the policy (a row of defaults if none: backups carry them with it).
+        policy = MonitorAlertPolicy.objects.filter(monitor=monitor).first()
+        if policy is None and (wanted or canary):
+            MonitorAlertPolicy.objects.create(monitor=monitor, canary=bool(canary))
+        elif policy is not None and canary is not None and policy.canary != canary:
+            policy.canary = canary
+            policy.save(update_fields=["canary", "updated_at"])
     return parents_of(monitor.pk)
 
 

@@ -40,6 +40,7 @@ PUSH_TOKEN = re.compile(r"[A-Za-z0-9_-]{16,64}")
 POLICY_KEYS = frozenset(
     {"record", "monitor", "fail_threshold", "recover_threshold", "reminder_minutes", "muted"}
     | {"use_default_channels", "channels", "escalate_after_minutes", "escalation_channels"}
+    | {"canary", "depends_on"}
 )
 
 
@@ -236,9 +237,10 @@ def checked_policy(
     *,
     monitor_ids: set[int],
     channel_ids: set[int],
-) -> tuple[MonitorAlertPolicy, list[int], list[int]]:
-    """A policy, its channel ids and its escalation channel ids; its monitor and channels must
-    be in the file (the escalation keys are optional: files from before them restore none)."""
+) -> tuple[MonitorAlertPolicy, list[int], list[int], list[int]]:
+    """A policy, its channel ids, its escalation channel ids and the ids of the monitors it
+    depends on; its monitor, channels and parents must be in the file (the escalation,
+    canary and depends_on keys are optional: files from before them restore none)."""
     _unknown(record, POLICY_KEYS, "policy", line)
     monitor_id = record_id(record, "monitor", "policy", line, previous)
     if monitor_id not in monitor_ids:
@@ -269,8 +271,18 @@ def checked_policy(
         muted=_flag(record, "muted", "policy", line),
         use_default_channels=_flag(record, "use_default_channels", "policy", line),
         escalate_after_minutes=escalate_after,
+        canary=_flag(record, "canary", "policy", line) if "canary" in record else False,
     )
-    return policy, sorted(set(channels)), sorted(set(escalation))
+    parents = record.get("depends_on", [])
+    if not isinstance(parents, list) or not all(
+        isinstance(item, int) and not isinstance(item, bool) for item in parents
+    ):
+        raise Refused(line, "policy record: field 'depends_on' must be a list of monitor ids")
+    for parent_id in parents:
+        if parent_id == monitor_id or parent_id not in monitor_ids:
+            why = "itself" if parent_id == monitor_id else "not in the file"
+            raise Refused(line, f"policy record: field 'depends_on': monitor {parent_id} is {why}")
+    return policy, sorted(set(channels)), sorted(set(escalation)), sorted(set(parents))
 
 
 def _policy_channels(record: dict, key: str, line: int, channel_ids: set[int]) -> list[int]:

@@ -19,7 +19,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from alerts.channels import REGISTRY as CHANNEL_KINDS
-from alerts.models import Channel, MonitorAlertPolicy
+from alerts.models import Channel, Dependency, MonitorAlertPolicy
 from alerts.selectors import channel_public_config
 from backups.records import (
     ENCRYPTED,
@@ -207,6 +207,12 @@ def _policies(monitor_ids: set[int]) -> Iterator[dict[str, object]]:
     policies = MonitorAlertPolicy.objects.order_by("monitor_id").prefetch_related(
         "channels", "escalation_channels"
     )
+    parents: dict[int, list[int]] = {}  # alerts.dependencies: kept with the child's policy
+    for child_id, parent_id in Dependency.objects.order_by("child_id", "parent_id").values_list(
+        "child_id", "parent_id"
+    ):
+        if parent_id in monitor_ids:
+            parents.setdefault(child_id, []).append(parent_id)
     for policy in policies.iterator(chunk_size=CHUNK_ROWS):
         if policy.monitor_id not in monitor_ids:
             continue
@@ -222,6 +228,8 @@ def _policies(monitor_ids: set[int]) -> Iterator[dict[str, object]]:
             "channels": channels,
             "escalate_after_minutes": policy.escalate_after_minutes,
             "escalation_channels": sorted(c.pk for c in policy.escalation_channels.all()),
+            "canary": policy.canary,
+            "depends_on": parents.get(policy.monitor_id, []),
         }
 
 

@@ -27,7 +27,7 @@ from django.core.management.color import no_style
 from django.db import DataError, IntegrityError, connection, models, transaction
 from django.utils import timezone
 
-from alerts.models import Channel, MonitorAlertPolicy
+from alerts.models import Channel, Dependency, MonitorAlertPolicy
 from backups.checks import checked_channel, checked_monitor, checked_policy, record_id
 from backups.records import (
     END,
@@ -183,6 +183,7 @@ class _Loader:
         self.pending: list[models.Model] = []
         self.links: list[tuple[int, int]] = []  # (policy's monitor id, channel id)
         self.escalation_links: list[tuple[int, int]] = []  # the same, escalation channels
+        self.parent_links: list[tuple[int, int]] = []  # (child monitor id, parent monitor id)
         self.codecs = {name: codec_for(name) for name in header.records if name in _HISTORY}
         self.previous: object = None
 
@@ -239,7 +240,7 @@ class _Loader:
             self.monitor_ids.add(monitor.pk)
             self.pending.append(monitor)
         elif name == "policy":
-            policy, channels, escalation = checked_policy(
+            policy, channels, escalation, parents = checked_policy(
                 record,
                 line,
                 self.previous,
@@ -252,6 +253,7 @@ class _Loader:
             self.escalation_links.extend(
                 (policy.monitor_id, channel_id) for channel_id in escalation
             )
+            self.parent_links.extend((policy.monitor_id, parent_id) for parent_id in parents)
         else:
             self._add_history(name, record, line)
 
@@ -302,7 +304,14 @@ class _Loader:
                     ],
                     batch_size=GROUP,
                 )
-            self.links, self.escalation_links = [], []
+            Dependency.objects.bulk_create(
+                [
+                    Dependency(child_id=child, parent_id=parent)
+                    for child, parent in self.parent_links
+                ],
+                batch_size=GROUP,
+            )
+            self.links, self.escalation_links, self.parent_links = [], [], []
         if self.progress is not None:
             self.progress(dict(self.counts))
 
