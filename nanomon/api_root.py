@@ -30,19 +30,25 @@ _PARAMETER = re.compile(r"<(?:\w+:)?(\w+)>")
 def api_routes() -> dict[str, str]:
     """Every named route under ``/api/``: name → path, parameters as ``{name}``.
 
-    Names are the URL names without the ``api-`` prefix (``api-schema`` → ``schema``).
+    Names are the URL names without the ``api-`` prefix (``api-schema`` → ``schema``); a
+    ``pk`` parameter is written ``{id}``, as the schema writes it (SCHEMA_COERCE_PATH_PK).
     """
     from nanomon import api_urls
 
     prefix = reverse(ROOT_NAME)
     routes = {
-        name.removeprefix("api-"): prefix + _PARAMETER.sub(r"{\1}", route)
+        name.removeprefix("api-"): prefix + _PARAMETER.sub(_parameter, route)
         for name, route in _named_routes(api_urls.urlpatterns, "")
         if name not in _UNLISTED
     }
     routes["health"] = reverse("metrics:health")
     routes["status"] = reverse("metrics:status")
     return routes
+
+
+def _parameter(match: re.Match) -> str:
+    name = match.group(1)
+    return "{id}" if name == "pk" else f"{{{name}}}"
 
 
 def _named_routes(

@@ -22,7 +22,7 @@ urlpatterns = [
         name="channel-preview",
     ),
     path(
-        "monitors/<int:pk>/alert_policy",
+        "monitors/<int:id>/alert_policy",
         AlertPolicyViewSet.as_view({"get": "retrieve", "put": "update"}),
         name="monitor-alert-policy",
     ),

@@ -193,14 +193,14 @@ class AlertPolicyViewSet(viewsets.GenericViewSet):
     action_permissions = {"update": (CHANGE_POLICY,)}
 
     def get_object(self) -> MonitorAlertPolicy:
-        monitor = get_object_or_404(Monitor, pk=self.kwargs["pk"])
+        monitor = get_object_or_404(Monitor, pk=self.kwargs["id"])
         policy = MonitorAlertPolicy.objects.filter(monitor=monitor).first()
         return policy or MonitorAlertPolicy(monitor=monitor)
 
-    def retrieve(self, request: Request, pk: str | None = None) -> Response:
+    def retrieve(self, request: Request, id: str | None = None) -> Response:
         return Response(self.get_serializer(self.get_object()).data)
 
-    def update(self, request: Request, pk: str | None = None) -> Response:
+    def update(self, request: Request, id: str | None = None) -> Response:
         serializer = self.get_serializer(self.get_object(), data=request.data)
         serializer.is_valid(raise_exception=True)
         policy = serializer.save()
