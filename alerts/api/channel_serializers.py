@@ -205,6 +205,15 @@ class AlertPolicySerializer(serializers.ModelSerializer):
         many=True, queryset=Channel.objects.all(), required=False,
         help_text="Channel ids notified when use_default_channels is false.",
     )  # fmt: skip
+    escalate_after_minutes = serializers.IntegerField(
+        min_value=1, max_value=2147483647, allow_null=True, required=False,
+        help_text="Down and unacknowledged this long: also alert escalation_channels (once "
+        "per outage); null: never.",
+    )  # fmt: skip
+    escalation_channels = serializers.PrimaryKeyRelatedField(
+        many=True, queryset=Channel.objects.all(), required=False,
+        help_text="Channel ids alerted on escalation.",
+    )  # fmt: skip
     defaults = serializers.SerializerMethodField()
     updated_at = serializers.DateTimeField(
         read_only=True, allow_null=True, help_text="Null while the monitor has all defaults."
@@ -214,7 +223,8 @@ class AlertPolicySerializer(serializers.ModelSerializer):
         model = MonitorAlertPolicy
         fields = [
             "monitor", "fail_threshold", "recover_threshold", "reminder_minutes", "muted",
-            "use_default_channels", "channels", "defaults", "updated_at",
+            "use_default_channels", "channels", "escalate_after_minutes", "escalation_channels",
+            "defaults", "updated_at",
         ]  # fmt: skip
 
     @extend_schema_field(PolicyDefaultsSerializer)
@@ -235,6 +245,8 @@ class AlertPolicySerializer(serializers.ModelSerializer):
                 muted=validated_data.get("muted", False),
                 use_default_channels=validated_data.get("use_default_channels", True),
                 channels=validated_data.get("channels", []),
+                escalate_after_minutes=validated_data.get("escalate_after_minutes"),
+                escalation_channels=validated_data.get("escalation_channels", []),
             )
         except DjangoValidationError as error:
             raise refused(error) from None

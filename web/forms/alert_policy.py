@@ -30,6 +30,17 @@ class AlertPolicyForm(forms.Form):
     channels = forms.ModelMultipleChoiceField(
         queryset=Channel.objects.all(), required=False, widget=forms.CheckboxSelectMultiple
     )
+    escalate_after_minutes = forms.IntegerField(
+        min_value=1,
+        max_value=2147483647,
+        required=False,
+        label="Escalate after (minutes)",
+        help_text="Down and not acknowledged this long: also alert the escalation channels, "
+        "once per outage. Empty: never.",
+    )
+    escalation_channels = forms.ModelMultipleChoiceField(
+        queryset=Channel.objects.all(), required=False, widget=forms.CheckboxSelectMultiple
+    )
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)

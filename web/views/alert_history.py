@@ -60,6 +60,8 @@ def _initial(monitor: Monitor) -> dict:
         "muted": policy.muted,
         "use_default_channels": policy.use_default_channels,
         "channels": list(policy.channels.all()),
+        "escalate_after_minutes": policy.escalate_after_minutes,
+        "escalation_channels": list(policy.escalation_channels.all()),
     }
 
 
@@ -82,6 +84,8 @@ def monitor_alerting(request: HttpRequest, monitor_id: int) -> HttpResponse:
                 muted=data["muted"],
                 use_default_channels=data["use_default_channels"],
                 channels=data["channels"],
+                escalate_after_minutes=data["escalate_after_minutes"],
+                escalation_channels=data["escalation_channels"],
             )
         except ValidationError as error:
             form.add_error(None, error)

@@ -230,3 +230,37 @@ def test_put_leaves_out_fields_as_defaults(editor, make_monitor):
     body = editor.put(url, {"reminder_minutes": 10}, format="json").json()
 
     assert (body["fail_threshold"], body["muted"], body["reminder_minutes"]) == (None, False, 10)
+
+
+def test_the_policy_sets_escalation_in_the_api_and_on_the_page(
+    admin, editor, admin_user, make_monitor
+):
+    from tests.web.conftest import session_client
+
+    monitor = make_monitor()
+    channel = admin.post("/api/channels", smtp_body(2525), format="json").json()
+    url = f"/api/monitors/{monitor.pk}/alert_policy"
+    body = editor.put(
+        url, {"escalate_after_minutes": 15, "escalation_channels": [channel["id"]]}, format="json"
+    ).json()
+    assert (body["escalate_after_minutes"], body["escalation_channels"]) == (15, [channel["id"]])
+    stored = MonitorAlertPolicy.objects.get(monitor=monitor)
+    assert stored.escalate_after_minutes == 15
+    assert list(stored.escalation_channels.values_list("pk", flat=True)) == [channel["id"]]
+    assert editor.put(url, {"escalate_after_minutes": 0}, format="json").status_code == 400
+    cleared = editor.put(url, {}, format="json").json()  # PUT replaces: left out, never
+    assert (cleared["escalate_after_minutes"], cleared["escalation_channels"]) == (None, [])
+
+    client = session_client(admin_user)
+    saved = client.post(
+        f"/monitors/{monitor.pk}/alerting",
+        {"use_default_channels": "on", "escalate_after_minutes": "20",
+         "escalation_channels": [channel["id"]]},
+    )  # fmt: skip
+    assert saved.status_code == 302, saved.content.decode()[:1500]
+    stored.refresh_from_db()
+    assert stored.escalate_after_minutes == 20
+    assert (
+        "Escalate after (minutes)"
+        in client.get(f"/monitors/{monitor.pk}/alerting").content.decode()
+    )
