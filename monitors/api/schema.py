@@ -6,7 +6,7 @@ from __future__ import annotations
 from monitors.api.serializers import LENGTH_LIMITS, MAX_PROPERTY_LENGTH
 from monitors.probes import REGISTRY, is_passive
 from monitors.rules import MAX_RULE_LENGTH
-from monitors.tags import MAX_GROUP
+from monitors.tags import MAX_GROUP, MAX_TAGS, TAG
 
 # Monitor definitions as they are sent (create, replace, import, test). The serializer reads
 # them as NanoMon's Go decoder does, so the schema says what it takes: ``null`` for the zero
@@ -15,6 +15,15 @@ from monitors.tags import MAX_GROUP
 # Schema cannot say (a target's shape for its type, the rule's grammar, an interval of 1s to
 # 720h above the timeout) is checked after, with a 400 naming it (docs/api.md).
 DEFINITION_REQUESTS = ("MonitorRequest", "ExportedMonitorRequest", "CheckRequest")
+# The monitor list's tag and group filters (monitors.filtersets): up to 20 tags separated by
+# commas or spaces, each as monitors.tags takes them; a group as long as the column.
+QUERY_LIMITS = {
+    "tag": {
+        "maxLength": 400,
+        "pattern": rf"^[,\s]*({TAG.pattern}([,\s]+|$)){{0,{MAX_TAGS}}}$",
+    },
+    "group": {"maxLength": MAX_GROUP},
+}
 
 
 def describe_monitor_definitions(result, generator, request, public):
@@ -70,6 +79,8 @@ def describe_monitor_definitions(result, generator, request, public):
                 values = parameter.get("schema", {}).get("enum")
                 if parameter.get("in") == "query" and values is not None and "" not in values:
                     values.append("")
+                if parameter.get("in") == "query" and parameter.get("name") in QUERY_LIMITS:
+                    parameter["schema"].update(QUERY_LIMITS[parameter["name"]])
     # A body is needed: no body at all is no definition (drf-spectacular leaves it optional, the
     # serializer's fields all having defaults).
     for operations in result.get("paths", {}).values():
