@@ -84,7 +84,7 @@ def test_an_admin_sets_a_monitors_policy_and_reads_its_outage(
     assert "down 30 s" in page.locator("section.outage").inner_text()
     page.get_by_label("Failures before down").fill("4")
     page.get_by_label("Notify the default channels").uncheck()
-    page.get_by_label("pager (Webhook)").check()
+    page.get_by_role("group", name="Channels", exact=True).get_by_label("pager (Webhook)").check()
     page.get_by_role("button", name="Save policy").click()
     page.get_by_text("Alert policy saved").wait_for()
     shot(page, "monitor-alerting")
