@@ -97,8 +97,9 @@ def claim_due_monitors(
             .filter(Q(lease_until__isnull=True) | Q(lease_until__lte=now))
             .order_by("next_run_at")
             .select_for_update(skip_locked=True)
-            .only("id", "kind", "next_run_at", "interval_duration", "properties")[:limit]
+            .only("id", "kind", "next_run_at", "interval_duration")[:limit]
         )
+        _load_passive_properties(due)
         claims = sorted(
             (
                 Claim(
@@ -122,6 +123,18 @@ def claim_due_monitors(
             token=token,
         )  # fmt: skip
     return token, claims
+
+
+def _load_passive_properties(due: list[Monitor]) -> None:
+    """The properties of the passive (push) monitors among ``due``, in one query: their next
+    deadline reads them; every other claimed monitor's properties (which may be large, and hold
+    sealed secrets) stay unread."""
+    passive = {monitor.id: monitor for monitor in due if is_passive(monitor.kind)}
+    if not passive:
+        return
+    rows = Monitor.objects.filter(pk__in=list(passive)).values_list("pk", "properties")
+    for monitor_id, properties in rows:
+        passive[monitor_id].properties = properties
 
 
 def _following_slot(monitor: Monitor, claimed: datetime, now: datetime) -> datetime:

@@ -160,3 +160,23 @@ def test_concurrent_dispatchers_never_claim_a_monitor_twice(make_monitor, now):
     assert errors == []
     assert len(claimed) == 120
     assert len(set(claimed)) == 120
+
+
+def test_a_claim_reads_properties_only_of_passive_monitors(make_monitor, now):
+    from django.test.utils import CaptureQueriesContext
+
+    make_monitor(name="web", properties={"timeout": "2s"})
+    job = make_monitor(name="job", kind="push", target="job", interval="1m",
+                       properties={"grace": "30s"})  # fmt: skip
+    later = now + timedelta(minutes=2)
+    with CaptureQueriesContext(connection) as queries:
+        _, claims = claim_due_monitors(now=later, limit=10, lease=timedelta(seconds=30))
+    assert {claim.monitor_id for claim in claims} >= {job.id}
+    reads = [q["sql"] for q in queries.captured_queries if '"properties"' in q["sql"]]
+    # Not in the claim's SELECT … FOR UPDATE over every due monitor; one query, for the push
+    # monitor only.
+    assert [sql for sql in reads if "FOR UPDATE" in sql] == []
+    assert len(reads) == 1
+    assert f"IN ({job.id})" in reads[0]
+    job.refresh_from_db()
+    assert job.next_run_at == now + timedelta(minutes=1, seconds=30) + timedelta(minutes=1)
