@@ -15,7 +15,7 @@ from django.utils import timezone
 from monitors.engine import CheckRequest, CheckResult, run_checks_sync
 from monitors.models import Monitor
 from monitors.passive import passive_deadline
-from monitors.probes import is_passive, push
+from monitors.probes import is_passive
 
 logger = logging.getLogger(__name__)
 
@@ -76,7 +76,7 @@ def monitor_save(
     now = now or timezone.now()
     monitor.full_clean()
     _schedule_now(monitor, now)
-    if monitor.kind != push.PROBE.kind:
+    if not is_passive(monitor.kind):  # only a passive (push) monitor has a token
         monitor.push_token = None
     elif not monitor.push_token:
         monitor.push_token = push_token_new()
