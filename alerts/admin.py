@@ -50,7 +50,16 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 @admin.register(Channel)
 class ChannelAdmin(admin.ModelAdmin):
     form = ChannelForm
-    list_display = ["name", "kind", "enabled", "is_default", "destination", "health", "error"]
+    list_display = [
+        "name",
+        "kind",
+        "enabled",
+        "is_default",
+        "tag_list",
+        "destination",
+        "health",
+        "error",
+    ]
     list_filter = ["kind", "enabled", "is_default"]
     search_fields = ["name"]
     actions = ["send_test_notification"]
@@ -106,6 +115,10 @@ class ChannelAdmin(admin.ModelAdmin):
                 )
             )
         return fieldsets
+
+    @admin.display(description="tags")
+    def tag_list(self, channel: Channel) -> str:
+        return ", ".join(channel.tags or [])
 
     @admin.display(description="sends to")
     def destination(self, channel: Channel) -> str:

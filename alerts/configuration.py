@@ -14,6 +14,7 @@ from alerts import selectors
 from alerts.channels import get_transport
 from alerts.models import Channel, MonitorAlertPolicy
 from monitors.models import Monitor
+from monitors.tags import tags_normalized
 
 
 def builtin_channel_ensure() -> Channel:
@@ -53,9 +54,15 @@ def channel_save(channel: Channel, *, config: Mapping[str, object] | None = None
     ``config`` is validated by the kind's transport (errors keyed by its field names, see
     ``alerts.channels``). A secret left out, blank or sent back masked keeps its stored value
     when the kind is unchanged. ``config=None`` keeps the stored config (re-validated). The
-    built-in channel's kind and config come from the environment: only its name, enabled
-    and default flags change. Raises ``ValidationError`` and stores nothing.
+    built-in channel's kind and config come from the environment: only its name, enabled and
+    default flags and its tags change. ``tags`` (``monitors.tags``: a list, or one string
+    separated by commas or spaces) are stored normalized. Raises ``ValidationError`` and
+    stores nothing.
     """
+    try:
+        channel.tags = tags_normalized(channel.tags)
+    except ValueError as error:
+        raise ValidationError({"tags": str(error)}) from None
     stored = (
         Channel.objects.filter(pk=channel.pk).values("kind", "config", "builtin").first()
         if channel.pk
@@ -90,9 +97,17 @@ def channel_create(
     config: Mapping[str, object],
     enabled: bool = True,
     is_default: bool = True,
+    tags: Iterable[str] | str = (),
 ) -> Channel:
-    """Create a channel (see ``channel_save``)."""
-    channel = Channel(name=name, kind=kind, enabled=enabled, is_default=is_default)
+    """Create a channel (see ``channel_save``); ``tags``: monitors with any of them also
+    notify it (``alerts.outbox``)."""
+    channel = Channel(
+        name=name,
+        kind=kind,
+        enabled=enabled,
+        is_default=is_default,
+        tags=tags if isinstance(tags, str) else list(tags),
+    )
     return channel_save(channel, config=config)
 
 
@@ -104,6 +119,7 @@ def channel_update(
     enabled: bool | None = None,
     is_default: bool | None = None,
     config: Mapping[str, object] | None = None,
+    tags: Iterable[str] | str | None = None,
 ) -> Channel:
     """Change the given fields of a channel (None: unchanged; see ``channel_save``)."""
     for field, value in (
@@ -111,6 +127,7 @@ def channel_update(
         ("kind", kind),
         ("enabled", enabled),
         ("is_default", is_default),
+        ("tags", tags if tags is None or isinstance(tags, str) else list(tags)),
     ):
         if value is not None:
             setattr(channel, field, value)

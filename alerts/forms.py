@@ -14,6 +14,7 @@ from django.core.exceptions import ValidationError
 from alerts.channels import REGISTRY
 from alerts.channels.base import ConfigField, mask_value
 from alerts.models import Channel
+from monitors.tags import TAG_RULE, tags_normalized
 
 KEEP_HINT = "Leave blank to keep the stored value."
 
@@ -63,12 +64,20 @@ def _form_field(spec: ConfigField, current: object) -> forms.Field:
 class ChannelForm(forms.ModelForm):
     """Name, kind and flags of a channel plus every kind's config fields (prefixed by kind)."""
 
+    tags = forms.CharField(
+        required=False,
+        help_text="Monitors with any of these tags also notify this channel, whatever their own "
+        f"channel selection. Separated by commas or spaces: prod, db. Each {TAG_RULE}.",
+        widget=forms.TextInput(attrs={"spellcheck": "false", "autocomplete": "off"}),
+    )
+
     class Meta:
         model = Channel
-        fields = ["name", "kind", "enabled", "is_default"]
+        fields = ["name", "kind", "enabled", "is_default", "tags"]
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
+        self.initial["tags"] = ", ".join(self.instance.tags or [])
         self.cleaned_config: dict[str, object] | None = None
         self.is_builtin = bool(self.instance.pk and self.instance.builtin)
         if self.is_builtin:
@@ -79,6 +88,12 @@ class ChannelForm(forms.ModelForm):
             for spec in transport.fields:
                 current = stored.get(spec.name) if kind == self.instance.kind else None
                 self.fields[config_field_name(kind, spec.name)] = _form_field(spec, current)
+
+    def clean_tags(self) -> list[str]:
+        try:
+            return tags_normalized(self.cleaned_data.get("tags") or "")
+        except ValueError as error:
+            raise ValidationError(str(error)) from None
 
     def clean(self) -> dict[str, object]:
         data = super().clean()

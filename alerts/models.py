@@ -53,6 +53,13 @@ class Channel(models.Model):
         default=True,
         help_text="Used by every monitor that has no channel selection of its own.",
     )
+    # Routing by tag (monitors.tags), read at send time (alerts.outbox.channel_ids_by_monitor).
+    tags = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Monitors with any of these tags also notify this channel, whatever their own "
+        "channel selection (defaults or their own).",
+    )
     config = models.JSONField(default=dict, blank=True)
     builtin = models.CharField(
         max_length=32,

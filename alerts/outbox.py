@@ -19,19 +19,30 @@ from django.utils import timezone
 from alerts import selectors
 from alerts.configuration import builtin_channel_ensure
 from alerts.models import Channel, MonitorAlertPolicy, Notification
+from monitors.models import Monitor
 
 logger = logging.getLogger(__name__)
 
 
 def channel_ids_by_monitor(monitor_ids: set[int], *, custom: set[int]) -> dict[int, list[int]]:
-    """The enabled channels each monitor notifies: the defaults, or its own selection."""
+    """The enabled channels each monitor notifies: the defaults, or its own selection (the
+    monitors in ``custom``), and every channel tagged with any of the monitor's tags, each
+    channel once. Tags are read now (a monitor tagged since is routed).
+
+    Queries: one for the defaults and the tagged channels together (when any monitor uses the
+    defaults; else one for the tagged channels), one for the own selections (when any), and
+    one for the monitors' tags only when a channel has tags. The callers leave muted monitors
+    out: a muted policy sends nothing, whatever the tags."""
     by_monitor: dict[int, list[int]] = {}
+    if not monitor_ids:
+        return by_monitor
     uses_defaults = monitor_ids - custom
+    if uses_defaults and selectors.settings_channel_configured():
+        builtin_channel_ensure()
+    routing = selectors.routing_channels(defaults=bool(uses_defaults))
     if uses_defaults:
-        if selectors.settings_channel_configured():
-            builtin_channel_ensure()
-        defaults = selectors.default_channel_ids()
-        by_monitor.update(dict.fromkeys(uses_defaults, defaults))
+        defaults = [pk for pk, is_default, _ in routing if is_default]
+        by_monitor.update({monitor_id: list(defaults) for monitor_id in uses_defaults})
     own = monitor_ids & custom
     if own:
         through = MonitorAlertPolicy.channels.through
@@ -40,6 +51,14 @@ def channel_ids_by_monitor(monitor_ids: set[int], *, custom: set[int]) -> dict[i
             rows = rows.exclude(channel__builtin=Channel.BUILTIN_SETTINGS_EMAIL)
         for monitor_id, channel_id in rows.values_list("monitoralertpolicy_id", "channel_id"):
             by_monitor.setdefault(monitor_id, []).append(channel_id)
+    tagged = [(pk, set(tags)) for pk, _, tags in routing if tags]
+    if tagged:
+        monitors = Monitor.objects.filter(pk__in=monitor_ids).exclude(tags=[])
+        for monitor_id, monitor_tags in monitors.values_list("pk", "tags"):
+            chosen = by_monitor.setdefault(monitor_id, [])
+            for channel_id, channel_tags in tagged:
+                if channel_id not in chosen and channel_tags.intersection(monitor_tags or ()):
+                    chosen.append(channel_id)
     return by_monitor
 
 

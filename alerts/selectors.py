@@ -51,6 +51,35 @@ def default_channel_ids() -> list[int]:
     return list(channels.values_list("pk", flat=True))
 
 
+def routing_channels(*, defaults: bool) -> list[tuple[int, bool, list[str]]]:
+    """``(id, is_default, tags)`` of the enabled channels that are tagged, and of the enabled
+    defaults too when ``defaults``, in one query (the built-in one only while ``ALERT_SMTP_*``
+    configure it): what ``alerts.outbox.channel_ids_by_monitor`` routes by."""
+    wanted = ~Q(tags=[])
+    if defaults:
+        wanted |= Q(is_default=True)
+    channels = Channel.objects.filter(wanted, enabled=True)
+    if not settings_channel_configured():
+        channels = channels.exclude(builtin=Channel.BUILTIN_SETTINGS_EMAIL)
+    return [
+        (pk, is_default, list(tags or []))
+        for pk, is_default, tags in channels.values_list("pk", "is_default", "tags")
+    ]
+
+
+def monitor_tag_channels(tags: list[str] | None) -> list[Channel]:
+    """The enabled channels that monitors with ``tags`` also notify (a channel with any of
+    them), as ``alerts.outbox.channel_ids_by_monitor`` routes them: one query, none without
+    tags."""
+    if not tags:
+        return []
+    wanted = set(tags)
+    channels = Channel.objects.filter(enabled=True).exclude(tags=[])
+    if not settings_channel_configured():
+        channels = channels.exclude(builtin=Channel.BUILTIN_SETTINGS_EMAIL)
+    return [channel for channel in channels if wanted.intersection(channel.tags or ())]
+
+
 def channel_public_config(channel: Channel) -> dict[str, object]:
     """The channel's config with every secret masked: what any page, API or export shows."""
     if channel.builtin == Channel.BUILTIN_SETTINGS_EMAIL:

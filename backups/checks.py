@@ -26,10 +26,11 @@ from monitors.passive import passive_deadline
 from monitors.probes import is_passive
 from monitors.secrets import MASK, sealed_properties, secret_property_names
 from monitors.services import push_token_new
+from monitors.tags import tags_normalized
 
 CHANNEL_KEYS = frozenset(
     {"record", "id", "name", "kind", "enabled", "default", "builtin", "config"}
-    | {"created", "updated"}
+    | {"created", "updated", "tags"}
 )
 MONITOR_KEYS = frozenset(
     {"record", "id", "name", "type", "interval", "target", "rule", "enabled", "properties"}
@@ -116,6 +117,13 @@ def checked_channel(record: dict, line: int, previous: int | None) -> Channel:
         except ValidationError as error:
             field, messages = next(iter(error.message_dict.items()))
             raise Refused(line, f"channel record: field 'config.{field}': {messages[0]}") from None
+    tags = record.get("tags")  # absent or null (a backup older than channel tags): none
+    try:
+        if not isinstance(tags, list | None):
+            raise ValueError("tags must be a list of strings")
+        tags = tags_normalized(tags)
+    except ValueError as error:
+        raise Refused(line, f"channel record: field 'tags': {error}") from None
     created, updated = _dates(record, "channel", line)
     channel = Channel(
         id=channel_id,
@@ -123,6 +131,7 @@ def checked_channel(record: dict, line: int, previous: int | None) -> Channel:
         kind=kind,
         enabled=_flag(record, "enabled", "channel", line),
         is_default=_flag(record, "default", "channel", line),
+        tags=tags,
         builtin=builtin,
         # Stored sealed (bulk_create skips Channel.save); a sealed one in the file was opened
         # by clean_config, so it is sealed again with the first key.

@@ -151,6 +151,7 @@ def _channels(secrets: str) -> Iterator[dict[str, object]]:
             "kind": channel.kind,
             "enabled": channel.enabled,
             "default": channel.is_default,
+            "tags": list(channel.tags or []),
             "builtin": channel.builtin,
             # The built-in channel's settings are the environment's: its stored config is {}.
             "config": {} if channel.builtin else _channel_config(channel, secrets),

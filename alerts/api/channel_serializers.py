@@ -15,13 +15,14 @@ from rest_framework import serializers
 from alerts import selectors
 from alerts.configuration import alert_policy_set, channel_create, channel_update
 from alerts.models import Channel, MonitorAlertPolicy
+from monitors.tags import MAX_TAGS, TAG, TAG_RULE, tags_normalized
 
 
 def refused(error: DjangoValidationError) -> serializers.ValidationError:
     """A Django ValidationError as DRF's: a transport's field errors under ``config.<name>``."""
     if not hasattr(error, "error_dict"):
         return serializers.ValidationError(error.messages)
-    fields = {"name", "kind", "enabled", "is_default", "__all__"}
+    fields = {"name", "kind", "enabled", "is_default", "tags", "__all__"}
     return serializers.ValidationError(
         {
             (name if name in fields else f"config.{name}"): messages
@@ -54,6 +55,19 @@ class NameField(serializers.CharField):
         return value
 
 
+class TagField(serializers.RegexField):
+    """One tag (``monitors.tags``): a string, never a number turned into one."""
+
+    def __init__(self, **kwargs) -> None:
+        kwargs.setdefault("error_messages", {"invalid": f"not a valid tag: {TAG_RULE}"})
+        super().__init__(f"^{TAG.pattern}$", trim_whitespace=False, **kwargs)
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            raise serializers.ValidationError("tags must be a list of strings")
+        return super().to_internal_value(data)
+
+
 class ChannelHealthSerializer(serializers.Serializer):
     state = serializers.ChoiceField(
         choices=["ok", "failing", "unused"],
@@ -76,6 +90,13 @@ class ChannelSerializer(serializers.ModelSerializer):
         help_text="The kind's settings (docs/alerting.md). Secrets are write-only: shown "
         "masked; left out, blank or sent back masked they keep the stored value.",
     )
+    tags = serializers.ListField(
+        child=TagField(),
+        max_length=MAX_TAGS,
+        required=False,
+        help_text="Monitors with any of these tags also notify this channel, whatever their "
+        f"own channel selection ({TAG_RULE}).",
+    )
     builtin = serializers.SerializerMethodField()
     summary = serializers.SerializerMethodField()
     health = serializers.SerializerMethodField()
@@ -83,14 +104,20 @@ class ChannelSerializer(serializers.ModelSerializer):
     class Meta:
         model = Channel
         fields = [
-            "id", "name", "kind", "enabled", "is_default", "config", "builtin", "summary",
-            "health", "created_at", "updated_at",
+            "id", "name", "kind", "enabled", "is_default", "tags", "config", "builtin",
+            "summary", "health", "created_at", "updated_at",
         ]  # fmt: skip
         read_only_fields = ["created_at", "updated_at"]
         extra_kwargs = {
             "is_default": {"help_text": "Notified by every monitor without a channel selection "
                            "of its own: the defaults for new monitors."},
         }  # fmt: skip
+
+    def validate_tags(self, tags: list[str]) -> list[str]:
+        try:
+            return tags_normalized(tags)
+        except ValueError as error:
+            raise serializers.ValidationError(str(error)) from None
 
     def validate_config(self, config: dict) -> dict:
         if _forbidden(config):
@@ -123,6 +150,7 @@ class ChannelSerializer(serializers.ModelSerializer):
                 config=validated_data.get("config", {}),
                 enabled=validated_data.get("enabled", True),
                 is_default=validated_data.get("is_default", True),
+                tags=validated_data.get("tags", []),
             )
         except DjangoValidationError as error:
             raise refused(error) from None
@@ -136,6 +164,7 @@ class ChannelSerializer(serializers.ModelSerializer):
                 enabled=validated_data.get("enabled"),
                 is_default=validated_data.get("is_default"),
                 config=validated_data.get("config"),
+                tags=validated_data.get("tags"),
             )
         except DjangoValidationError as error:
             raise refused(error) from None
@@ -214,6 +243,7 @@ class AlertPolicySerializer(serializers.ModelSerializer):
         many=True, queryset=Channel.objects.all(), required=False,
         help_text="Channel ids alerted on escalation.",
     )  # fmt: skip
+    tag_channels = serializers.SerializerMethodField()
     defaults = serializers.SerializerMethodField()
     updated_at = serializers.DateTimeField(
         read_only=True, allow_null=True, help_text="Null while the monitor has all defaults."
@@ -223,9 +253,20 @@ class AlertPolicySerializer(serializers.ModelSerializer):
         model = MonitorAlertPolicy
         fields = [
             "monitor", "fail_threshold", "recover_threshold", "reminder_minutes", "muted",
-            "use_default_channels", "channels", "escalate_after_minutes", "escalation_channels",
-            "defaults", "updated_at",
+            "use_default_channels", "channels", "tag_channels", "escalate_after_minutes",
+            "escalation_channels", "defaults", "updated_at",
         ]  # fmt: skip
+
+    @extend_schema_field(
+        serializers.ListField(
+            child=serializers.IntegerField(),
+            help_text="Read-only: the enabled channels that also get this monitor's alerts "
+            "because they have one of its tags, whatever use_default_channels and channels say "
+            "(a muted policy sends nothing).",
+        )
+    )
+    def get_tag_channels(self, policy: MonitorAlertPolicy) -> list[int]:
+        return [channel.pk for channel in selectors.monitor_tag_channels(policy.monitor.tags)]
 
     @extend_schema_field(PolicyDefaultsSerializer)
     def get_defaults(self, policy: MonitorAlertPolicy) -> dict:

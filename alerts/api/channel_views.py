@@ -54,7 +54,8 @@ def problems(*codes: int) -> dict:
         summary="Create an alert channel",
         description="kind email, webhook or apprise with its config (docs/alerting.md). "
         "is_default (true unless sent): notified by monitors without a selection of their "
-        "own, new monitors included. Answers 201 with the channel, secrets masked.",
+        "own, new monitors included. tags: monitors with any of them also notify it, "
+        "whatever their selection. Answers 201 with the channel, secrets masked.",
         responses={201: ChannelSerializer, **problems(400, 401, 403, 415)},
     ),
     retrieve=extend_schema(
@@ -164,7 +165,8 @@ class ChannelViewSet(viewsets.ModelViewSet):
     retrieve=extend_schema(
         operation_id="monitors_alert_policy_retrieve",
         summary="Read a monitor's alert policy",
-        description="All defaults (null thresholds, default channels) until one is set.",
+        description="All defaults (null thresholds, default channels) until one is set. "
+        "tag_channels (read-only): the channels its tags also notify.",
         parameters=[_MONITOR],
         responses={
             200: AlertPolicySerializer,
@@ -195,7 +197,10 @@ class AlertPolicyViewSet(viewsets.GenericViewSet):
     def get_object(self) -> MonitorAlertPolicy:
         monitor = get_object_or_404(Monitor, pk=self.kwargs["id"])
         policy = MonitorAlertPolicy.objects.filter(monitor=monitor).first()
-        return policy or MonitorAlertPolicy(monitor=monitor)
+        if policy is None:
+            return MonitorAlertPolicy(monitor=monitor)
+        policy.monitor = monitor  # its tags name the tag_channels
+        return policy
 
     def retrieve(self, request: Request, id: str | None = None) -> Response:
         return Response(self.get_serializer(self.get_object()).data)

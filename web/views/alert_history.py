@@ -97,6 +97,7 @@ def monitor_alerting(request: HttpRequest, monitor_id: int) -> HttpResponse:
         "form": form,
         "may_change": may_change,
         "default_channels": selectors.default_channel_ids(),
+        "tag_channels": selectors.monitor_tag_channels(monitor.tags),
         **_history(request, monitor.pk),
     }
     return render(request, "web/monitor_alerting.html", context)
