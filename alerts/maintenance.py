@@ -6,12 +6,13 @@ marked *held* (``AlertState.held_at``). Reminders wait too. When the window ends
 monitor still down, the sweeper (``alerts.sweep``) releases the held alert: the DOWN
 notification of that outage goes out then. A monitor that recovers while held sends nothing
 (nobody was told it was down). Whether a stored result ran inside a window is computed when it
-is read (``results_in_maintenance``), never written into the result.
+is read (``results_marked``), never written into the result; the loop counts such runs apart in
+the rollups when it stores them (``runs_in_maintenance``), and uptime leaves them out.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 
 from django.db import transaction
@@ -34,34 +35,51 @@ def windows_open(now: datetime) -> list[MaintenanceWindow]:
     )
 
 
-def window_monitor_ids(window: MaintenanceWindow, candidates: set[int]) -> set[int]:
+def window_monitor_ids(
+    window: MaintenanceWindow,
+    candidates: set[int],
+    tags_of: Mapping[int, Sequence[str]] | None = None,
+) -> set[int]:
     """Which of ``candidates`` the window covers: every monitor, or those chosen and those
-    with any of its tags. The one place that reads targets."""
+    with any of its tags (read from ``tags_of`` when given, else one query). The one place
+    that reads targets."""
     if window.all_monitors:
         return set(candidates)
     covered = {monitor.pk for monitor in window.monitors.all()} & candidates
-    if window.tags and candidates - covered:
+    rest = candidates - covered
+    if window.tags and rest:
+        if tags_of is None:
+            tags_of = _tags_of(rest)
         wanted = set(window.tags)
         covered |= {
-            monitor_id
-            for monitor_id, tags in Monitor.objects.filter(pk__in=candidates - covered).values_list(
-                "pk", "tags"
-            )
-            if wanted.intersection(tags or ())
+            monitor_id for monitor_id in rest if wanted.intersection(tags_of.get(monitor_id) or ())
         }
     return covered
 
 
+def _tags_of(monitor_ids: Iterable[int]) -> dict[int, list[str]]:
+    return dict(Monitor.objects.filter(pk__in=list(monitor_ids)).values_list("pk", "tags"))
+
+
+def _coverage(
+    windows: Sequence[MaintenanceWindow], candidates: set[int]
+) -> list[tuple[MaintenanceWindow, set[int]]]:
+    """Each window with the candidates it covers; the candidates' tags read once (when a
+    window selects by tag)."""
+    tags_of = _tags_of(candidates) if any(window.tags for window in windows) else {}
+    return [(window, window_monitor_ids(window, candidates, tags_of)) for window in windows]
+
+
 def monitors_in_maintenance(monitor_ids: Iterable[int], now: datetime) -> set[int]:
     """Which of these monitors an active window covers at ``now``. One query for the windows
-    (plus one for their monitors) whatever the number of monitors."""
+    (plus one for their monitors, and one for tags) whatever the number of monitors."""
     candidates = set(monitor_ids)
-    covered: set[int] = set()
     if not candidates:
-        return covered
-    for window in windows_open(now):
-        if window.is_active(now):
-            covered |= window_monitor_ids(window, candidates - covered)
+        return set()
+    active = [window for window in windows_open(now) if window.is_active(now)]
+    covered: set[int] = set()
+    for _, monitors in _coverage(active, candidates):
+        covered |= monitors
     return covered
 
 
@@ -75,39 +93,54 @@ def monitor_maintenance(monitor_id: int, now: datetime) -> list[tuple[Maintenanc
     return active
 
 
-def results_in_maintenance(
-    monitor_id: int, moments: Sequence[datetime], windows: Sequence[MaintenanceWindow] | None = None
-) -> list[bool]:
-    """For each of a monitor's result times, whether a window covering it was active then (the
-    read-time mark of results stored during maintenance)."""
-    if windows is None:
-        windows = [
-            window
-            for window in MaintenanceWindow.objects.prefetch_related("monitors")
-            if window_monitor_ids(window, {monitor_id})
-        ]
-    return [any(window.is_active(moment) for window in windows) for moment in moments]
+def runs_in_maintenance(runs: Sequence[tuple[int, datetime]]) -> list[bool]:
+    """For each ``(monitor_id, started)`` run, whether a window covering its monitor was
+    active when it started: the mark of a result stored during maintenance (result tables),
+    and what the loop counts apart in the rollups (uptime leaves those runs out). One query
+    when no window overlaps the runs' span (the usual case), else two or three."""
+    if not runs:
+        return []
+    moments = [moment for _, moment in runs]
+    windows = list(
+        MaintenanceWindow.objects.filter(
+            Q(starts_at__isnull=True) | Q(starts_at__lte=max(moments)),
+            Q(ends_at__isnull=True) | Q(ends_at__gt=min(moments)),
+        ).prefetch_related("monitors")
+    )
+    if not windows:
+        return [False] * len(runs)
+    coverage = _coverage(windows, {monitor_id for monitor_id, _ in runs})
+    return [
+        any(monitor_id in covered and window.is_active(moment) for window, covered in coverage)
+        for monitor_id, moment in runs
+    ]
+
+
+def maintenance_test(monitor_id: int) -> Callable[[datetime], bool]:
+    """Whether a window covering this monitor (as the windows stand now) was active at a
+    moment: for recounting a monitor's stored runs (``manage.py rollups_rebuild``). Reads the
+    windows once."""
+    windows = [
+        window
+        for window, covered in _coverage(
+            list(MaintenanceWindow.objects.prefetch_related("monitors")), {monitor_id}
+        )
+        if covered
+    ]
+    return lambda moment: any(window.is_active(moment) for window in windows)
+
+
+def results_in_maintenance(monitor_id: int, moments: Sequence[datetime]) -> list[bool]:
+    """For each of a monitor's result times, whether a window covering it was active then."""
+    return runs_in_maintenance([(monitor_id, moment) for moment in moments])
 
 
 def results_marked(results: Iterable) -> set[int]:
     """The ids of the results (any objects with ``pk``, ``monitor_id`` and ``date``) that ran
-    inside a window covering their monitor: for result tables. One query (two when windows
-    exist) for the whole list."""
-    windows = list(MaintenanceWindow.objects.prefetch_related("monitors"))
-    if not windows:
-        return set()
-    covers = [
-        (window, window.all_monitors, {monitor.pk for monitor in window.monitors.all()})
-        for window in windows
-    ]
-    return {
-        result.pk
-        for result in results
-        if any(
-            (every or result.monitor_id in chosen) and window.is_active(result.date)
-            for window, every, chosen in covers
-        )
-    }
+    inside a window covering their monitor: for result tables (``runs_in_maintenance``)."""
+    results = list(results)
+    marks = runs_in_maintenance([(result.monitor_id, result.date) for result in results])
+    return {result.pk for result, marked in zip(results, marks, strict=True) if marked}
 
 
 def held_release(now: datetime) -> list[int]:

@@ -1,5 +1,6 @@
 """The rollups' cost on the write path, in isolation: ``batch_record`` with and without
-``rollups_add``, interleaved, in CPU seconds of this process and of its PostgreSQL backend.
+``rollups_add`` (and the maintenance lookup that feeds it), interleaved, in CPU seconds of this
+process and of its PostgreSQL backend.
 
     .venv/bin/python -m bench.rollup_writes --monitors 1000 --group 50 --rounds 40
 
@@ -50,6 +51,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from django.db import connection, connections
 
     import loop.batches
+    from alerts.maintenance import runs_in_maintenance
     from monitors.engine import CheckResult, CheckStatus
     from monitors.models import Monitor
     from results.rollups import rollups_add
@@ -72,7 +74,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         start = datetime.now(UTC).replace(microsecond=0) - timedelta(days=2)
 
         def one_round(number: int, with_rollups: bool) -> None:
-            loop.batches.rollups_add = rollups_add if with_rollups else (lambda results: None)
+            # Without: neither the rollup upsert nor the maintenance lookup it needs.
+            loop.batches.rollups_add = rollups_add if with_rollups else (lambda *args: None)
+            loop.batches.runs_in_maintenance = (
+                runs_in_maintenance if with_rollups else (lambda runs: [False] * len(runs))
+            )
             at = start + timedelta(minutes=number)
             name = "with rollups" if with_rollups else "without"
             for first in range(0, len(monitors), arguments.group):
@@ -96,6 +102,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             one_round(number, with_rollups=(number // 1) % 2 == (number // 2) % 2)
     finally:
         loop.batches.rollups_add = rollups_add
+        loop.batches.runs_in_maintenance = runs_in_maintenance
         connections.close_all()
         db.drop_database(arguments.server_url, arguments.database)
 

@@ -16,6 +16,7 @@ from collections.abc import Iterable, Sequence
 from django.db import OperationalError, connection, transaction
 from django.utils import timezone
 
+from alerts.maintenance import runs_in_maintenance
 from alerts.transitions import transitions_record
 from metrics.services import ProbeRun, engine_stats_record
 from monitors.models import Monitor
@@ -37,11 +38,12 @@ def batch_record(*, token: uuid.UUID, runs: Sequence[RunRecord]) -> list[Result]
 
     In one transaction: lock the runs' monitors, store the results, update the monitors'
     state and failure streaks, add the results to their hour and day rollups (counted with
-    the results, or not at all), apply the alert state machine (transitions and their outbox
-    rows commit with the results, or not at all), add the engine's counters and release the
-    claims. Runs of monitors no longer held by ``token`` (deleted, updated or disabled since
-    they were claimed) are dropped: their result would describe a monitor that no longer
-    exists in that form; they are still counted as probes run.
+    the results, or not at all; those that started in a maintenance window counted apart),
+    apply the alert state machine (transitions and their outbox rows commit with the
+    results, or not at all), add the engine's counters and release the claims. Runs of
+    monitors no longer held by ``token`` (deleted, updated or disabled since they were
+    claimed) are dropped: their result would describe a monitor that no longer exists in
+    that form; they are still counted as probes run.
     """
     attempt = 1
     while True:
@@ -74,7 +76,7 @@ def runs_record(runs: Sequence[RunRecord], *, held: set[int]) -> list[Result]:
     kept = [run for run in runs if run.monitor_id in held]
     results = results_store(kept)
     failure_streaks = monitor_states_update(kept)
-    rollups_add(results)
+    rollups_add(results, runs_in_maintenance([(r.monitor_id, r.date) for r in results]))
     transitions_record(results=results, failure_streaks=failure_streaks, now=timezone.now())
     engine_stats_record(probes=_probe_runs(runs), written=[run.monitor_kind for run in kept])
     return results

@@ -1,8 +1,9 @@
 """History read from rollups (``results.models.Rollup``): uptime over periods, chart series.
 
 - ``uptime_by_period(monitor_ids, periods=("24h", "7d", "30d", "90d", "365d"), now=None)``
-  → ``{monitor_id: {period: percent or None}}``: OK runs / all runs, None without runs; every
-  asked monitor is in the answer. ONE query for any number of monitors and periods.
+  → ``{monitor_id: {period: percent or None}}``: OK runs / runs, both outside maintenance
+  windows, None without such runs; every asked monitor is in the answer. ONE query for any
+  number of monitors and periods.
 - ``rollup_series(monitor_id, *, since, until, resolution)`` → ``list[Bucket]``, oldest first:
   the hour or day buckets that start in ``[since, until)`` (``since`` truncated to its hour or
   day). A bucket without runs is absent (a gap: nothing ran).
@@ -12,6 +13,10 @@ reads 15:00 yesterday to now): whole days from day rollups and the hours before 
 whole day from hour rollups. Hour rollups are kept ``ROLLUP_HOURLY_RETENTION`` (31d): a
 period reaching further back starts at its first UTC day (up to 23 hours more). Rollups count
 every result exactly, so these are the raw rows' numbers at hour precision.
+
+Uptime leaves out the runs that started inside a maintenance window covering the monitor
+(counted apart in the rollups as they are stored, ``Rollup.runs_maintenance``): a window's
+outage neither lowers nor raises it (docs/alerting.md, Maintenance and uptime).
 """
 
 from __future__ import annotations
@@ -66,6 +71,8 @@ class Bucket:
     runs_ok: int
     runs_error: int
     runs_failed: int
+    runs_maintenance: int  # of all, those that started inside a maintenance window
+    runs_maintenance_ok: int
     value_min: float | None
     value_avg: float | None
     value_max: float | None
@@ -77,7 +84,9 @@ class Bucket:
 
     @property
     def uptime(self) -> float | None:
-        return 100.0 * self.runs_ok / self.runs if self.runs else None
+        """Percent OK of the runs outside maintenance; None without such runs."""
+        counted = self.runs - self.runs_maintenance
+        return 100.0 * (self.runs_ok - self.runs_maintenance_ok) / counted if counted else None
 
 
 def bucket_of(rollup: Rollup) -> Bucket:
@@ -87,6 +96,8 @@ def bucket_of(rollup: Rollup) -> Bucket:
         runs_ok=rollup.runs_ok,
         runs_error=rollup.runs_error,
         runs_failed=rollup.runs_failed,
+        runs_maintenance=rollup.runs_maintenance,
+        runs_maintenance_ok=rollup.runs_maintenance_ok,
         value_min=rollup.value_min if counted else None,
         value_avg=rollup.value_sum / counted if counted else None,
         value_max=rollup.value_max if counted else None,
@@ -126,15 +137,16 @@ def _window(hours: int, now: datetime) -> tuple[datetime, datetime | None]:
 def uptime_counts(
     monitor_ids: Iterable[int], periods: Sequence[str] = PERIODS, now: datetime | None = None
 ) -> dict[int, dict[str, tuple[int, int]]]:
-    """(OK runs, all runs) of each monitor over each period, in ONE query over the rollups'
-    unique index; every asked monitor is in the answer ((0, 0) without runs)."""
+    """(OK runs, runs) outside maintenance of each monitor over each period, in ONE query over
+    the rollups' unique index; every asked monitor is in the answer ((0, 0) without runs)."""
     ids = [int(monitor_id) for monitor_id in monitor_ids]
     now = now or timezone.now()
     windows = [_window(period_hours(period), now) for period in periods]
     answer = {monitor_id: dict.fromkeys(periods, (0, 0)) for monitor_id in ids}
     if not ids or not windows:
         return answer
-    runs = F("runs_ok") + F("runs_error") + F("runs_failed")
+    runs = F("runs_ok") + F("runs_error") + F("runs_failed") - F("runs_maintenance")
+    ok = F("runs_ok") - F("runs_maintenance_ok")
     aggregates = {}
     # Read only the rows some period counts: the day rows of the longest period, and each
     # period's leading hours (at most 23 hour rows each, not every hour of the last 30 days).
@@ -145,7 +157,7 @@ def uptime_counts(
             hours = Q(resolution=Rollup.Resolution.HOUR, start__gte=first_hour, start__lt=first_day)
             within |= hours
             bounds |= hours
-        aggregates[f"ok_{index}"] = Sum("runs_ok", filter=within)
+        aggregates[f"ok_{index}"] = Sum(ok, filter=within)
         aggregates[f"all_{index}"] = Sum(runs, filter=within)
     rows = (
         Rollup.objects.filter(bounds, monitor_id__in=ids, start__lte=now)

@@ -75,8 +75,10 @@ class Rollup(models.Model):
     ``loop.batches.batch_record``), so a result is counted once or not at all; rebuilt from raw
     results by ``manage.py rollups_rebuild``. The value figures cover the runs that measured a
     value (OK and Error runs); Failed runs (the probe could not measure, value 0) are counted in
-    ``runs_failed`` only. ``sketch`` is a log-spaced histogram of those values
-    (``results.rollups``: p95 within 5 %), mergeable by adding counts.
+    ``runs_failed`` only. Runs that started inside a maintenance window covering the monitor
+    are counted by status as any other and also in ``runs_maintenance`` (the OK ones in
+    ``runs_maintenance_ok``): uptime leaves them out. ``sketch`` is a log-spaced histogram of
+    those values (``results.rollups``: p95 within 5 %), mergeable by adding counts.
     """
 
     class Resolution(models.TextChoices):
@@ -93,6 +95,12 @@ class Rollup(models.Model):
     runs_ok = models.PositiveIntegerField(default=0)
     runs_error = models.PositiveIntegerField(default=0)
     runs_failed = models.PositiveIntegerField(default=0)
+    runs_maintenance = models.PositiveIntegerField(
+        default=0, help_text="Runs (of any status) that started inside a maintenance window."
+    )
+    runs_maintenance_ok = models.PositiveIntegerField(
+        default=0, help_text="The OK ones of the maintenance runs."
+    )
     value_count = models.PositiveIntegerField(default=0, help_text="Runs with a value (OK, Error).")
     value_sum = models.FloatField(default=0)
     value_min = models.FloatField(null=True, blank=True)

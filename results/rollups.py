@@ -6,8 +6,9 @@
   then one upsert), and a rolled-back batch takes its rollup increments with it. A batch is
   never recorded twice (its runs' claims are released in the same transaction), so each result
   is counted exactly once.
-- ``rollups_rebuild_monitor(monitor_id, since)``: the monitor's rows from ``since`` (a UTC
-  day) recomputed from the raw results, under the same lock (``manage.py rollups_rebuild``).
+- ``rollups_rebuild_monitor(monitor_id, since, in_maintenance)``: the monitor's rows from
+  ``since`` (a UTC day) recomputed from the raw results, under the same lock (``manage.py
+  rollups_rebuild``, which passes the maintenance windows as they stand then).
 - ``rollups_delete_old(now)``: hour rows older than ``ROLLUP_HOURLY_RETENTION`` (31d) and day
   rows older than ``ROLLUP_RETENTION`` (400d), deleted in batches (``results.tasks``' hourly
   retention pass).
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -33,7 +34,10 @@ from results.sketch import bucket, sketch_merge
 
 HOUR = Rollup.Resolution.HOUR
 DAY = Rollup.Resolution.DAY
-COUNTERS = ("runs_ok", "runs_error", "runs_failed", "value_count", "value_sum")
+COUNTERS = (
+    "runs_ok", "runs_error", "runs_failed", "runs_maintenance", "runs_maintenance_ok",
+    "value_count", "value_sum",
+)  # fmt: skip
 UPDATE_FIELDS = [*COUNTERS, "value_min", "value_max", "sketch"]
 DELETE_BATCH = 10_000
 
@@ -45,13 +49,18 @@ class Tally:
     runs_ok: int = 0
     runs_error: int = 0
     runs_failed: int = 0
+    runs_maintenance: int = 0
+    runs_maintenance_ok: int = 0
     value_count: int = 0
     value_sum: float = 0.0
     value_min: float | None = None
     value_max: float | None = None
     sketch: dict[str, int] = field(default_factory=dict)
 
-    def add(self, status: int, value: float) -> None:
+    def add(self, status: int, value: float, maintenance: bool = False) -> None:
+        if maintenance:
+            self.runs_maintenance += 1
+            self.runs_maintenance_ok += status == Status.OK
         if status == Status.OK:
             self.runs_ok += 1
         elif status == Status.ERROR:
@@ -70,10 +79,12 @@ class Tally:
 
     def merge(self, row: Sequence) -> None:
         """Add a stored row's figures, as ``STORED`` lists them (the tally then holds both)."""
-        ok, error, failed, count, total, low, high, sketch = row
+        ok, error, failed, maintenance, maintenance_ok, count, total, low, high, sketch = row
         self.runs_ok += ok
         self.runs_error += error
         self.runs_failed += failed
+        self.runs_maintenance += maintenance
+        self.runs_maintenance_ok += maintenance_ok
         self.value_count += count
         self.value_sum += total
         if low is not None:
@@ -86,16 +97,16 @@ class Tally:
 Key = tuple[int, str, datetime]
 
 
-def tally(runs: Iterable[tuple[int, datetime, int, float]]) -> dict[Key, Tally]:
-    """Hour and day tallies of ``(monitor_id, date, status, value)`` runs."""
+def tally(runs: Iterable[tuple[int, datetime, int, float, bool]]) -> dict[Key, Tally]:
+    """Hour and day tallies of ``(monitor_id, date, status, value, in maintenance)`` runs."""
     tallies: dict[Key, Tally] = {}
-    for monitor_id, date, status, value in runs:
+    for monitor_id, date, status, value, maintenance in runs:
         hour = floor_hour(date)
         for key in ((monitor_id, HOUR, hour), (monitor_id, DAY, hour.replace(hour=0))):
             found = tallies.get(key)
             if found is None:
                 found = tallies[key] = Tally()
-            found.add(status, value)
+            found.add(status, value, maintenance)
     return tallies
 
 
@@ -115,8 +126,8 @@ def _upsert(tallies: dict[Key, Tally], *, add: bool = False) -> None:
     """Write the tallies as their rows: ``INSERT … ON CONFLICT (monitor, resolution, start)
     DO UPDATE``, replacing a stored row, or with ``add`` (PostgreSQL) adding to it. Plain
     SQL: the ORM's ``bulk_create(update_conflicts=True)`` spent as much Python time as the
-    rest of a batch's recording. On PostgreSQL the rows go as 11 arrays (``unnest``): psycopg
-    then binds 11 parameters, not 11 per row (splitting a query of a thousand placeholders
+    rest of a batch's recording. On PostgreSQL the rows go as 13 arrays (``unnest``): psycopg
+    then binds 13 parameters, not 13 per row (splitting a query of a thousand placeholders
     cost it more than the database's work); SQLite takes ``VALUES``."""
     if not tallies:
         return
@@ -130,24 +141,28 @@ def _upsert(tallies: dict[Key, Tally], *, add: bool = False) -> None:
     head = f"INSERT INTO {table} ({', '.join(map(quote, columns))}) "
     rows = [
         (monitor_id, resolution, start, entry.runs_ok, entry.runs_error, entry.runs_failed,
-         entry.value_count, entry.value_sum, entry.value_min, entry.value_max,
+         entry.runs_maintenance, entry.runs_maintenance_ok, entry.value_count, entry.value_sum,
+         entry.value_min, entry.value_max,
          json.dumps(entry.sketch, separators=(",", ":")))
         for (monitor_id, resolution, start), entry in tallies.items()
     ]  # fmt: skip
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            types = ("bigint", "text", "timestamptz", "int", "int", "int", "int", "float8",
-                     "float8", "float8", "text")  # fmt: skip
+            types = ("bigint", "text", "timestamptz", "int", "int", "int", "int", "int", "int",
+                     "float8", "float8", "float8", "text")  # fmt: skip
             arrays = ", ".join(f"%s::{kind}[]" for kind in types)
-            names = ", ".join(f"c{index}" for index in range(len(types)))
+            names = [f"c{index}" for index in range(len(types))]
+            selected = ", ".join([*names[:-1], f"{names[-1]}::jsonb"])  # the sketch
             cursor.execute(
-                f"{head}SELECT {names.replace('c10', 'c10::jsonb')} "  # noqa: S608
-                f"FROM unnest({arrays}) AS u({names}){conflict}",
+                f"{head}SELECT {selected} "  # noqa: S608
+                f"FROM unnest({arrays}) AS u({', '.join(names)}){conflict}",
                 [list(column) for column in zip(*rows, strict=True)],
             )
             return
         start_field = Rollup._meta.get_field("start")
-        per_statement = max(1, min(500, (connection.features.max_query_params or 10**6) // 11))
+        per_statement = max(
+            1, min(500, (connection.features.max_query_params or 10**6) // len(columns))
+        )
         row_marks = "(" + ", ".join(["%s"] * len(columns)) + ")"
         for first in range(0, len(rows), per_statement):
             chunk = rows[first : first + per_statement]
@@ -169,13 +184,19 @@ def _upsert(tallies: dict[Key, Tally], *, add: bool = False) -> None:
 STORED = (*COUNTERS, "value_min", "value_max", "sketch")
 
 
-def rollups_add(results: Sequence[Result]) -> None:
+def rollups_add(results: Sequence[Result], maintenance: Sequence[bool] | None = None) -> None:
     """Add ``results`` to their monitors' hour and day rollups: on PostgreSQL one upsert
     that adds to the stored rows; elsewhere one read of the rows they touch, then one upsert.
-    Call with the results' monitors locked (``batch_record``)."""
+    ``maintenance`` says, result by result, which started inside a maintenance window (the
+    caller knows the windows: ``alerts.maintenance.runs_in_maintenance``). Call with the
+    results' monitors locked (``batch_record``)."""
     if not results:
         return
-    tallies = tally((r.monitor_id, r.date, r.status, r.value) for r in results)
+    marks = maintenance if maintenance is not None else [False] * len(results)
+    tallies = tally(
+        (r.monitor_id, r.date, r.status, r.value, marked)
+        for r, marked in zip(results, marks, strict=True)
+    )
     if connection.vendor == "postgresql":
         _upsert(tallies, add=True)
         return
@@ -190,9 +211,14 @@ def rollups_add(results: Sequence[Result]) -> None:
     _upsert(tallies)
 
 
-def rollups_rebuild_monitor(monitor_id: int, since: datetime) -> tuple[int, int]:
+def rollups_rebuild_monitor(
+    monitor_id: int,
+    since: datetime,
+    in_maintenance: Callable[[datetime], bool] | None = None,
+) -> tuple[int, int]:
     """Recompute one monitor's rollups from ``since`` (truncated to its UTC day) from its raw
-    results, in one transaction under the monitor's lock. Returns (results read, rows
+    results, in one transaction under the monitor's lock; ``in_maintenance(started)`` says
+    which runs count as maintenance (none without it). Returns (results read, rows
     written)."""
     since = floor_day(since)
     with transaction.atomic():
@@ -206,11 +232,11 @@ def rollups_rebuild_monitor(monitor_id: int, since: datetime) -> tuple[int, int]
         )
         counted = 0
 
-        def counting() -> Iterable[tuple[int, datetime, int, float]]:
+        def counting() -> Iterable[tuple[int, datetime, int, float, bool]]:
             nonlocal counted
             for run in runs.iterator(chunk_size=5000):
                 counted += 1
-                yield run
+                yield (*run, bool(in_maintenance and in_maintenance(run[1])))
 
         tallies = tally(counting())
         _upsert(tallies)

@@ -39,7 +39,13 @@ class RollupBucketSerializer(serializers.Serializer):
     runs_ok = serializers.IntegerField()
     runs_error = serializers.IntegerField()
     runs_failed = serializers.IntegerField()
-    uptime = serializers.FloatField(allow_null=True, help_text="Percent of OK runs.")
+    runs_maintenance = serializers.IntegerField(
+        help_text="Of the runs, those that started inside a maintenance window."
+    )
+    uptime = serializers.FloatField(
+        allow_null=True,
+        help_text="Percent of OK runs among the runs outside maintenance; null without such runs.",
+    )
     value_min = serializers.FloatField(
         allow_null=True, help_text="Of OK and Error runs' values; null when none."
     )
@@ -67,6 +73,7 @@ def bucket_json(bucket: Bucket) -> dict[str, object]:
         "runs_ok": bucket.runs_ok,
         "runs_error": bucket.runs_error,
         "runs_failed": bucket.runs_failed,
+        "runs_maintenance": bucket.runs_maintenance,
         "uptime": bucket.uptime,
         "value_min": bucket.value_min,
         "value_avg": bucket.value_avg,

@@ -164,7 +164,8 @@ CARD_HTML = (
     '<p class="card-target" title="{target}">{target}</p>'
     "{sparkline}"
     '<p class="card-figures"><span class="card-value" title="Value of the last run">{value}</span>'
-    '<span class="card-uptime" title="Share of OK runs over the last 24 hours">24 h: {uptime}'
+    '<span class="card-uptime" title="Share of OK runs over the last 24 hours, '
+    'maintenance left out">24 h: {uptime}'
     "</span></p>"
     '<p class="card-meta">Last run {last_run} · every {interval}</p>'
     "</li>"
@@ -211,7 +212,8 @@ TILE_HTML = (
     '<span class="tile-status">{status}</span>{uptime}</a></li>'
 )
 TILE_UPTIME_HTML = (
-    '<span class="tile-uptime" title="Share of OK runs over the last 24 hours">{}</span>'
+    '<span class="tile-uptime" title="Share of OK runs over the last 24 hours, '
+    'maintenance left out">{}</span>'
 )
 
 

@@ -2,7 +2,9 @@
 results (docs/rollups.md).
 
 Per monitor, in one transaction under its lock: delete its hour and day rows from ``--since``
-(a UTC day) and add up its raw results again; running it twice gives the same rows. Without
+(a UTC day) and add up its raw results again, counting apart the runs that started inside a
+maintenance window covering it as the windows stand now (how a window entered afterwards
+reaches uptime); running it twice gives the same rows. Without
 ``--since`` it starts at the UTC day of the oldest raw result still kept, and never at a day
 results retention may have cut into (the rollups are all that is left of it). A progress bar on
 a terminal, then one summary line.
@@ -17,6 +19,7 @@ from datetime import UTC, datetime
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils.dateparse import parse_date, parse_datetime
 
+from alerts.maintenance import maintenance_test
 from monitors.models import Monitor
 from results.rollups import rebuild_since_default, rollups_rebuild_monitor
 
@@ -55,7 +58,9 @@ class Command(BaseCommand):
         started = time.monotonic()
         results = rows = 0
         for done, monitor_id in enumerate(ids, 1):
-            counted, written = rollups_rebuild_monitor(monitor_id, since)
+            counted, written = rollups_rebuild_monitor(
+                monitor_id, since, maintenance_test(monitor_id)
+            )
             results += counted
             rows += written
             if tty:
