@@ -18,6 +18,7 @@ import json
 from collections.abc import Iterable, Mapping
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -241,7 +242,7 @@ def definition_errors(attrs: Mapping[str, object]) -> str | None:
 def push_url(request, token: str) -> str:
     """A push monitor's ping URL (``/ping/<token>``; docs/push.md lists the others), absolute
     when the request is known."""
-    path = f"/ping/{token}"
+    path = reverse("ping", args=[token])
     return request.build_absolute_uri(path) if request is not None else path
 
 

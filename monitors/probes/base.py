@@ -8,6 +8,7 @@ and the engine all read these declarations, so a property is described in exactl
 
 from __future__ import annotations
 
+import errno
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -263,6 +264,16 @@ def int_parser(minimum: int, maximum: int) -> Callable[[str], int]:
         return number
 
     return parse
+
+
+def describe_send_error(error: OSError, sending: str) -> str:
+    """A send that the network refused: no route by its name, anything else as
+    ``cannot send <sending>: <error>``."""
+    if error.errno == errno.ENETUNREACH:
+        return "network unreachable"
+    if error.errno == errno.EHOSTUNREACH:
+        return "host unreachable"
+    return f"cannot send {sending}: {describe_error(error)}"
 
 
 def describe_error(error: BaseException) -> str:

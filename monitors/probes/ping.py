@@ -69,7 +69,6 @@ Linux), so a busy event loop does not inflate the RTTs.
 from __future__ import annotations
 
 import asyncio
-import errno
 import socket
 import statistics
 from collections.abc import Mapping, Sequence
@@ -84,7 +83,7 @@ from monitors.probes.base import (
     ProbeResult,
     ProbeType,
     PropertySpec,
-    describe_error,
+    describe_send_error,
     int_parser,
     parse_timeout,
 )
@@ -254,7 +253,7 @@ async def _ping(target: str, properties: Mapping[str, object]) -> ProbeResult:
     answering = [reply for reply in replies if reply.rtts]
     if not answering:
         if all(len(reply.send_errors) == count for reply in replies):
-            raise ProbeFailure(_describe_send_error(replies[0].send_errors[0]))
+            raise ProbeFailure(describe_send_error(replies[0].send_errors[0], "echo request"))
         if len(replies) > 1:
             raise ProbeFailure(f"no reply from host (none of its {len(replies)} addresses)")
         raise ProbeFailure("no reply from host")
@@ -309,14 +308,6 @@ async def _resolve(target: str, network: str, timeout: float) -> list[tuple[int,
     if not allowed:
         raise ProbeFailure("could not resolve host")
     return [(entry[0], entry[4]) for entry in allowed[:MAX_ADDRESSES]]
-
-
-def _describe_send_error(error: OSError) -> str:
-    if error.errno == errno.ENETUNREACH:
-        return "network unreachable"
-    if error.errno == errno.EHOSTUNREACH:
-        return "host unreachable"
-    return f"cannot send echo request: {describe_error(error)}"
 
 
 PROBE = ProbeType(

@@ -37,7 +37,6 @@ answer lost now does not hide a change at that hop next time.
 from __future__ import annotations
 
 import asyncio
-import errno
 import socket
 from collections.abc import Mapping
 
@@ -50,7 +49,7 @@ from monitors.probes.base import (
     ProbeResult,
     ProbeType,
     PropertySpec,
-    describe_error,
+    describe_send_error,
     int_parser,
     parse_timeout,
 )
@@ -220,7 +219,7 @@ async def probe(
         address, hops=hops, probes=probes, protocol=str(properties["protocol"]), ends_at=ends_at
     )
     if len(result.send_errors) == hops * probes:
-        raise ProbeFailure(_describe_send_error(result.send_errors[0]))
+        raise ProbeFailure(describe_send_error(result.send_errors[0], "probes"))
     route, reached = route_of(result)
     memory = memory or {}
     old = [str(entry) for entry in memory.get("route") or []]
@@ -248,14 +247,6 @@ async def probe(
     else:
         outputs["respTime"] = result.elapsed_ms
     return ProbeResult(value=float(outputs["respTime"]), outputs=outputs, memory=remember)
-
-
-def _describe_send_error(error: OSError) -> str:
-    if error.errno == errno.ENETUNREACH:
-        return "network unreachable"
-    if error.errno == errno.EHOSTUNREACH:
-        return "host unreachable"
-    return f"cannot send probes: {describe_error(error)}"
 
 
 PROBE = ProbeType(

@@ -202,8 +202,8 @@ def monitor_detail(request: HttpRequest, monitor_id: int) -> HttpResponse:
         context["routes"] = route_changes(monitor.id, limit=ROUTE_HISTORY, since=since)
         context["route_days"] = ROUTE_DAYS
     if monitor.push_token and request.user.has_perm("monitors.change_monitor"):
-        context["push_url"] = request.build_absolute_uri(f"/ping/{monitor.push_token}")
-        context["kuma_url"] = request.build_absolute_uri(f"/api/push/{monitor.push_token}")
+        for name, route in (("push_url", "ping"), ("kuma_url", "kuma-push")):
+            context[name] = request.build_absolute_uri(reverse(route, args=[monitor.push_token]))
     return render(request, "monitors/monitor_detail.html", context)
 
 
