@@ -4,6 +4,7 @@ mail links to (``/monitors/<id>/acknowledge``), and the "Down now" page."""
 from __future__ import annotations
 
 import uuid
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.utils import timezone
@@ -81,3 +82,19 @@ def test_viewers_see_the_outage_but_may_not_acknowledge(viewer, anonymous, make_
     answer = anonymous.get(f"/monitors/{monitor.pk}/acknowledge")
     assert answer.status_code == 302
     assert "/login" in answer["Location"]
+
+
+def test_down_since_is_in_the_viewers_zone_and_named(viewer, make_monitor, settings):
+    """The viewer's zone (the ``nanomon_tz`` cookie) with its name, never a local time
+    labelled UTC."""
+    settings.ALERT_FAIL_COUNT = 3
+    monitor = make_monitor()
+    fail(monitor)
+    changed = AlertState.objects.get(monitor=monitor).changed_at
+    viewer.cookies["nanomon_tz"] = "Asia/Kolkata"
+    kolkata = f"{changed.astimezone(ZoneInfo('Asia/Kolkata')):%Y-%m-%d %H:%M:%S} IST"
+
+    for path in (f"/monitors/{monitor.pk}", "/alerts/active", "/alerts/history"):
+        page = viewer.get(path).content.decode()
+        assert kolkata in page, path
+        assert f"{changed:%Y-%m-%d %H:%M} UTC" not in page, path
