@@ -11,11 +11,13 @@ from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.fields import empty
 
 from alerts import selectors
 from alerts.configuration import alert_policy_set, channel_create, channel_update
 from alerts.models import Channel, MonitorAlertPolicy
-from monitors.tags import MAX_TAGS, TAG, TAG_RULE, tags_normalized
+from monitors.api.serializers import TagsField
+from monitors.tags import TAG_RULE
 
 
 def refused(error: DjangoValidationError) -> serializers.ValidationError:
@@ -55,19 +57,6 @@ class NameField(serializers.CharField):
         return value
 
 
-class TagField(serializers.RegexField):
-    """One tag (``monitors.tags``): a string, never a number turned into one."""
-
-    def __init__(self, **kwargs) -> None:
-        kwargs.setdefault("error_messages", {"invalid": f"not a valid tag: {TAG_RULE}"})
-        super().__init__(f"^{TAG.pattern}$", trim_whitespace=False, **kwargs)
-
-    def to_internal_value(self, data):
-        if not isinstance(data, str):
-            raise serializers.ValidationError("tags must be a list of strings")
-        return super().to_internal_value(data)
-
-
 class ChannelHealthSerializer(serializers.Serializer):
     state = serializers.ChoiceField(
         choices=["ok", "failing", "unused"],
@@ -90,10 +79,8 @@ class ChannelSerializer(serializers.ModelSerializer):
         help_text="The kind's settings (docs/alerting.md). Secrets are write-only: shown "
         "masked; left out, blank or sent back masked they keep the stored value.",
     )
-    tags = serializers.ListField(
-        child=TagField(),
-        max_length=MAX_TAGS,
-        required=False,
+    tags = TagsField(
+        default=empty,  # left out of a PUT: kept, as the other settings
         help_text="Monitors with any of these tags also notify this channel, whatever their "
         f"own channel selection ({TAG_RULE}).",
     )
@@ -112,12 +99,6 @@ class ChannelSerializer(serializers.ModelSerializer):
             "is_default": {"help_text": "Notified by every monitor without a channel selection "
                            "of its own: the defaults for new monitors."},
         }  # fmt: skip
-
-    def validate_tags(self, tags: list[str]) -> list[str]:
-        try:
-            return tags_normalized(tags)
-        except ValueError as error:
-            raise serializers.ValidationError(str(error)) from None
 
     def validate_config(self, config: dict) -> dict:
         if _forbidden(config):

@@ -9,8 +9,9 @@ from rest_framework import serializers
 
 from alerts.maintenance import window_save
 from alerts.models import MaintenanceWindow
+from monitors.api.serializers import TagsField
 from monitors.models import Monitor
-from monitors.tags import MAX_TAGS, TAG, TAG_RULE, tags_normalized
+from monitors.tags import TAG_RULE
 
 
 class _BlankIsNull:
@@ -54,12 +55,7 @@ class MaintenanceWindowSerializer(serializers.ModelSerializer):
     days_of_month = serializers.ListField(
         child=serializers.IntegerField(min_value=1, max_value=31), required=False
     )
-    tags = serializers.ListField(
-        child=serializers.RegexField(f"^{TAG.pattern}$"),
-        max_length=MAX_TAGS,
-        required=False,
-        help_text=f"It also covers the monitors with any of these tags ({TAG_RULE}).",
-    )
+    tags = TagsField(help_text=f"It also covers the monitors with any of these tags ({TAG_RULE}).")
     active = serializers.SerializerMethodField()
     next_start = serializers.SerializerMethodField()
 
@@ -72,12 +68,6 @@ class MaintenanceWindowSerializer(serializers.ModelSerializer):
             "updated_at",
         ]  # fmt: skip
         read_only_fields = ["created_at", "updated_at"]
-
-    def validate_tags(self, tags: list[str]) -> list[str]:
-        try:
-            return tags_normalized(tags)
-        except ValueError as error:
-            raise serializers.ValidationError(str(error)) from None
 
     @extend_schema_field(serializers.BooleanField())
     def get_active(self, window: MaintenanceWindow) -> bool:
