@@ -1,5 +1,5 @@
 """Alert channels in a real browser: an admin opens Alerts from the nav, creates a webhook
-channel from its kind's settings, sends a test notification that a real receiver gets, sees
+channel from its kind's settings and tags, sends a test notification that a real receiver gets, sees
 the channel's health, and deletes it after confirming; sets a monitor's alert policy on its
 Alerting page and reads its outage there and in the alert history."""
 
@@ -48,12 +48,15 @@ def test_an_admin_creates_a_webhook_channel_tests_it_and_deletes_it(
     page.get_by_label("Name", exact=True).fill("Team <hook>")
     page.get_by_label("Kind", exact=True).select_option("webhook")
     page.get_by_label("URL", exact=True).fill(receiver.url("/hook?state={STATE}"))
+    page.get_by_label("Tags", exact=True).fill("prod, db prod")
     shot(page, "channel-form")
     page.get_by_role("button", name="Save").click()
     page.wait_for_url(re.compile(r"/alerts/channels$"))
     page.get_by_text("Channel “Team <hook>” saved.").wait_for()
     row = page.locator("tr", has_text="Team <hook>")
     assert "not used yet" in row.inner_text()
+    assert row.locator(".channel-tags").inner_text() == "db, prod"
+    assert Channel.objects.get(name="Team <hook>").tags == ["db", "prod"]
 
     row.get_by_role("button", name="Send test").click()
     page.get_by_text("Team <hook>: test notification sent.").wait_for()
