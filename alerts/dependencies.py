@@ -12,7 +12,8 @@ Canaries (``MonitorAlertPolicy.canary``) check the prober's own connectivity: wh
 enabled canary is down, the DOWN of every other monitor is held the same way (the canaries'
 own alerts go out: one alert says the prober is cut off), and released as above.
 
-A disabled parent or canary holds nothing. Cycles are refused (``dependencies_set``).
+A disabled parent or canary holds nothing. Cycles are refused, by one rule (``cycle_parents``)
+for the API and the pages (``dependencies_set``) and a backup's restore.
 """
 
 from __future__ import annotations
@@ -105,11 +106,10 @@ def children_of(monitor_id: int) -> list[Monitor]:
     return list(Monitor.objects.filter(alert_parents__parent_id=monitor_id).order_by("name", "pk"))
 
 
-def descendants(monitor_id: int) -> set[int]:
-    """Every monitor that depends on this one, directly or through others (one query)."""
-    children: dict[int, set[int]] = {}
-    for parent_id, child_id in Dependency.objects.values_list("parent_id", "child_id"):
-        children.setdefault(parent_id, set()).add(child_id)
+def descendants_in(children: Mapping[int, Iterable[int]], monitor_id: int) -> set[int]:
+    """Every monitor that depends on this one, directly or through others, in the graph
+    ``children`` (parent id → its children's ids): no query (a backup's restore checks the
+    file's dependencies with it before they are stored)."""
     found: set[int] = set()
     todo = [monitor_id]
     while todo:
@@ -118,6 +118,24 @@ def descendants(monitor_id: int) -> set[int]:
                 found.add(child_id)
                 todo.append(child_id)
     return found
+
+
+def cycle_parents(
+    children: Mapping[int, Iterable[int]], monitor_id: int, parents: Iterable[int]
+) -> set[int]:
+    """The rule against cycles: which of ``parents`` the monitor may not depend on, given
+    the dependencies ``children`` (parent id → children's ids) already hold: itself, and
+    every monitor that already depends on it, directly or through others."""
+    wanted = set(parents)
+    return (wanted & {monitor_id}) | (wanted & descendants_in(children, monitor_id))
+
+
+def _stored_children() -> dict[int, set[int]]:
+    """The stored dependencies as parent id → its children's ids (one query)."""
+    children: dict[int, set[int]] = {}
+    for parent_id, child_id in Dependency.objects.values_list("parent_id", "child_id"):
+        children.setdefault(parent_id, set()).add(child_id)
+    return children
 
 
 def dependencies_set(
@@ -139,7 +157,7 @@ def dependencies_set(
         unknown = sorted(wanted - locked)
         if unknown:
             raise ValidationError({"parents": f"No such monitor: {unknown[0]}."})
-        below = wanted & descendants(monitor.pk)
+        below = cycle_parents(_stored_children(), monitor.pk, wanted)
         if below:
             names = ", ".join(
                 Monitor.objects.filter(pk__in=below).order_by("name").values_list("name", flat=True)

@@ -1,5 +1,5 @@
-"""Checking the configuration records of a backup (channel, monitor, policy) as the API and
-the services check them, each into an unsaved model instance.
+"""Checking the configuration records of a backup (channel, monitor, policy, window) as the
+API and the services check them, each into an unsaved model instance.
 
 Every refusal names the line and the field, never a secret's value. A secret still masked (a
 backup taken by someone who could not see it) is refused: storing it would replace the
@@ -9,12 +9,15 @@ secret by the mask.
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta
+from collections.abc import Iterable, Mapping
+from datetime import datetime, time, timedelta
 
 from django.core.exceptions import ValidationError
+from django.utils.dateparse import parse_time
 
 from alerts.channels import REGISTRY as CHANNEL_KINDS
-from alerts.models import Channel, MonitorAlertPolicy
+from alerts.dependencies import cycle_parents
+from alerts.models import Channel, MaintenanceWindow, MonitorAlertPolicy
 from backups.records import Refused, parse_moment
 from lib.durations import parse_duration
 from lib.errors import first_message
@@ -42,6 +45,11 @@ POLICY_KEYS = frozenset(
     {"record", "monitor", "fail_threshold", "recover_threshold", "reminder_minutes", "muted"}
     | {"use_default_channels", "channels", "escalate_after_minutes", "escalation_channels"}
     | {"canary", "depends_on"}
+)
+WINDOW_KEYS = frozenset(
+    {"record", "id", "name", "reason", "schedule", "starts_at", "ends_at", "weekdays"}
+    | {"days_of_month", "start_time", "cron", "duration_minutes", "time_zone", "all_monitors"}
+    | {"monitors", "tags", "created", "updated"}
 )
 
 
@@ -246,10 +254,13 @@ def checked_policy(
     *,
     monitor_ids: set[int],
     channel_ids: set[int],
+    dependents: Mapping[int, Iterable[int]] | None = None,
 ) -> tuple[MonitorAlertPolicy, list[int], list[int], list[int]]:
     """A policy, its channel ids, its escalation channel ids and the ids of the monitors it
     depends on; its monitor, channels and parents must be in the file (the escalation,
-    canary and depends_on keys are optional: files from before them restore none)."""
+    canary and depends_on keys are optional: files from before them restore none), and no
+    parent may close a cycle with the dependencies of the policies above it (``dependents``:
+    parent id → its children's ids), by the API's rule (``alerts.dependencies``)."""
     _unknown(record, POLICY_KEYS, "policy", line)
     monitor_id = record_id(record, "monitor", "policy", line, previous)
     if monitor_id not in monitor_ids:
@@ -288,9 +299,24 @@ def checked_policy(
     ):
         raise Refused(line, "policy record: field 'depends_on' must be a list of monitor ids")
     for parent_id in parents:
-        if parent_id == monitor_id or parent_id not in monitor_ids:
-            why = "itself" if parent_id == monitor_id else "not in the file"
-            raise Refused(line, f"policy record: field 'depends_on': monitor {parent_id} is {why}")
+        if parent_id != monitor_id and parent_id not in monitor_ids:
+            raise Refused(
+                line, f"policy record: field 'depends_on': monitor {parent_id} is not in the file"
+            )
+    closing = cycle_parents(dependents or {}, monitor_id, parents)
+    if monitor_id in closing:
+        raise Refused(
+            line,
+            f"policy record: field 'depends_on': monitor {monitor_id} is itself "
+            "(a monitor cannot depend on itself)",
+        )
+    if closing:
+        raise Refused(
+            line,
+            f"policy record: field 'depends_on': that would be a cycle: monitor {min(closing)} "
+            f"already depends on monitor {monitor_id} (directly or through others, by the "
+            "policies above this line)",
+        )
     return policy, sorted(set(channels)), sorted(set(escalation)), sorted(set(parents))
 
 
@@ -306,3 +332,99 @@ def _policy_channels(record: dict, key: str, line: int, channel_ids: set[int]) -
                 line, f"policy record: field '{key}': channel {channel_id} is not in the file"
             )
     return channels
+
+
+def checked_window(
+    record: dict, line: int, previous: int | None, *, monitor_ids: set[int]
+) -> tuple[MaintenanceWindow, list[int]]:
+    """A maintenance window and the ids of the monitors it covers by choice (they must be in
+    the file), checked by the rules every window is saved with: its fields' and
+    ``MaintenanceWindow.clean``'s, through ``full_clean`` as ``alerts.maintenance.window_save``
+    does (the id's uniqueness aside: ids ascend in the file). A key left out takes the model's
+    default, as the API's create does."""
+    _unknown(record, WINDOW_KEYS, "window", line)
+    window_id = record_id(record, "id", "window", line, previous)
+    texts: dict[str, str] = {}
+    for key, default in (
+        ("name", None),
+        ("reason", ""),
+        ("schedule", MaintenanceWindow.Schedule.ONCE),
+        ("cron", ""),
+        ("time_zone", "UTC"),
+    ):
+        value = record.get(key, default)
+        if not isinstance(value, str) or "\x00" in value:
+            raise Refused(line, f"window record: field '{key}' must be a string")
+        texts[key] = value
+    duration = record.get("duration_minutes")
+    if duration is not None and (not isinstance(duration, int) or isinstance(duration, bool)):
+        raise Refused(line, "window record: field 'duration_minutes' must be null or an integer")
+    monitors = record.get("monitors", [])
+    if not isinstance(monitors, list) or not all(
+        isinstance(item, int) and not isinstance(item, bool) for item in monitors
+    ):
+        raise Refused(line, "window record: field 'monitors' must be a list of monitor ids")
+    for monitor_id in monitors:
+        if monitor_id not in monitor_ids:
+            raise Refused(
+                line, f"window record: field 'monitors': monitor {monitor_id} is not in the file"
+            )
+    tags = record.get("tags", [])
+    try:
+        if not isinstance(tags, list):
+            raise ValueError("tags must be a list of strings")
+        tags = tags_normalized(tags)
+    except ValueError as error:
+        raise Refused(line, f"window record: field 'tags': {error}") from None
+    created, updated = _dates(record, "window", line)
+    starts, ends = (
+        parse_moment(record.get(key), f"window record: {key}", line, null=True)
+        for key in ("starts_at", "ends_at")
+    )
+    window = MaintenanceWindow(
+        id=window_id,
+        **texts,
+        starts_at=starts,
+        ends_at=ends,
+        weekdays=_days(record, "weekdays", 7, line),
+        days_of_month=_days(record, "days_of_month", 31, line),
+        start_time=_wall_time(record.get("start_time"), line),
+        duration_minutes=duration,
+        all_monitors=(
+            _flag(record, "all_monitors", "window", line) if "all_monitors" in record else False
+        ),
+        tags=tags,
+        created_at=created,
+        updated_at=updated,
+    )
+    try:
+        window.full_clean(validate_unique=False)
+    except ValidationError as error:
+        field, messages = next(iter(error.message_dict.items()))
+        raise Refused(line, f"window record: field '{field}': {messages[0]}") from None
+    return window, sorted(set(monitors))
+
+
+def _days(record: dict, key: str, high: int, line: int) -> list[int]:
+    """Weekdays or days of the month as the API takes them: numbers from 1 to ``high``."""
+    days = record.get(key, [])
+    if not isinstance(days, list) or not all(
+        isinstance(day, int) and not isinstance(day, bool) and 1 <= day <= high for day in days
+    ):
+        raise Refused(line, f"window record: field '{key}' must be a list of numbers 1 to {high}")
+    return days
+
+
+def _wall_time(value: object, line: int) -> time | None:
+    """A window's start time: null, or a wall time as the API writes it (``HH:MM:SS``)."""
+    if value is None:
+        return None
+    try:
+        parsed = parse_time(value) if isinstance(value, str) else None
+    except ValueError:
+        parsed = None
+    if parsed is None:
+        raise Refused(
+            line, "window record: field 'start_time' must be null or a time (HH:MM:SS, RFC 3339)"
+        )
+    return parsed

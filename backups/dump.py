@@ -19,7 +19,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from alerts.channels import REGISTRY as CHANNEL_KINDS
-from alerts.models import Channel, Dependency, MonitorAlertPolicy
+from alerts.models import Channel, Dependency, MaintenanceWindow, MonitorAlertPolicy
 from alerts.selectors import channel_public_config
 from backups.records import (
     ENCRYPTED,
@@ -84,6 +84,8 @@ def backup_chunks(
                 records = _monitors(secrets["monitors"], monitor_ids)
             elif record_type == "policy":
                 records = _policies(monitor_ids)
+            elif record_type == "window":
+                records = _windows(monitor_ids)
             else:
                 records = _history(record_type, monitor_ids, reveal=monitor_secrets)
             count = 0
@@ -231,6 +233,39 @@ def _policies(monitor_ids: set[int]) -> Iterator[dict[str, object]]:
             "escalation_channels": sorted(c.pk for c in policy.escalation_channels.all()),
             "canary": policy.canary,
             "depends_on": parents.get(policy.monitor_id, []),
+        }
+
+
+def _windows(monitor_ids: set[int]) -> Iterator[dict[str, object]]:
+    """Each maintenance window with the ids of the monitors it covers by choice (those of the
+    file); its wall time as the API writes it (``HH:MM:SS``), its dates RFC 3339."""
+    chosen: dict[int, list[int]] = {}
+    through = MaintenanceWindow.monitors.through
+    for window_id, monitor_id in through.objects.order_by(
+        "maintenancewindow_id", "monitor_id"
+    ).values_list("maintenancewindow_id", "monitor_id"):
+        if monitor_id in monitor_ids:
+            chosen.setdefault(window_id, []).append(monitor_id)
+    for window in MaintenanceWindow.objects.order_by("pk").iterator(chunk_size=CHUNK_ROWS):
+        yield {
+            "record": "window",
+            "id": window.pk,
+            "name": window.name,
+            "reason": window.reason,
+            "schedule": window.schedule,
+            "starts_at": rfc3339(window.starts_at),
+            "ends_at": rfc3339(window.ends_at),
+            "weekdays": list(window.weekdays or []),
+            "days_of_month": list(window.days_of_month or []),
+            "start_time": window.start_time.isoformat() if window.start_time else None,
+            "cron": window.cron,
+            "duration_minutes": window.duration_minutes,
+            "time_zone": window.time_zone,
+            "all_monitors": window.all_monitors,
+            "monitors": chosen.get(window.pk, []),
+            "tags": list(window.tags or []),
+            "created": rfc3339(window.created_at),
+            "updated": rfc3339(window.updated_at),
         }
 
 

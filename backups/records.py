@@ -8,8 +8,8 @@ this order:
    hold, in order) and ``secrets`` (``encrypted``: sealed as stored, ``enc:v1:…``;
    ``included``: in plaintext, on an admin's request; or ``masked``; for monitors and
    channels);
-2. ``channel``, ``monitor``, ``policy`` records (every kind), then for ``full`` ``state``,
-   ``result`` and ``rollup`` records;
+2. ``channel``, ``monitor``, ``policy``, ``window`` (maintenance windows) records (every
+   kind), then for ``full`` ``state``, ``result`` and ``rollup`` records;
 3. ``end``, with the count of each type: a file cut at a line boundary is refused too.
 
 Ids are kept (results name their monitor by id) and each type's records come in ascending
@@ -34,7 +34,7 @@ VERSION = 1
 CONFIG, FULL = "config", "full"
 KINDS = (CONFIG, FULL)
 INCLUDED, ENCRYPTED, MASKED = "included", "encrypted", "masked"
-CONFIG_TYPES = ("channel", "monitor", "policy")
+CONFIG_TYPES = ("channel", "monitor", "policy", "window")
 HISTORY_TYPES = ("state", "result", "rollup")
 END = "end"
 # The longest line read: a monitor's properties may hold 64 KiB values, a result its outputs.

@@ -4,8 +4,8 @@ transaction. The backup becomes the state, or nothing changes.
 1. The header is read and checked before anything is touched.
 2. In one transaction: every monitor's row is locked in id order (as every writer of results
    does, so a batch being recorded finishes first or finds its monitors gone), everything
-   that belongs to monitors and channels is emptied (TRUNCATE on PostgreSQL), then the
-   records are inserted in groups as they are read and checked.
+   that belongs to monitors and channels, and the maintenance windows, is emptied (TRUNCATE
+   on PostgreSQL), then the records are inserted in groups as they are read and checked.
 3. The ``end`` record's counts must match; a refused record, a line that is not JSON, a file
    cut short, or any database error rolls the whole transaction back.
 
@@ -27,8 +27,14 @@ from django.core.management.color import no_style
 from django.db import DataError, IntegrityError, connection, models, transaction
 from django.utils import timezone
 
-from alerts.models import Channel, Dependency, MonitorAlertPolicy
-from backups.checks import checked_channel, checked_monitor, checked_policy, record_id
+from alerts.models import Channel, Dependency, MaintenanceWindow, MonitorAlertPolicy
+from backups.checks import (
+    checked_channel,
+    checked_monitor,
+    checked_policy,
+    checked_window,
+    record_id,
+)
 from backups.records import (
     END,
     MAX_LINE_BYTES,
@@ -131,10 +137,10 @@ def restore_stream(
 
 
 def _owned_models() -> list[type[models.Model]]:
-    """Monitor, Channel and every model whose rows belong to them (a foreign key to one of
-    them, or to such a model, and so on), including many-to-many tables: what a restore
-    empties. Children come first."""
-    owned: list[type[models.Model]] = [Channel, Monitor]
+    """Monitor, Channel, MaintenanceWindow and every model whose rows belong to them (a
+    foreign key to one of them, or to such a model, and so on), including many-to-many
+    tables: what a restore empties. Children come first."""
+    owned: list[type[models.Model]] = [Channel, Monitor, MaintenanceWindow]
     every = apps.get_models(include_auto_created=True)
     changed = True
     while changed:
@@ -184,6 +190,9 @@ class _Loader:
         self.links: list[tuple[int, int]] = []  # (policy's monitor id, channel id)
         self.escalation_links: list[tuple[int, int]] = []  # the same, escalation channels
         self.parent_links: list[tuple[int, int]] = []  # (child monitor id, parent monitor id)
+        # Every dependency of the file so far (parent id → children): cycles are refused.
+        self.dependents: dict[int, set[int]] = {}
+        self.window_links: list[tuple[int, int]] = []  # (window id, monitor id)
         self.codecs = {name: codec_for(name) for name in header.records if name in _HISTORY}
         self.previous: object = None
 
@@ -246,14 +255,24 @@ class _Loader:
                 self.previous,
                 monitor_ids=self.monitor_ids,
                 channel_ids=self.channel_ids,
+                dependents=self.dependents,
             )
             self.previous = policy.monitor_id
+            for parent_id in parents:
+                self.dependents.setdefault(parent_id, set()).add(policy.monitor_id)
             self.pending.append(policy)
             self.links.extend((policy.monitor_id, channel_id) for channel_id in channels)
             self.escalation_links.extend(
                 (policy.monitor_id, channel_id) for channel_id in escalation
             )
             self.parent_links.extend((policy.monitor_id, parent_id) for parent_id in parents)
+        elif name == "window":
+            window, monitors = checked_window(
+                record, line, self.previous, monitor_ids=self.monitor_ids
+            )
+            self.previous = window.pk
+            self.pending.append(window)
+            self.window_links.extend((window.pk, monitor_id) for monitor_id in monitors)
         else:
             self._add_history(name, record, line)
 
@@ -312,6 +331,16 @@ class _Loader:
                 batch_size=GROUP,
             )
             self.links, self.escalation_links, self.parent_links = [], [], []
+        if name == "window":
+            through = MaintenanceWindow.monitors.through
+            through.objects.bulk_create(
+                [
+                    through(maintenancewindow_id=window_id, monitor_id=monitor_id)
+                    for window_id, monitor_id in self.window_links
+                ],
+                batch_size=GROUP,
+            )
+            self.window_links = []
         if self.progress is not None:
             self.progress(dict(self.counts))
 
@@ -332,7 +361,12 @@ class _Loader:
             batch_size=GROUP,
         )
         if connection.vendor == "postgresql":
-            sequenced = [Channel, Monitor, *(codec.model for codec in self.codecs.values())]
+            sequenced = [
+                Channel,
+                Monitor,
+                MaintenanceWindow,
+                *(codec.model for codec in self.codecs.values()),
+            ]
             with connection.cursor() as cursor:
                 for statement in connection.ops.sequence_reset_sql(no_style(), sequenced):
                     cursor.execute(statement)
@@ -345,4 +379,4 @@ _HISTORY = {
     "result": ("id",),
     "rollup": ("monitor_id", "resolution", "start"),
 }
-_DATED = {"channel", "monitor"}
+_DATED = {"channel", "monitor", "window"}

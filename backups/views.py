@@ -5,9 +5,9 @@ as a whole body), all or nothing.
 Who may: a backup is read by a signed-in user who may read (secret monitor properties, sealed
 as stored, only for those who may change monitors, channel secrets only for admins: the admin
 role or a superuser; the header says which were masked). ``?secrets=plain`` asks for them in
-plaintext: admins only (who may see both kinds). A restore replaces monitors, their history and
-alert channels: it needs the permissions to add, change and delete monitors, alert policies
-and channels (the admin role, or a superuser).
+plaintext: admins only (who may see both kinds). A restore replaces monitors, their history,
+alert channels and maintenance windows: it needs the permissions to add, change and delete
+monitors, alert policies, channels and maintenance windows (the admin role, or a superuser).
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ RESTORE_PERMISSIONS = tuple(
         ("monitors", "monitor"),
         ("alerts", "channel"),
         ("alerts", "monitoralertpolicy"),
+        ("alerts", "maintenancewindow"),
     )
     for action in ("add", "change", "delete")
 )

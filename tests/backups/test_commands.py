@@ -26,6 +26,8 @@ SEED = """
 import json
 from datetime import UTC, datetime, timedelta
 from alerts.configuration import alert_policy_set, channel_create
+from alerts.maintenance import window_save
+from alerts.models import MaintenanceWindow
 from backups.records import rollup_model
 from monitors.services import monitor_create
 from results.models import MonitorState, Result
@@ -46,6 +48,10 @@ MonitorState.objects.filter(monitor=web).update(last_status=1, last_run_at=now, 
 if rollup_model() is not None:
     rollup_model().objects.create(monitor=web, resolution="day", start=now.replace(hour=0),
         runs_ok=3, value_count=3, value_sum=9.0, value_min=1.0, value_max=5.0)
+window_save(MaintenanceWindow(name="deploy ü", starts_at=now, ends_at=now + timedelta(hours=1)),
+    monitors=[web.pk, dns.pk])
+window_save(MaintenanceWindow(name="nightly", schedule="weekly", weekdays=[1, 5],
+    start_time="02:30", duration_minutes=45, time_zone="Europe/Berlin", tags=["db"]))
 """
 
 
@@ -126,6 +132,7 @@ def test_a_full_backup_moves_from_sqlite_to_postgresql_and_back(tmp_path, privat
     assert from_sqlite[0]["database"] == "sqlite"
     assert from_postgres[0]["database"] == "postgresql"
     assert from_sqlite[-1]["counts"]["result"] == 1000
+    assert from_sqlite[-1]["counts"]["window"] == 2
     assert from_postgres[1:] == from_sqlite[1:]
     assert back[1:] == from_sqlite[1:]
     summary = restored.stderr.strip().splitlines()[-1]

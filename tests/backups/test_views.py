@@ -56,11 +56,13 @@ def test_a_backup_is_a_streamed_attachment_with_its_header_and_end(admin, instal
     assert header["database"] == "postgresql"
     assert header["nanomon"]
     assert header["secrets"] == {"monitors": "encrypted", "channels": "encrypted"}
-    expected = {"channel": 2, "monitor": 2, "policy": 1}
+    expected = {"channel": 2, "monitor": 2, "policy": 1, "window": 0}
+    types = ["channel", "monitor", "policy", "window"]
     if kind == "full":
-        expected |= {"state": 2, "result": 60}
-        assert {"state", "result"} <= set(header["records"])
-    assert {name: end["counts"][name] for name in expected} == expected
+        expected |= {"state": 2, "result": 60, "rollup": 1}
+        types += ["state", "result", "rollup"]
+    assert header["records"] == types
+    assert end["counts"] == expected
     monitor = next(line for line in lines if line["record"] == "monitor")
     assert set(monitor) == {"record", "id", "name", "type", "interval", "target", "rule"} | {
         "enabled",
@@ -139,7 +141,8 @@ def test_a_restore_makes_the_backup_the_state(admin_role, installation, make_mon
     assert response.json()["restored"]["monitor"] == 2
     after = current_state()
     if path == "/api/backup":
-        after = [line for line in after if line["record"] in {"channel", "monitor", "policy"}]
+        config = {"channel", "monitor", "policy", "window"}
+        after = [line for line in after if line["record"] in config]
         assert Result.objects.count() == 0  # a config restore clears the history
     assert [line for line in after if line["record"] != "end"] == before[:-1]
 

@@ -15,7 +15,10 @@ from backups.records import CONFIG, FULL
 
 
 class Command(BaseCommand):
-    help = "Write a backup (JSON Lines): monitors, alert channels, policies; --full: history too."
+    help = (
+        "Write a backup (JSON Lines): monitors, alert channels, policies, maintenance windows; "
+        "--full: history too."
+    )
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("--full", action="store_true", help="Add states, results and rollups.")

@@ -1,6 +1,6 @@
 """``manage.py restore FILE [--yes]``: restore a backup (``-``: standard input). The backup
-becomes the state (monitors, alert channels, policies; a full one also each monitor's state,
-results and rollups), or nothing changes: a refused file names its line."""
+becomes the state (monitors, alert channels, policies, maintenance windows; a full one also
+each monitor's state, results and rollups), or nothing changes: a refused file names its line."""
 
 from __future__ import annotations
 
@@ -14,7 +14,10 @@ from backups.restore import restore_stream
 
 
 class Command(BaseCommand):
-    help = "Restore a backup: it replaces every monitor, alert channel and policy (and history)."
+    help = (
+        "Restore a backup: it replaces every monitor, alert channel, policy and maintenance "
+        "window (and history)."
+    )
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("file", help="The backup (JSON Lines); - reads standard input.")
@@ -25,8 +28,8 @@ class Command(BaseCommand):
             if file == "-" or not sys.stdin.isatty():
                 raise CommandError("restoring replaces everything: confirm with --yes")
             answer = input(
-                "This replaces every monitor, alert channel and policy (and their history) "
-                "with the backup's. Type yes to go on: "
+                "This replaces every monitor, alert channel, policy and maintenance window "
+                "(and the history) with the backup's. Type yes to go on: "
             )
             if answer.strip().lower() != "yes":
                 raise CommandError("nothing restored")
