@@ -153,3 +153,23 @@ class PrivateRedis(ChildServer):
                 time.sleep(0.05)
         self.__exit__(None, None, None)
         raise RuntimeError("the private redis-server did not start")
+
+
+def forget_broker_keys(env: dict[str, str]) -> None:
+    """Leave the shared broker as found: on Redis delete the run's keys (its own prefix); on
+    RabbitMQ delete the queues it declared."""
+    url = env["CELERY_BROKER_URL"]
+    if url.startswith("amqp"):
+        from kombu import Connection
+
+        with Connection(url) as connection:
+            channel = connection.channel()
+            for queue in ("celery", "probes", "alerts", "tests"):  # nanomon/celery.py's
+                channel.queue_delete(queue)
+        return
+    import redis
+
+    client = redis.Redis.from_url(url)
+    keys = list(client.scan_iter(f"{env['NANOMON_BROKER_KEY_PREFIX']}*"))
+    if keys:
+        client.delete(*keys)

@@ -158,11 +158,12 @@ class QueueDepth:
     """Samples the broker's queue lengths every second (the largest backlog seen), and the
     1-minute load average every 10 seconds (other users of the machine show up there)."""
 
-    def __init__(self, broker_url: str, queues: Sequence[str] = ("probes", "celery")):
+    def __init__(self, broker_url: str, prefix: str, queues: Sequence[str] = ("probes", "celery")):
         import redis
 
         self.client = redis.Redis.from_url(broker_url)
         self.queues = queues
+        self.prefix = prefix  # the run's NANOMON_BROKER_KEY_PREFIX
         self.peak = dict.fromkeys(queues, 0)
         self.load_samples: list[tuple[int, float]] = []
         self._stop = threading.Event()
@@ -176,7 +177,8 @@ class QueueDepth:
                 self.load_samples.append((elapsed, round(os.getloadavg()[0], 2)))
             for queue in self.queues:
                 try:
-                    self.peak[queue] = max(self.peak[queue], int(self.client.llen(queue)))
+                    depth = int(self.client.llen(self.prefix + queue))
+                    self.peak[queue] = max(self.peak[queue], depth)
                 except Exception:  # noqa: S112  (a missed sample is fine)
                     continue
 
@@ -274,9 +276,13 @@ def run_size(monitors: int, arguments: argparse.Namespace, broker_url: str, redi
     database_url = db.database_url(arguments.server_url, database)
     out_dir = Path(arguments.out_dir) if arguments.out_dir else OUT_DIR
     work_dir = out_dir / "scale-work" / f"{database}-{monitors}"
-    environment = db.process_environment(
-        database_url=database_url, broker_url=broker_url, data_dir=work_dir / "data"
-    )
+    environment = {
+        **db.process_environment(
+            database_url=database_url, broker_url=broker_url, data_dir=work_dir / "data"
+        ),
+        # Keys of this run only (one prefix for all sizes: this process's settings keep it).
+        "NANOMON_BROKER_KEY_PREFIX": f"nanomon-scale-{os.getpid()}:",
+    }
     print(f"[{monitors} monitors] creating database {database} and migrating", flush=True)
     if not arguments._django_ready:
         db.setup_django(environment)  # settings only: nothing connects yet
@@ -289,9 +295,7 @@ def run_size(monitors: int, arguments: argparse.Namespace, broker_url: str, redi
     if arguments.web:
         db.collect_static(environment)
 
-    import redis
-
-    redis.Redis.from_url(broker_url).flushdb()
+    db.forget_broker_keys(environment)  # a previous size's leftovers; nobody else's keys
     addresses = tuple(loopback_addresses(arguments.addresses, third_octet=3))
     config = TargetConfig(http_addresses=addresses, http_delay=arguments.http_delay_ms / 1000)
     with TargetProcess(config) as endpoints:
@@ -319,7 +323,7 @@ def run_size(monitors: int, arguments: argparse.Namespace, broker_url: str, redi
             machine_before = machine_busy_seconds()
             sampler = ProcessSampler(roles, every=1.0).start()
             print(f"[{monitors} monitors] measuring for {arguments.seconds:g}s", flush=True)
-            with QueueDepth(broker_url) as depth:
+            with QueueDepth(broker_url, environment["NANOMON_BROKER_KEY_PREFIX"]) as depth:
                 sleep_watching(arguments.seconds, processes)
             window_end = datetime.now(UTC)
             load_after_window = load_average()
@@ -351,6 +355,7 @@ def run_size(monitors: int, arguments: argparse.Namespace, broker_url: str, redi
         }
     )
     connections.close_all()
+    db.forget_broker_keys(environment)
     if not arguments.keep_db:
         db.drop_database(arguments.server_url, database)
     return figures

@@ -16,11 +16,11 @@ default this repository) and an interpreter (``--python``, e.g. a venv built fro
 
 Then it creates ``--monitors`` monitors (default 200) through the REST API with a token made
 by ``manage.py drf_create_token``: http, tcp, ping and dns against local targets
-(``bench.targets``), at 2, 3, 5 and 10 s; one more http monitor (``flap``) whose target
-answers 200 and 500 in turns of ``--flap-seconds``; and a push monitor (``push``, every 2 s,
-2 s grace) whose job pings it once a second through the shape's web server until the counts
-are taken. Alerts go to a local SMTP sink. After the run it prints, and writes to
-``bench/out/soak-<shape>-*.json``:
+(``bench.targets``), at 2, 3, 5 and 10 s; a traceroute and a port scan every 5 s; one more
+http monitor (``flap``) whose target answers 200 and 500 in turns of ``--flap-seconds``; and a
+push monitor (``push``, every 2 s, 2 s grace) whose job pings it once a second through the
+shape's web server until the counts are taken. Alerts go to a local SMTP sink. After the run
+it prints, and writes to ``bench/out/soak-<shape>-*.json``:
 
 * deaths and restarts per process (a single-host process that dies is started again, as
   systemd or Docker's restart policy would, and counted);
@@ -143,6 +143,18 @@ def monitor_definitions(count: int, endpoints, flap_url: str) -> list[dict]:
                 target=f"host{index}.soak.test", properties={"server": f"{host}:{port}"}
             )
         definitions.append({"enabled": True, **definition})
+    # The remembering types (a traced route, a scan's open ports kept between runs), with the
+    # rules their templates suggest.
+    host, port = endpoints.tcp[0]
+    definitions += [
+        {"name": "soak traceroute", "type": "traceroute", "target": ping_addresses[0],
+         "interval": "5s", "rule": "reached == 1 && routeChanged == 0",
+         "properties": {"hops": "4", "timeout": "3s", "probes": "1"}, "enabled": True},
+        {"name": "soak portscan", "type": "portscan", "target": host, "interval": "5s",
+         "rule": "unexpectedOpenCount == 0 && unexpectedClosedCount == 0",
+         "properties": {"ports": f"{port}-{port + 4}", "timeout": "3s"},  # baseline: 1st scan
+         "enabled": True},
+    ]  # fmt: skip
     definitions.append(
         {
             "name": "flap",
@@ -373,26 +385,6 @@ def wait_until_up(shape: Shape, timeout: float) -> None:
     raise RuntimeError(f"{shape.name} did not answer /api/health within {timeout:.0f}s")
 
 
-def forget_broker_keys(env: dict[str, str]) -> None:
-    """Leave the shared broker as found: on Redis delete the run's keys (its own prefix); on
-    RabbitMQ delete the queues it declared."""
-    url = env["CELERY_BROKER_URL"]
-    if url.startswith("amqp"):
-        from kombu import Connection
-
-        with Connection(url) as connection:
-            channel = connection.channel()
-            for queue in ("celery", "probes", "alerts", "tests"):  # nanomon/celery.py's
-                channel.queue_delete(queue)
-        return
-    import redis
-
-    client = redis.Redis.from_url(url)
-    keys = list(client.scan_iter(f"{env['NANOMON_BROKER_KEY_PREFIX']}*"))
-    if keys:
-        client.delete(*keys)
-
-
 # --- Measures ------------------------------------------------------------------------------------
 
 
@@ -553,7 +545,7 @@ def main(argv: list[str] | None = None) -> int:
             if shape:
                 shape.stop()
                 if shape.database_name:  # whatever happened, the shared servers are left clean
-                    from bench.db import drop_database
+                    from bench.db import drop_database, forget_broker_keys
 
                     drop_database(shape.server_url, shape.database_name)
                     forget_broker_keys(shape.env)

@@ -39,14 +39,16 @@ def test_gaps_missed_and_duplicate_slots_per_monitor():
     assert report["outages"] == 0
 
 
-def test_the_monitor_mix_covers_every_type_and_interval_plus_the_flapping_one():
+def test_the_monitor_mix_covers_every_type_and_interval_plus_the_remembering_and_flapping_ones():
     endpoints = Endpoints(
         http=[("127.0.1.1", 1000)], tcp=[("127.0.1.1", 1001)], dns=("127.0.0.1", 1002)
     )
     definitions = monitor_definitions(200, endpoints, "http://127.0.0.1:9/flap")
 
-    assert len(definitions) == 201
-    assert {d["type"] for d in definitions} == {"http", "tcp", "ping", "dns"}
+    assert len(definitions) == 203
+    assert {d["type"] for d in definitions} == {
+        "http", "tcp", "ping", "dns", "traceroute", "portscan"
+    }  # fmt: skip
     assert {d["interval"] for d in definitions} == {"2s", "3s", "5s", "10s"}
     assert definitions[-1]["name"] == "flap"
-    assert len({d["name"] for d in definitions}) == 201
+    assert len({d["name"] for d in definitions}) == 203
