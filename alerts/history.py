@@ -10,14 +10,18 @@ before it ended (the first message again once retention dropped those runs).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
-from django.db.models import Prefetch, Q
+from django.db.models import OuterRef, Prefetch, Q, Subquery, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from alerts.models import AlertLevel, DeliveryAttempt, Notification, Transition
 from lib.status import Status
 from results.models import Result
+
+# The end of an outage still going on, for the last message's subquery.
+FAR_FUTURE = datetime(9999, 1, 1, tzinfo=UTC)
 
 
 @dataclass
@@ -85,7 +89,12 @@ def outages(
     limit: int = 50,
 ) -> list[Outage]:
     """Outages newest first (by start), ``limit`` of them, after the cursor ``before`` /
-    ``before_id`` (the start and down transition id of the previous page's last one)."""
+    ``before_id`` (the start and down transition id of the previous page's last one).
+
+    Queries for a page, whatever its size: the down transitions, each with its outage's last
+    message (a subquery over the monitor's results between the down and the transition that
+    ended it, on their ``(monitor, -date)`` index); the transitions that ended them; the runs
+    that opened them; and the notifications with their attempts (prefetched)."""
     downs = Transition.objects.filter(to_state=AlertLevel.DOWN).prefetch_related(_notifications())
     if monitor_id is not None:
         downs = downs.filter(monitor_id=monitor_id)
@@ -94,11 +103,30 @@ def outages(
         if before_id is not None:
             older |= Q(happened_at=before, id__lt=before_id)
         downs = downs.filter(older)
-    page = list(downs.order_by("-happened_at", "-id")[:limit])
+    ended = Transition.objects.filter(
+        monitor_id=OuterRef("monitor_id"),
+        from_state=AlertLevel.DOWN,
+        state_version__gt=OuterRef("state_version"),
+    ).order_by("state_version")
+    last_failure = (
+        Result.objects.filter(
+            monitor_id=OuterRef("monitor_id"),
+            date__gte=OuterRef("happened_at"),
+            date__lt=Coalesce(OuterRef("ended_at"), Value(FAR_FUTURE)),
+        )
+        .exclude(status=Status.OK)
+        .order_by("-date", "-id")
+        .values("message")[:1]
+    )
+    page = list(
+        downs.annotate(ended_at=Subquery(ended.values("happened_at")[:1]))
+        .annotate(last_failure=Subquery(last_failure))
+        .order_by("-happened_at", "-id")[:limit]
+    )
     if not page:
         return []
     # The transitions that ended them (from down to up or unknown), and the runs that opened
-    # them, each in one query for the page; only the last message is one query per outage.
+    # them, each in one query for the page.
     ends: dict[int, list[Transition]] = {}
     for end in (
         Transition.objects.filter(
@@ -117,10 +145,6 @@ def outages(
             (e for e in ends.get(down.monitor_id, []) if e.state_version > down.state_version),
             None,
         )
-        runs = Result.objects.filter(monitor_id=down.monitor_id, date__gte=down.happened_at)
-        if end is not None:
-            runs = runs.filter(date__lt=end.happened_at)
-        last = runs.exclude(status=Status.OK).order_by("-date", "-id").values("message").first()
         notifications = list(down.notifications.all())
         if end is not None:
             notifications += list(end.notifications.all())
@@ -128,7 +152,7 @@ def outages(
             Outage(
                 down=down,
                 end=end,
-                last_message=(last["message"] if last else "") or down.reason,
+                last_message=down.last_failure or down.reason,
                 seen=runs_seen.get(down.result_id),
                 notifications=notifications,
             )
