@@ -84,13 +84,14 @@ def monitors_in_maintenance(monitor_ids: Iterable[int], now: datetime) -> set[in
 
 
 def monitor_maintenance(monitor_id: int, now: datetime) -> list[tuple[MaintenanceWindow, datetime]]:
-    """The windows covering one monitor now, each with the end of its current occurrence."""
-    active = []
-    for window in windows_open(now):
-        occurrence = window.occurrence_at(now)
-        if occurrence and window_monitor_ids(window, {monitor_id}):
-            active.append((window, occurrence[1]))
-    return active
+    """The windows covering one monitor now, each with the end of its current occurrence (the
+    monitor's tags read once, whatever the number of windows)."""
+    active = [
+        (window, found) for window in windows_open(now) if (found := window.occurrence_at(now))
+    ]
+    coverage = _coverage([window for window, _ in active], {monitor_id})
+    covering = {window.pk for window, covered in coverage if covered}
+    return [(window, found[1]) for window, found in active if window.pk in covering]
 
 
 def runs_in_maintenance(runs: Sequence[tuple[int, datetime]]) -> list[bool]:
@@ -128,11 +129,6 @@ def maintenance_test(monitor_id: int) -> Callable[[datetime], bool]:
         if covered
     ]
     return lambda moment: any(window.is_active(moment) for window in windows)
-
-
-def results_in_maintenance(monitor_id: int, moments: Sequence[datetime]) -> list[bool]:
-    """For each of a monitor's result times, whether a window covering it was active then."""
-    return runs_in_maintenance([(monitor_id, moment) for moment in moments])
 
 
 def results_marked(results: Iterable) -> set[int]:

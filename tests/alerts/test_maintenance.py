@@ -15,7 +15,7 @@ from alerts.delivery import notification_deliver
 from alerts.maintenance import (
     monitor_maintenance,
     monitors_in_maintenance,
-    results_in_maintenance,
+    runs_in_maintenance,
     window_save,
 )
 from alerts.models import AlertState, MaintenanceWindow, Notification, Transition
@@ -237,7 +237,7 @@ def test_results_stored_during_a_window_are_marked_when_read(make_monitor, recor
         Result.objects.filter(monitor=monitor).order_by("date").values_list("date", flat=True)
     )
 
-    assert results_in_maintenance(monitor.pk, moments) == [True, True, False]
+    assert runs_in_maintenance([(monitor.pk, moment) for moment in moments]) == [True, True, False]
 
 
 @pytest.mark.django_db
